@@ -1,0 +1,94 @@
+"""Injected faults and request statistics (control: /_sandbox/faults, /_sandbox/stats).
+
+Kinds: error_5xx (500 before anything is stored), rate_limit (429 + Retry-After, before anything
+is stored), slow (wait slow_ms, then answer normally), lost_response (handle and store, then
+close the connection without an answer). Queued faults fire once each, in order, on the first
+request they match; otherwise each kind fires at its rate. Draws use a seeded generator.
+"""
+
+import collections
+import fnmatch
+import random
+import threading
+
+from sandbox.errors import bad_request
+from sandbox.settings import FAULT_KINDS as KINDS
+from sandbox.settings import parse_faults
+
+
+class Faults:
+    """Fault configuration and the decision for each API request (thread-safe)."""
+
+    def __init__(self, settings):
+        self._lock = threading.Lock()
+        self._random = random.Random(settings.seed)
+        self.rates = self._check_rates(parse_faults(settings.faults))
+        self.queue = []
+        self.slow_ms = settings.slow_ms
+        self.retry_after = settings.retry_after
+
+    @staticmethod
+    def _check_rates(rates):
+        for kind, rate in rates.items():
+            if kind not in KINDS or not 0 <= float(rate) <= 1:
+                raise bad_request(f"Unknown fault kind or rate out of [0, 1]: {kind}={rate}")
+        return {kind: float(rate) for kind, rate in rates.items()}
+
+    def describe(self):
+        with self._lock:
+            return {"rates": dict(self.rates), "queue": list(self.queue),
+                    "slow_ms": self.slow_ms, "retry_after": self.retry_after}
+
+    def update(self, body):
+        """Apply a POST body: `rates` replaces the rates, `queue` entries are appended,
+        `slow_ms` and `retry_after` replace theirs."""
+        queue = body.get("queue") or []
+        for entry in queue:
+            if not isinstance(entry, dict) or entry.get("kind") not in KINDS:
+                raise bad_request(f"Queue entries need a kind among {', '.join(KINDS)}")
+        with self._lock:
+            if "rates" in body:
+                self.rates = self._check_rates(body["rates"] or {})
+            self.queue.extend(
+                {"kind": e["kind"], "method": (e.get("method") or "*").upper(),
+                 "path": e.get("path") or "*"} for e in queue
+            )
+            self.slow_ms = int(body.get("slow_ms", self.slow_ms))
+            self.retry_after = int(body.get("retry_after", self.retry_after))
+
+    def clear(self):
+        with self._lock:
+            self.rates, self.queue = {}, []
+
+    def pick(self, method, path):
+        """The fault for this request, or None: the first matching queued one, else a draw."""
+        with self._lock:
+            for index, entry in enumerate(self.queue):
+                if entry["method"] in ("*", method) and fnmatch.fnmatchcase(path, entry["path"]):
+                    return self.queue.pop(index)["kind"]
+            draw = self._random.random()
+            for kind in KINDS:
+                draw -= self.rates.get(kind, 0.0)
+                if draw < 0:
+                    return kind
+        return None
+
+
+class Stats:
+    """Request counters per route template, e.g. "POST /accounts/{id}/invoices"."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._counts = collections.Counter()
+
+    def count(self, route):
+        with self._lock:
+            self._counts[route] += 1
+
+    def describe(self):
+        with self._lock:
+            return {"requests": dict(self._counts), "total": sum(self._counts.values())}
+
+    def reset(self):
+        with self._lock:
+            self._counts.clear()

@@ -1,0 +1,417 @@
+"""Invoices: validation, calculation, the resource, and its create/read/list/update/send/ack.
+
+Validation collects every field error into one 422 and stores nothing on failure. Chorus Pro
+routing rules come from the buyer entity's directory entry (contract: "Chorus rules").
+"""
+
+import re
+import time
+from decimal import Decimal, InvalidOperation
+
+from stdnum import iban as iban_check
+
+from sandbox import calc, lifecycle, parties
+from sandbox.common import blank, listing, page, root_object, to_int, truthy
+from sandbox.errors import FieldErrors, bad_request, conflict, not_found
+from sandbox.jsonutil import now_iso, parse_instant
+from sandbox.resources import RESERVED_SERVICE, account_or_404
+
+NUMBER_RE = re.compile(r"[A-Za-z0-9\-+_/]+( [A-Za-z0-9\-+_/]+)*")
+DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+CATEGORIES = ("S", "AA", "AAA", "Z", "E", "AE", "K", "G", "O")
+ZERO_RATED = ("Z", "E", "AE", "K", "G", "O")
+TEXT_FIELDS = ("terms", "payment_method", "payment_terms", "ponumber", "buyer_reference",
+               "contract_reference", "extra_info", "notes", "amended_number", "amended_date",
+               "amended_reason")
+EDITABLE = ("new", "error")
+
+
+# -- field parsing ---------------------------------------------------------------------------
+def _decimal(value):
+    """A JSON number (or numeric string) as a finite Decimal; None when it is not one."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        number = Decimal(str(value).strip()) if isinstance(value, str) else Decimal(value)
+    except (InvalidOperation, ValueError, TypeError):
+        return None
+    return number if number.is_finite() else None
+
+
+def _date(data, field, label, errors, required=True):
+    value = data.get(field)
+    if blank(value):
+        if required:
+            errors.blank(field, label)
+        return None
+    if not isinstance(value, str) or not DATE_RE.fullmatch(value):
+        errors.add(field, "parameter_invalid", f"{label} is not a valid date (YYYY-MM-DD)")
+        return None
+    try:
+        time.strptime(value, "%Y-%m-%d")
+    except ValueError:
+        errors.add(field, "parameter_invalid", f"{label} is not a valid date (YYYY-MM-DD)")
+        return None
+    return value
+
+
+def _number(data, errors):
+    number = data.get("number")
+    if blank(number):
+        errors.blank("number", "Number")
+        return None
+    number = str(number)
+    if len(number) > 20 or not NUMBER_RE.fullmatch(number):
+        errors.add("number", "parameter_invalid",
+                   "Number must have at most 20 characters among A-Z a-z 0-9 space - + _ /, "
+                   "with no leading, trailing or double spaces")
+    return number
+
+
+def _tax(tax, where, errors):
+    """One cleaned tax, or None (errors recorded)."""
+    if not isinstance(tax, dict) or blank(tax.get("name")) or blank(tax.get("percent")):
+        errors.add(where, "parameter_blank", "Each tax needs a name and a percent")
+        return None
+    percent = _decimal(tax["percent"])
+    category = str(tax.get("category") or "S").upper()
+    if category not in CATEGORIES:
+        errors.add(where, "parameter_inclusion", f"Tax category {category} is not supported")
+        return None
+    if percent is None or percent < 0:
+        errors.add(where, "parameter_invalid", "Tax percent must be a number >= 0")
+        return None
+    if (category in ZERO_RATED) != (percent == 0):
+        errors.add(where, "parameter_invalid",
+                   f"Tax category {category} does not allow a {percent}% rate")
+        return None
+    comment = tax.get("comment")
+    return {"name": str(tax["name"]), "category": category, "percent": calc.percent_repr(percent),
+            "comment": None if blank(comment) else str(comment)}
+
+
+def _line(line, index, errors):
+    """One cleaned line (without id and total), or None (errors recorded)."""
+    where = f"invoice_lines_attributes[{index}]"
+    if not isinstance(line, dict):
+        errors.add(where, "parameter_invalid", "Each line must be an object")
+        return None
+    clean = {"description": line.get("description"), "unit": line.get("unit"),
+             "article_code": line.get("article_code"), "position": line.get("position") or index + 1}
+    ok = True
+    if blank(clean["description"]):
+        errors.add(f"{where}.description", "parameter_blank", "Description can't be blank")
+        ok = False
+    for field in ("quantity", "price"):
+        if blank(line.get(field)):
+            errors.add(f"{where}.{field}", "parameter_blank", f"{field.title()} can't be blank")
+            ok = False
+            continue
+        value = _decimal(line[field])
+        if value is None or value < 0:
+            errors.add(f"{where}.{field}", "parameter_invalid",
+                       f"{field.title()} must be a number >= 0")
+            ok = False
+        clean[field] = value
+    taxes = line.get("taxes_attributes")
+    if not isinstance(taxes, list) or not taxes:
+        errors.add(f"{where}.taxes_attributes", "parameter_blank", "Each line needs at least one tax")
+        return None
+    clean["taxes"] = [_tax(t, f"{where}.taxes_attributes", errors) for t in taxes]
+    return clean if ok and None not in clean["taxes"] else None
+
+
+def _lines(data, errors):
+    lines = data.get("invoice_lines_attributes")
+    if not isinstance(lines, list) or not lines:
+        errors.add("invoice_lines_attributes", "parameter_blank",
+                   "Invoice lines can't be blank (at least one line is needed)")
+        return None
+    cleaned = [_line(line, i, errors) for i, line in enumerate(lines)]
+    return None if None in cleaned else cleaned
+
+
+def _bank_account(data, errors):
+    account = data.get("bank_account")
+    if blank(account):
+        return None
+    if not isinstance(account, dict) or blank(account.get("iban")):
+        errors.add("bank_account.iban", "parameter_blank", "Bank account iban can't be blank")
+        return None
+    value = iban_check.compact(str(account["iban"]))
+    if not iban_check.is_valid(value):
+        errors.add("bank_account.iban", "parameter_invalid", f"{value} is not a valid IBAN")
+    return {"type": account.get("type") or "iban", "iban": value}
+
+
+# -- Chorus routing --------------------------------------------------------------------------
+def _chorus_rules(entry, data, errors):
+    """Apply the buyer entity's Chorus Pro directory flags to buyer_reference and ponumber."""
+    flags = entry["chorus"]
+    code, ponumber = data.get("buyer_reference"), data.get("ponumber")
+    services = {s["code"]: s for s in flags["services"]}
+    service = services.get(code) if not blank(code) else None
+    if code == RESERVED_SERVICE:
+        errors.add("buyer_reference", "parameter_inclusion",
+                   f"{RESERVED_SERVICE} is reserved for invoices between public entities")
+    elif not blank(code) and (service is None or not service["active"]):
+        errors.add("buyer_reference", "parameter_inclusion",
+                   f"Le code service {code} est inconnu ou inactif pour cette structure")
+    if flags["service_code_required"] and blank(code):
+        errors.add("buyer_reference", "chorus_routing",
+                   "Le code service est obligatoire pour cette structure (cbc:BuyerReference)")
+    engagement = flags["engagement_required"] or bool(service and service["engagement_required"])
+    if engagement and blank(ponumber):
+        errors.add("ponumber", "chorus_routing",
+                   "Le numéro d'engagement est obligatoire pour cette structure "
+                   "(cac:OrderReference/cbc:ID)")
+    if flags["service_code_or_engagement_required"] and blank(code) and blank(ponumber):
+        errors.add("buyer_reference", "chorus_routing",
+                   "Le code service ou le numéro d'engagement est obligatoire pour cette structure "
+                   "(cbc:BuyerReference ou cac:OrderReference/cbc:ID)")
+
+
+# -- validation ------------------------------------------------------------------------------
+def validate(db, account, data, invoice_id=None):
+    """The cleaned invoice fields of a create/update body, or a 422 listing every error."""
+    errors = FieldErrors()
+    if data.get("type", "IssuedInvoice") != "IssuedInvoice":
+        errors.add("type", "parameter_inclusion", "Only IssuedInvoice is supported")
+    clean = {"number": _number(data, errors),
+             "date": _date(data, "date", "Date", errors),
+             "due_date": _date(data, "due_date", "Due date", errors)}
+    if clean["date"] and clean["due_date"] and clean["due_date"] < clean["date"]:
+        errors.add("due_date", "parameter_invalid", "Due date must be on or after the date")
+    clean["lines"] = _lines(data, errors)
+    clean["bank_account"] = _bank_account(data, errors)
+    for field in TEXT_FIELDS:
+        clean[field] = None if blank(data.get(field)) else data[field]
+    clean["currency"] = str(data.get("currency") or account.get("currency") or "EUR").upper()
+    clean["is_credit_note"] = bool(data.get("is_credit_note"))
+    clean["billing_framework"] = data.get("billing_framework") or None
+    if clean["billing_framework"] not in (None, "A1", "A2"):
+        errors.add("billing_framework", "parameter_inclusion", "Billing framework must be A1 or A2")
+    clean["contact"] = _contact(db, account, data, errors)
+    if clean["contact"] is not None:
+        entry = parties.chorus_entry(parties.effective_contact(db, clean["contact"]))
+        if entry is not None:
+            _chorus_rules(entry, clean, errors)
+    if clean["number"] and db.number_taken(account["id"], clean["number"], invoice_id):
+        errors.add("number", "parameter_taken", "Number has already been taken")
+    errors.raise_if_any()
+    return clean
+
+
+def _contact(db, account, data, errors):
+    if blank(data.get("contact_id")):
+        errors.blank("contact_id", "Contact")
+        return None
+    try:
+        contact = db.contact(int(data["contact_id"]))
+    except (TypeError, ValueError):
+        contact = None
+    if contact is None or contact["account_id"] != account["id"]:
+        errors.add("contact_id", "parameter_inclusion", "Contact is not a contact of this account")
+        return None
+    return contact
+
+
+def transmission_errors(lines):
+    """Errors that let an invoice be created but never transmitted (category E needs a reason)."""
+    return [
+        {"error": f"Line {i}: tax category E needs an exemption reason (comment)",
+         "error_code": "tax_exemption_reason_missing"}
+        for i, line in enumerate(lines, start=1)
+        if any(t["category"] == "E" and not t["comment"] for t in line["taxes"])
+    ]
+
+
+# -- the resource ----------------------------------------------------------------------------
+def _fill(db, invoice, clean):
+    """Copy cleaned fields into the stored invoice and recompute lines, totals and errors."""
+    contact = clean.pop("contact")
+    effective = parties.effective_contact(db, contact)
+    lines = []
+    for line in clean.pop("lines"):
+        line = {"id": db.new_id(), **line}
+        line["total_cost"] = calc.line_total(line["quantity"], line["price"])
+        lines.append(line)
+    invoice.update(clean)
+    invoice.update(calc.totals(lines, clean["billing_framework"]))
+    invoice.update(
+        lines=lines, contact_id=contact["id"],
+        contact={"id": contact["id"], "name": contact["name"], "cin_value": effective.get("cin_value")},
+        errors=transmission_errors(lines), updated_at=now_iso(),
+    )
+
+
+def render(invoice, with_lines=False):
+    """The API representation: private keys (leading _) dropped, lines only when asked."""
+    shown = {k: v for k, v in invoice.items() if not k.startswith("_") and k != "lines"}
+    if with_lines:
+        shown["lines"] = invoice["lines"]
+    return {"invoice": shown}
+
+
+def invoice_or_404(db, ident):
+    invoice = db.invoice(to_int(ident, "invoice"))
+    if invoice is None:
+        raise not_found("invoice", ident)
+    return invoice
+
+
+def _send(app, db, invoice):
+    """Queue an invoice for deposit (state sending): a new send clears the previous refusal, and
+    the acknowledgement, as a new legal XML will follow."""
+    invoice["_sends"] += 1
+    invoice["ack_at"] = None
+    return lifecycle.change_state(app, db, invoice, "sending")
+
+
+def _ack(db, invoice):
+    if not invoice["ack_at"]:
+        invoice["ack_at"] = now_iso()
+        db.put_invoice(invoice, db.invoice_changed_at(invoice["id"]))
+
+
+def _includes_lines(query):
+    return "lines" in (query.get("include") or "").split(",")
+
+
+# -- handlers --------------------------------------------------------------------------------
+def create_invoice(req):
+    data = root_object(req.body, "invoice")
+    body = req.body
+    with req.app.store.tx() as db:
+        account = account_or_404(db, req.params["id"])
+        clean = validate(db, account, data)
+        stamp = now_iso()
+        invoice = {
+            "id": db.new_id(), "account_id": account["id"], "type": "IssuedInvoice",
+            "state": "new", "download_legal_url": None, "refuse_reason": None,
+            "refuse_code": None, "chorus_status": None, "chorus_status_reason": None,
+            "created_at": stamp, "state_updated_at": stamp, "ack_at": None, "_sends": 0,
+        }
+        _fill(db, invoice, clean)
+        db.put_invoice(invoice, time.time())
+        if truthy(body.get("send_after_import")):
+            _send(req.app, db, invoice)
+        if truthy(body.get("ack")):
+            _ack(db, invoice)
+    return 201, render(invoice, with_lines=True)
+
+
+def show_invoice(req):
+    with req.app.store.tx() as db:
+        invoice = invoice_or_404(db, req.params["id"])
+        if truthy(req.query.get("ack")):
+            _ack(db, invoice)
+    return 200, render(invoice, _includes_lines(req.query))
+
+
+def _editable(invoice):
+    return invoice["state"] in EDITABLE or (
+        invoice["state"] == "refused" and invoice["chorus_status"] == "A_RECYCLER"
+    )
+
+
+def _as_input(invoice):
+    """The stored invoice as a create body, so that an update can be validated as a create."""
+    data = {k: invoice.get(k) for k in ("number", "date", "due_date", "currency", "bank_account",
+                                        "is_credit_note", "billing_framework", *TEXT_FIELDS)}
+    data["contact_id"] = invoice["contact_id"]
+    data["invoice_lines_attributes"] = [
+        {**{k: line[k] for k in ("description", "quantity", "price", "unit", "article_code",
+                                 "position")}, "taxes_attributes": line["taxes"]}
+        for line in invoice["lines"]
+    ]
+    return data
+
+
+def update_invoice(req):
+    data = root_object(req.body, "invoice")
+    with req.app.store.tx() as db:
+        invoice = invoice_or_404(db, req.params["id"])
+        if not _editable(invoice):
+            raise conflict(f"An invoice in state {invoice['state']} cannot be updated")
+        account = db.account(invoice["account_id"])
+        clean = validate(db, account, {**_as_input(invoice), **data}, invoice["id"])
+        _fill(db, invoice, clean)
+        db.put_invoice(invoice, db.invoice_changed_at(invoice["id"]))
+    return 200, render(invoice, with_lines=True)
+
+
+def send_invoice(req):
+    with req.app.store.tx() as db:
+        invoice = invoice_or_404(db, req.params["id"])
+        if not _editable(invoice):
+            raise conflict(f"An invoice in state {invoice['state']} cannot be sent")
+        _send(req.app, db, invoice)
+    return 200, render(invoice)
+
+
+def delete_invoice(req):
+    with req.app.store.tx() as db:
+        invoice = invoice_or_404(db, req.params["id"])
+        if invoice["state"] not in EDITABLE:
+            raise conflict(f"An invoice in state {invoice['state']} cannot be deleted")
+        db.delete_invoice(invoice["id"])
+    return 200, render(invoice)
+
+
+def ack_invoice(req):
+    with req.app.store.tx() as db:
+        invoice = invoice_or_404(db, req.params["id"])
+        _ack(db, invoice)
+    return 200, render(invoice)
+
+
+def _filters(query, account_id):
+    """SQL conditions for the list's query parameters; 400 on a malformed value."""
+    where, params = ["account_id = ?"], [account_id]
+    if query.get("number"):
+        where.append("number = ?")
+        params.append(query["number"])
+    if query.get("type"):
+        where.append("type = ?")
+        params.append(query["type"])
+    try:
+        if query.get("state_updated_at_from"):
+            where.append("state_updated_at >= ?")
+            params.append(parse_instant(query["state_updated_at_from"]))
+        for field, op in (("date_from", ">="), ("date_to", "<=")):
+            if query.get(field):
+                where.append(f"date {op} ?")
+                params.append(parse_instant(query[field])[:10])
+    except ValueError:
+        raise bad_request("Dates must be YYYY-MM-DD or ISO 8601 timestamps") from None
+    if query.get("ack") is not None:
+        acked = truthy(query["ack"])
+        if acked is None:
+            raise bad_request("ack must be true or false")
+        where.append("ack_at IS NOT NULL" if acked else "ack_at IS NULL")
+    states = [s for s in lifecycle.STATES if truthy(query.get(s, "")) is True]
+    if states:
+        where.append(f"state IN ({','.join('?' * len(states))})")
+        params.extend(states)
+    return where, params
+
+
+def list_invoices(req):
+    offset, limit = page(req.query)
+    with req.app.store.tx() as db:
+        account = account_or_404(db, req.params["id"])
+        where, params = _filters(req.query, account["id"])
+        invoices, total = db.invoices(where, params, offset, limit)
+    with_lines = _includes_lines(req.query)
+    items = [render(i, with_lines)["invoice"] for i in invoices]
+    return 200, listing("invoices", items, total, offset, limit)
+
+
+def download_attachment(req):
+    """The legal XML's exact bytes, as generated when the invoice reached `sent`."""
+    with req.app.store.tx() as db:
+        attachment = db.attachment(to_int(req.params["id"], "attachment"))
+    if attachment is None or attachment["filename"] != req.params["filename"]:
+        raise not_found("attachment", req.params["id"])
+    return 200, bytes(attachment["content"])

@@ -1,0 +1,66 @@
+"""Sandbox settings, from the command line with environment-variable fallbacks (SANDBOX_*)."""
+
+import argparse
+import dataclasses
+import os
+
+API_VERSIONS = ("2025-10-13", "2026-03-02", "2026-04-20")
+LEGACY_VERSION = "2025-01-01"
+FAULT_KINDS = ("error_5xx", "rate_limit", "slow", "lost_response")
+
+
+@dataclasses.dataclass
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8765
+    data_dir: str = "var/sandbox"
+    api_key: str = ""
+    default_version: str = "2026-03-02"
+    advance_after: float | None = None
+    refuse_share: float = 0.2
+    send_delay: float = 0.3
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    webhook_max_attempts: int = 12
+    webhook_backoff: float = 1.0
+    faults: str = ""
+    slow_ms: int = 2000
+    retry_after: int = 1
+    latency_ms: int = 0
+    seed: int = 0
+
+
+def parse_faults(text):
+    """`"error_5xx=0.1,rate_limit=0.05"` -> {"error_5xx": 0.1, "rate_limit": 0.05}."""
+    rates = {}
+    for part in filter(None, (p.strip() for p in (text or "").split(","))):
+        kind, _, rate = part.partition("=")
+        rates[kind.strip()] = float(rate)
+    return rates
+
+
+def from_args(argv=None, environ=None):
+    """Settings from argv, each option defaulting to SANDBOX_<OPTION> in the environment."""
+    environ = os.environ if environ is None else environ
+    defaults = Settings()
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
+    for field in dataclasses.fields(Settings):
+        env_value = environ.get("SANDBOX_" + field.name.upper())
+        default = getattr(defaults, field.name) if env_value is None else env_value
+        kind = {int: int, float: float}.get(type(getattr(defaults, field.name)), str)
+        if field.name == "advance_after":
+            kind = float
+        parser.add_argument(
+            "--" + field.name.replace("_", "-"), dest=field.name, type=kind,
+            default=kind(default) if default is not None else None,
+        )
+    settings = Settings(**vars(parser.parse_args(argv)))
+    if not settings.api_key:
+        parser.error("--api-key (or SANDBOX_API_KEY) is required")
+    try:
+        rates = parse_faults(settings.faults)
+    except ValueError:
+        parser.error(f"--faults: expected kind=rate,... not {settings.faults!r}")
+    if not set(rates) <= set(FAULT_KINDS) or not all(0 <= r <= 1 for r in rates.values()):
+        parser.error(f"--faults: kinds are {', '.join(FAULT_KINDS)}, rates within [0, 1]")
+    return settings
