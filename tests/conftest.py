@@ -1,0 +1,156 @@
+"""Fixtures shared by the whole suite.
+
+- No network but loopback (an autouse guard).
+- `sandbox`: the B2Brouter emulator as a real HTTP server in its own process, per session.
+- `b2b`: settings pointing the product at that sandbox, with a registered account.
+- `celery_worker_process`: a real Celery worker process on the configured broker (Redis in CI).
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from tests.support.sandbox import SandboxProcess
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+
+_real_connect = socket.socket.connect
+
+
+def _guarded_connect(self, address):
+    host = address[0] if isinstance(address, tuple) else address
+    loopback = isinstance(host, str) and (host.startswith("127.") or host in ("::1", "localhost"))
+    if self.family in (socket.AF_INET, socket.AF_INET6) and not loopback:
+        raise RuntimeError(f"Tests may only reach loopback, not {host!r}.")
+    return _real_connect(self, address)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _loopback_only():
+    socket.socket.connect = _guarded_connect
+    yield
+    socket.socket.connect = _real_connect
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory):
+    """One sandbox for the session; tests create their own accounts in it, so they don't collide."""
+    server = SandboxProcess(
+        data_dir=tmp_path_factory.mktemp("sandbox"),
+        api_key=os.environ["B2BROUTER_API_KEY"],
+        send_delay=0.1,
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def b2b(sandbox, settings):
+    """Points the product at the session sandbox."""
+    settings.B2BROUTER_API_URL = sandbox.url
+    settings.B2BROUTER_API_KEY = sandbox.api_key
+    from django.core.cache import cache
+
+    cache.clear()
+    return sandbox
+
+
+@pytest.fixture
+def registered_account(b2b, db):
+    """A local account registered at the sandbox, with a fresh VAT number per test so that its
+    invoice numbers never collide with another test's."""
+    from invoicing.services import account_register
+    from tests.factories import AccountFactory
+
+    return account_register(account=AccountFactory(name=f"Exemplar {time.monotonic_ns()}",
+                                                   vat_number=f"FR{time.monotonic_ns() % 10**11:011d}"))
+
+
+def _database_url() -> str:
+    """The URL of the test database as pytest-django set it up, for worker processes."""
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    user = db.get("USER") or ""
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    return f"postgres://{auth}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+class WorkerProcess:
+    """`celery -A config worker` in a process of its own, on the test database and broker."""
+
+    def __init__(self, sandbox_url: str, api_key: str, concurrency: int = 4, log_path: Path | None = None):
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DATABASE_URL": _database_url(),
+            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+            "B2BROUTER_API_URL": sandbox_url,
+            "B2BROUTER_API_KEY": api_key,
+            "SUBMIT_STALE_AFTER": "5",
+        }
+        self.concurrency = concurrency
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "threads",
+             "--concurrency", str(self.concurrency), "--loglevel", "INFO",
+             "-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "--without-gossip", "--without-mingle"],
+            cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+        )
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture
+def celery_worker_process(b2b, transactional_db, tmp_path):
+    worker = WorkerProcess(b2b.url, b2b.api_key, log_path=tmp_path / "worker.log")
+    worker.start()
+    yield worker
+    worker.stop()
+    log = (tmp_path / "worker.log").read_text(errors="replace")
+    assert b2b.api_key not in log, "the API key leaked into the worker's log"
+
+
+def sandbox_bytes(sandbox: SandboxProcess, path: str) -> bytes:
+    """The exact bytes the sandbox serves at `path` (e.g. a download_legal_url)."""
+    request = urllib.request.Request(sandbox.url + path, headers={**sandbox.headers(),
+                                                                  "Accept": "application/xml"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return answer.read()
+
+
+def wait_for(predicate, timeout: float = 30.0, interval: float = 0.2, message: str = ""):
+    """Polls `predicate` until it returns a truthy value; fails the test after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout}s waiting for {message or predicate}")
