@@ -1,0 +1,91 @@
+"""Loads the demo: an account registered at B2Brouter (the sandbox), public buyers from the
+directory with their services, one user per role (passwords printed), and a draft invoice."""
+
+import datetime
+import secrets
+import time
+from decimal import Decimal
+
+import requests
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand, CommandError
+
+from directory.services import DirectoryError, buyer_create_from_directory
+from invoicing import roles, services
+from invoicing.models import Account, Invoice
+
+DEMO_BUYERS = ["13001533200013", "21750001600019", "21130055300016", "11000201100044", "21690123100011"]
+
+
+class Command(BaseCommand):
+    help = __doc__
+
+    def add_arguments(self, parser):
+        parser.add_argument("--wait", action="store_true", help="wait for B2Brouter to answer first")
+
+    def handle(self, *args, wait, **options):
+        if wait:
+            self._wait_for_b2brouter()
+        account, _ = Account.objects.get_or_create(
+            vat_number="FR36458880333",
+            defaults={
+                "name": "Exemplar SAS", "siret": "45888033300018", "address": "10 Rue Imaginaire",
+                "city": "Paris", "postalcode": "75001", "province": "Île-de-France",
+                "email": "john.doe@example.com", "iban": "FR7630006000011234567890189",
+            },
+        )
+        services.account_register(account=account)
+        self.stdout.write(f"Account {account.name}: B2Brouter id {account.remote_id}")
+        for siret in DEMO_BUYERS:
+            try:
+                buyer = buyer_create_from_directory(account=account, siret=siret)
+                self.stdout.write(f"Buyer {buyer.name} ({buyer.siret}), {buyer.services.count()} service(s)")
+            except DirectoryError as exc:
+                self.stderr.write(f"Buyer {siret}: {exc.message}")
+        self._users(account)
+        self._draft_invoice(account)
+
+    def _wait_for_b2brouter(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                requests.get(settings.B2BROUTER_API_URL.rstrip("/") + "/_sandbox/health", timeout=1)
+                return
+            except requests.RequestException:
+                time.sleep(0.3)
+        raise CommandError(f"B2Brouter did not answer at {settings.B2BROUTER_API_URL}")
+
+    def _users(self, account: Account) -> None:
+        User = get_user_model()
+        self.stdout.write("\nDemo users (passwords are new at each start):")
+        for role in roles.ALL:
+            group, _ = Group.objects.get_or_create(name=role)
+            user, _ = User.objects.get_or_create(username=role, defaults={"email": f"{role}@example.fr"})
+            password = secrets.token_urlsafe(9)
+            user.set_password(password)
+            user.is_staff = role == roles.ADMINS
+            user.is_superuser = role == roles.ADMINS
+            user.save()
+            user.groups.add(group)
+            account.users.add(user)
+            self.stdout.write(f"  {role:8} password: {password}")
+        self.stdout.write("")
+
+    def _draft_invoice(self, account: Account) -> None:
+        buyer = account.buyers.filter(siret="13001533200013").first()
+        if buyer is None or Invoice.objects.filter(account=account, number="DEMO-00001").exists():
+            return
+        services.invoice_create(
+            account=account,
+            number="DEMO-00001",
+            buyer=buyer,
+            service=buyer.services.filter(code="ESR_MISSION_FACTURES_DEPLACEMENTS").first(),
+            issue_date=datetime.date.today(),
+            due_date=datetime.date.today() + datetime.timedelta(days=account.payment_terms_days),
+            po_number="0123456",
+            lines=[services.LineData(description="Cocktail Dinatoire", quantity=Decimal("135"),
+                                     unit_price=Decimal("25.00"), vat_rate=Decimal("10"), unit=5,
+                                     article_code="14")],
+        )

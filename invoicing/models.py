@@ -1,0 +1,365 @@
+"""Accounts, invoices, their lines, their history and their legal XML.
+
+The models mirror B2Brouter's resources. They hold data and the rules that must never be false
+(database constraints); the actions live in `invoicing.services`.
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+ZERO = Decimal("0.00")
+
+
+class Account(models.Model):
+    """Our company's B2Brouter account: the seller on every invoice."""
+
+    class Environment(models.TextChoices):
+        STAGING = "staging", _("recette (staging)")
+        PRODUCTION = "production", _("production")
+
+    remote_id = models.BigIntegerField(_("id compte B2Brouter"), null=True, blank=True, unique=True)
+    name = models.CharField(_("raison sociale"), max_length=200)
+    siret = models.CharField(_("SIRET"), max_length=14)
+    vat_number = models.CharField(_("n° TVA"), max_length=20)
+    address = models.CharField(_("adresse"), max_length=200)
+    city = models.CharField(_("ville"), max_length=100)
+    postalcode = models.CharField(_("code postal"), max_length=10)
+    province = models.CharField(_("région"), max_length=100, blank=True)
+    country = models.CharField(_("pays"), max_length=2, default="fr")
+    email = models.EmailField(_("e-mail"), blank=True)
+    iban = models.CharField(_("IBAN"), max_length=34, blank=True)
+    rounding_method = models.CharField(_("arrondi"), max_length=20, default="half_up")
+    environment = models.CharField(
+        _("environnement"), max_length=12, choices=Environment.choices, default=Environment.STAGING
+    )
+    payment_terms_days = models.PositiveSmallIntegerField(_("délai de paiement (jours)"), default=30)
+    invoice_number_prefix = models.CharField(_("préfixe des numéros"), max_length=8, blank=True)
+    next_invoice_sequence = models.PositiveIntegerField(_("prochain numéro"), default=1)
+    users = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="accounts", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("compte")
+        verbose_name_plural = _("comptes")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class InvoiceState(models.TextChoices):
+    # Local states, before B2Brouter has the invoice.
+    DRAFT = "draft", _("brouillon")
+    QUEUED = "queued", _("en file d'envoi")
+    SUBMITTING = "submitting", _("transmission en cours")
+    FAILED = "failed", _("refusée par B2Brouter")
+    # B2Brouter's states (Chorus Pro's life cycle as B2Brouter reports it).
+    NEW = "new", _("créée chez B2Brouter")
+    SENDING = "sending", _("envoi en cours")
+    SENT = "sent", _("déposée")
+    REGISTERED = "registered", _("mise à disposition")
+    ACCEPTED = "accepted", _("service fait")
+    REFUSED = "refused", _("refusée")
+    PAID = "paid", _("mise en paiement")
+    CLOSED = "closed", _("close")
+    ERROR = "error", _("erreur de dépôt")
+
+
+class Invoice(models.Model):
+    State = InvoiceState
+
+    class Kind(models.TextChoices):
+        INVOICE = "invoice", _("facture")
+        CREDIT_NOTE = "credit_note", _("avoir")
+
+    class BillingFramework(models.TextChoices):
+        A1 = "A1", _("A1 — dépôt par le fournisseur")
+        A2 = "A2", _("A2 — facture déjà payée")
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="invoices")
+    number = models.CharField(_("numéro"), max_length=20)
+    kind = models.CharField(_("type"), max_length=12, choices=Kind.choices, default=Kind.INVOICE)
+    credited_invoice = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="credit_notes",
+        verbose_name=_("facture d'origine"),
+    )
+    issue_date = models.DateField(_("date d'émission"), null=True, blank=True)
+    due_date = models.DateField(_("date d'échéance"), null=True, blank=True)
+    currency = models.CharField(_("devise"), max_length=3, default="EUR")
+    buyer = models.ForeignKey(
+        "directory.Buyer", on_delete=models.PROTECT, related_name="invoices", null=True, blank=True,
+        verbose_name=_("acheteur"),
+    )
+    service = models.ForeignKey(
+        "directory.Service", on_delete=models.PROTECT, related_name="invoices", null=True, blank=True,
+        verbose_name=_("service"),
+    )
+    po_number = models.CharField(_("n° d'engagement (bon de commande)"), max_length=50, blank=True)
+    buyer_reference = models.CharField(_("code service"), max_length=100, blank=True)
+    contract_reference = models.CharField(_("n° de marché"), max_length=50, blank=True)
+    billing_framework = models.CharField(
+        _("cadre de facturation"), max_length=2, choices=BillingFramework.choices,
+        default=BillingFramework.A1,
+    )
+    iban = models.CharField(_("IBAN"), max_length=34, blank=True)
+    notes = models.TextField(_("mentions"), blank=True)
+
+    state = models.CharField(_("état"), max_length=12, choices=InvoiceState.choices,
+                             default=InvoiceState.DRAFT, db_index=True)
+    remote_id = models.BigIntegerField(_("id B2Brouter"), null=True, blank=True, unique=True)
+    state_updated_at = models.DateTimeField(_("état changé le"), null=True, blank=True)
+    # Bumped when a routing return is fixed and resent under the same number: each round has
+    # its own deposit, hence its own legal XML.
+    submission_round = models.PositiveIntegerField(default=1)
+    submit_attempts = models.PositiveIntegerField(default=0)
+    submit_started_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    remote_field_errors = models.JSONField(default=dict, blank=True)
+    chorus_status = models.CharField(_("statut Chorus Pro"), max_length=40, blank=True)
+    chorus_status_reason = models.TextField(_("motif Chorus Pro"), blank=True)
+    download_legal_url = models.CharField(max_length=500, blank=True)
+    # What the archived legal XML says that our invoice does not (empty: they agree).
+    legal_xml_discrepancies = models.JSONField(default=list, blank=True)
+    legal_xml_checked_at = models.DateTimeField(null=True, blank=True)
+
+    subtotal = models.DecimalField(_("total HT"), max_digits=14, decimal_places=2, default=ZERO)
+    tax_amount = models.DecimalField(_("TVA"), max_digits=14, decimal_places=2, default=ZERO)
+    total = models.DecimalField(_("total TTC"), max_digits=14, decimal_places=2, default=ZERO)
+    payable_amount = models.DecimalField(_("net à payer"), max_digits=14, decimal_places=2,
+                                         default=ZERO)
+
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
+                                   blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("facture")
+        verbose_name_plural = _("factures")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "number"], name="invoice_unique_number_per_account"),
+            models.CheckConstraint(
+                condition=Q(due_date__isnull=True) | Q(issue_date__isnull=True)
+                | Q(due_date__gte=models.F("issue_date")),
+                name="invoice_due_not_before_issue",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["account", "state", "-created_at"], name="invoice_account_state"),
+            models.Index(fields=["account", "-issue_date", "-id"], name="invoice_account_date"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def is_editable(self) -> bool:
+        return self.state in EDITABLE_STATES
+
+
+EDITABLE_STATES = frozenset({InvoiceState.DRAFT, InvoiceState.FAILED})
+
+
+class InvoiceLine(models.Model):
+    class VatCategory(models.TextChoices):
+        STANDARD = "S", _("S — taux normal ou réduit")
+        ZERO_RATED = "Z", _("Z — taux zéro")
+        EXEMPT = "E", _("E — exonéré")
+        REVERSE_CHARGE = "AE", _("AE — autoliquidation")
+        INTRA_EU = "K", _("K — livraison intracommunautaire")
+        EXPORT = "G", _("G — export hors UE")
+        NOT_SUBJECT = "O", _("O — hors champ de la TVA")
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveSmallIntegerField(default=1)
+    description = models.CharField(_("désignation"), max_length=500)
+    article_code = models.CharField(_("code article"), max_length=50, blank=True)
+    quantity = models.DecimalField(_("quantité"), max_digits=19, decimal_places=6)
+    unit = models.PositiveSmallIntegerField(_("unité"), default=1)
+    unit_price = models.DecimalField(_("prix unitaire HT"), max_digits=19, decimal_places=6)
+    vat_category = models.CharField(_("catégorie TVA"), max_length=2, choices=VatCategory.choices,
+                                    default=VatCategory.STANDARD)
+    vat_rate = models.DecimalField(_("taux TVA (%)"), max_digits=5, decimal_places=2,
+                                   default=Decimal("20.00"))
+    exemption_reason = models.CharField(_("motif d'exonération"), max_length=255, blank=True)
+    line_total = models.DecimalField(_("total HT"), max_digits=14, decimal_places=2, default=ZERO)
+
+    class Meta:
+        verbose_name = _("ligne")
+        verbose_name_plural = _("lignes")
+        ordering = ["position", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gte=0), name="line_quantity_not_negative"),
+            models.CheckConstraint(condition=Q(unit_price__gte=0), name="line_price_not_negative"),
+            models.CheckConstraint(condition=Q(vat_rate__gte=0) & Q(vat_rate__lte=100),
+                                   name="line_vat_rate_range"),
+        ]
+
+    def __str__(self) -> str:
+        return self.description
+
+
+class InvoiceEvent(models.Model):
+    """One entry of an invoice's append-only history: a state change or an exchange with B2Brouter."""
+
+    class Kind(models.TextChoices):
+        STATE = "state", _("changement d'état")
+        EXCHANGE = "exchange", _("échange B2Brouter")
+        NOTE = "note", _("note")
+
+    class Source(models.TextChoices):
+        USER = "user", _("utilisateur")
+        WORKER = "worker", _("tâche")
+        WEBHOOK = "webhook", _("webhook")
+        POLL = "poll", _("synchronisation")
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="events")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    source = models.CharField(max_length=10, choices=Source.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
+                              blank=True, related_name="+")
+    from_state = models.CharField(max_length=12, blank=True)
+    to_state = models.CharField(max_length=12, blank=True)
+    chorus_status = models.CharField(max_length=40, blank=True)
+    reason = models.TextField(blank=True)
+    remote_event_id = models.BigIntegerField(null=True, blank=True)
+    remote_state_updated_at = models.DateTimeField(null=True, blank=True)
+    http_method = models.CharField(max_length=8, blank=True)
+    http_path = models.CharField(max_length=500, blank=True)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    request_body = models.JSONField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = _("événement")
+        verbose_name_plural = _("historique")
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["invoice", "remote_event_id"],
+                condition=Q(remote_event_id__isnull=False),
+                name="event_unique_remote_event",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.invoice_id} {self.kind} {self.from_state}->{self.to_state}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("Invoice history is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("Invoice history is append-only.")
+
+
+class LegalDocument(models.Model):
+    """The exact XML deposited at Chorus Pro for one submission round of an invoice. Never changes."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="legal_documents")
+    submission_round = models.PositiveIntegerField()
+    content = models.BinaryField()
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveIntegerField()
+    content_type = models.CharField(max_length=100)
+    source_url = models.CharField(max_length=500)
+    fetched_at = models.DateTimeField(auto_now_add=True)
+    # Set once, by a guarded UPDATE, when B2Brouter has been told (ack) that we stored it.
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("XML légal")
+        verbose_name_plural = _("XML légaux")
+        ordering = ["invoice_id", "submission_round"]
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "submission_round"],
+                                    name="legal_document_one_per_round"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.invoice} #{self.submission_round} ({self.sha256[:12]})"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("A legal document is never changed once stored.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("A legal document is never deleted.")
+
+
+class SyncCursor(models.Model):
+    """Where polling resumes: the latest `state_updated_at` fully applied for an account."""
+
+    account = models.OneToOneField(Account, on_delete=models.CASCADE, related_name="sync_cursor")
+    state_updated_at_from = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.account}: {self.state_updated_at_from}"
+
+
+class UserActivity(models.Model):
+    """When a user last looked at the dashboard: what changed since is news to them."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                                related_name="activity")
+    dashboard_seen_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.dashboard_seen_at}"
+
+
+class WebhookEvent(models.Model):
+    """A B2Brouter notification, stored as received before anything is done with it, so that
+    none is lost and none is applied twice (`dedupe_key` is B2Brouter's event id)."""
+
+    dedupe_key = models.CharField(max_length=80, unique=True)
+    code = models.CharField(max_length=80)
+    remote_invoice_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    state = models.CharField(max_length=20, blank=True)
+    triggered_at = models.DateTimeField(null=True, blank=True)
+    payload = models.JSONField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    outcome = models.CharField(max_length=20, blank=True)
+
+    class Meta:
+        verbose_name = _("notification B2Brouter")
+        verbose_name_plural = _("notifications B2Brouter")
+        ordering = ["received_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.dedupe_key}"
+
+
+def _attachment_path(instance: "InvoiceAttachment", filename: str) -> str:
+    return f"attachments/{instance.invoice_id}/{filename}"
+
+
+class InvoiceAttachment(models.Model):
+    """A supporting document joined to an invoice (Chorus Pro limits are checked by the form)."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField(_("fichier"), upload_to=_attachment_path, max_length=255)
+    original_name = models.CharField(_("nom du fichier"), max_length=50)
+    size = models.PositiveIntegerField(_("taille (octets)"))
+    content_type = models.CharField(_("type"), max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("pièce jointe")
+        verbose_name_plural = _("pièces jointes")
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.original_name

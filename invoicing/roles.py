@@ -1,0 +1,37 @@
+"""Roles are Django groups. Staff fill in and send invoices; finance reads everything and downloads
+the archive; admins do everything, Django admin included."""
+
+STAFF = "staff"
+FINANCE = "finance"
+ADMINS = "admins"
+ALL = (STAFF, FINANCE, ADMINS)
+
+
+def has_role(user, *roles: str) -> bool:
+    if not user.is_authenticated:
+        return False
+    if user.is_superuser:
+        return True
+    return user.groups.filter(name__in=roles).exists()
+
+
+def role_required(*roles: str):
+    """View decorator: signed-in users with one of `roles` (superusers always); others get 403,
+    anonymous users the sign-in page."""
+    from functools import wraps
+
+    from django.contrib.auth.views import redirect_to_login
+    from django.core.exceptions import PermissionDenied
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            if not has_role(request.user, *roles):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator

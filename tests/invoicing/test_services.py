@@ -1,0 +1,262 @@
+"""Invoice services against the sandbox over HTTP: submit exactly once, apply states, archive, ack."""
+
+import datetime
+import hashlib
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+
+import b2brouter
+from invoicing import services, sync
+from invoicing.models import Invoice, InvoiceEvent, LegalDocument
+from invoicing.models import InvoiceState as S
+from tests.conftest import sandbox_bytes, wait_for
+from tests.factories import BuyerFactory, InvoiceFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def remote_invoices(sandbox, account, number):
+    return sandbox.control("GET", f"/accounts/{account.remote_id}/invoices?number={number}")["invoices"]
+
+
+@pytest.fixture
+def invoice(registered_account):
+    return InvoiceFactory(account=registered_account)
+
+
+@pytest.fixture(autouse=True)
+def _no_faults(sandbox):
+    sandbox.control("DELETE", "/_sandbox/faults")
+    yield
+    sandbox.control("DELETE", "/_sandbox/faults")
+
+
+def queue(invoice):
+    return services.invoice_request_send(invoice_id=invoice.pk)
+
+
+# --- Creating ----------------------------------------------------------------------------------
+
+def test_invoice_create_stores_lines_and_totals(registered_account):
+    buyer = BuyerFactory(account=registered_account)
+    invoice = services.invoice_create(
+        account=registered_account, number="A-1", buyer=buyer,
+        issue_date=datetime.date(2026, 1, 5), due_date=datetime.date(2026, 2, 4),
+        lines=[services.LineData("Audit", Decimal("3.5"), Decimal("12.345"), Decimal("20")),
+               services.LineData("Formation", Decimal("1"), Decimal("100"), Decimal("0"),
+                                 vat_category="E", exemption_reason="Art. 261-4-4° CGI")],
+    )
+    assert [line.line_total for line in invoice.lines.all()] == [Decimal("43.21"), Decimal("100.00")]
+    assert (invoice.subtotal, invoice.tax_amount, invoice.total) == (
+        Decimal("143.21"), Decimal("8.64"), Decimal("151.85"))
+    assert invoice.iban == registered_account.iban
+    assert invoice.events.get().to_state == S.DRAFT
+
+
+def test_invoice_create_saves_nothing_when_a_value_is_invalid(registered_account):
+    buyer = BuyerFactory(account=registered_account)
+    with pytest.raises(ValidationError) as info:
+        services.invoice_create(
+            account=registered_account, number="A-2", buyer=buyer,
+            issue_date=datetime.date(2026, 2, 5), due_date=datetime.date(2026, 1, 4),
+            lines=[services.LineData("Audit", Decimal("1"), Decimal("-5"), Decimal("20"))],
+        )
+    assert info.value.messages
+    assert not Invoice.objects.filter(number="A-2").exists()
+
+
+# --- Sending -----------------------------------------------------------------------------------
+
+def test_request_send_enqueues_once_after_commit(invoice, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks:
+        queue(invoice)
+        queue(invoice)
+    assert len(callbacks) == 1
+    invoice.refresh_from_db()
+    assert invoice.state == S.QUEUED
+
+
+def test_submit_creates_the_invoice_once(invoice, b2b):
+    queue(invoice)
+    services.invoice_submit(invoice_id=invoice.pk)
+    invoice.refresh_from_db()
+    assert invoice.remote_id
+    assert invoice.state in (S.SENDING, S.SENT)
+    assert services.invoice_submit(invoice_id=invoice.pk) is None  # nothing left to do
+    [remote] = remote_invoices(b2b, invoice.account, invoice.number)
+    assert remote["id"] == invoice.remote_id
+    assert remote["buyer_reference"] == "ESR_MISSION_FACTURES_DEPLACEMENTS"
+    assert remote["ponumber"] == "0123456"
+    assert Decimal(str(remote["total"])) == invoice.total == Decimal("3712.50")
+    invoice.buyer.refresh_from_db()
+    assert invoice.buyer.remote_contact_id and invoice.service.remote_contact_id
+
+
+@pytest.mark.parametrize("kind", ["lost_response", "error_5xx"])
+def test_ambiguous_failure_is_settled_by_number_not_by_luck(invoice, b2b, kind):
+    """The answer to the create is lost (or a 5xx): the retry looks the invoice up by number first."""
+    services.buyer_ensure_registered(buyer=invoice.buyer)
+    services.service_ensure_registered(service=invoice.service)
+    b2b.control("POST", "/_sandbox/faults", {
+        "queue": [{"kind": kind, "method": "POST", "path": "/accounts/*/invoices"}]})
+    queue(invoice)
+    with pytest.raises(b2brouter.TransientError):
+        services.invoice_submit(invoice_id=invoice.pk)
+    invoice.refresh_from_db()
+    assert invoice.state == S.QUEUED and invoice.remote_id is None
+    services.invoice_submit(invoice_id=invoice.pk)
+    invoice.refresh_from_db()
+    found = remote_invoices(b2b, invoice.account, invoice.number)
+    assert len(found) == 1
+    assert invoice.remote_id == found[0]["id"]
+    attempts = invoice.events.filter(kind=InvoiceEvent.Kind.EXCHANGE)
+    assert attempts.count() == 2
+
+
+def test_rejection_by_b2brouter_is_shown_on_the_invoice(registered_account, b2b):
+    invoice = InvoiceFactory(account=registered_account, po_number="")  # the buyer demands one
+    queue(invoice)
+    services.invoice_submit(invoice_id=invoice.pk)
+    invoice.refresh_from_db()
+    assert invoice.state == S.FAILED
+    assert "ponumber" in invoice.remote_field_errors
+    assert "engagement" in invoice.last_error
+    assert remote_invoices(b2b, registered_account, invoice.number) == []
+    invoice.po_number = "0123456"
+    invoice.save()
+    queue(invoice)
+    services.invoice_submit(invoice_id=invoice.pk)
+    invoice.refresh_from_db()
+    assert invoice.remote_id and invoice.state in (S.SENDING, S.SENT)
+
+
+def test_a_fresh_claim_is_not_taken_twice(invoice, b2b):
+    """Two workers on one invoice: the second finds a fresh `submitting` claim and stands back."""
+    queue(invoice)
+    claimed = services._claim_for_submission(invoice.pk, stale_after=300)
+    assert claimed is not None
+    assert services.invoice_submit(invoice_id=invoice.pk, stale_after=300) is None
+    # After the stale delay (a dead worker), the claim is taken up again.
+    services.invoice_submit(invoice_id=invoice.pk, stale_after=0)
+    invoice.refresh_from_db()
+    assert len(remote_invoices(b2b, invoice.account, invoice.number)) == 1
+
+
+# --- States ------------------------------------------------------------------------------------
+
+def _remote(invoice, state, ts, **extra):
+    return {"id": invoice.remote_id, "state": state, "state_updated_at": ts, **extra}
+
+
+def test_states_move_forward_only_and_repeats_change_nothing(invoice, b2b):
+    queue(invoice)
+    services.invoice_submit(invoice_id=invoice.pk)
+    invoice.refresh_from_db()
+    apply = services.invoice_apply_remote
+    assert apply(remote=_remote(invoice, "registered", "2099-01-01T10:00:01.000Z"), source="poll")
+    assert not apply(remote=_remote(invoice, "registered", "2099-01-01T10:00:01.000Z"), source="poll")
+    assert not apply(remote=_remote(invoice, "sent", "2099-01-01T10:00:00.000Z"), source="webhook")
+    assert not apply(remote=_remote(invoice, "sent", "2099-01-01T10:00:05.000Z"), source="webhook")
+    assert apply(remote=_remote(invoice, "refused", "2099-01-01T10:00:06.000Z",
+                                chorus_status="A_RECYCLER", chorus_status_reason="Service inconnu"),
+                 source="webhook")
+    invoice.refresh_from_db()
+    assert invoice.state == S.REFUSED
+    assert invoice.chorus_status == "A_RECYCLER"
+    last = invoice.events.filter(kind=InvoiceEvent.Kind.STATE).last()
+    assert (last.from_state, last.to_state, last.source, last.reason) == (
+        "registered", "refused", "webhook", "Service inconnu")
+
+
+def test_routing_return_is_resent_under_the_same_number(invoice, b2b):
+    queue(invoice)
+    services.invoice_submit(invoice_id=invoice.pk)
+    invoice.refresh_from_db()
+    wait_for(lambda: services.invoice_refresh(invoice_id=invoice.pk).state == S.SENT)
+    b2b.control("POST", f"/_sandbox/invoices/{invoice.remote_id}/state",
+                {"state": "refused", "chorus_status": "A_RECYCLER", "reason": "Code service inconnu"})
+    services.invoice_refresh(invoice_id=invoice.pk)
+    invoice.refresh_from_db()
+    assert invoice.state == S.REFUSED
+    services.invoice_request_send(invoice_id=invoice.pk)
+    invoice.refresh_from_db()
+    assert invoice.submission_round == 2
+    services.invoice_submit(invoice_id=invoice.pk)
+    invoice.refresh_from_db()
+    assert invoice.state in (S.SENDING, S.SENT)
+    found = remote_invoices(b2b, invoice.account, invoice.number)
+    assert [r["id"] for r in found] == [invoice.remote_id]
+
+
+# --- Legal XML and ack -------------------------------------------------------------------------
+
+def _sent(invoice):
+    queue(invoice)
+    services.invoice_submit(invoice_id=invoice.pk)
+    wait_for(lambda: services.invoice_refresh(invoice_id=invoice.pk).state == S.SENT)
+    invoice.refresh_from_db()
+    return invoice
+
+
+def test_legal_xml_is_stored_exactly_then_acknowledged(invoice, b2b):
+    invoice = _sent(invoice)
+    assert not services.invoice_acknowledge(invoice_id=invoice.pk)  # nothing stored: no ack
+    assert b2b.control("GET", f"/invoices/{invoice.remote_id}")["invoice"]["ack_at"] is None
+
+    document = services.invoice_fetch_legal(invoice_id=invoice.pk)
+    content = bytes(document.content)
+    assert content == sandbox_bytes(b2b, invoice.download_legal_url)
+    assert document.sha256 == hashlib.sha256(content).hexdigest()
+    assert services.invoice_fetch_legal(invoice_id=invoice.pk).pk == document.pk  # once
+
+    assert services.invoice_acknowledge(invoice_id=invoice.pk)
+    document.refresh_from_db()
+    assert document.acknowledged_at is not None
+    assert b2b.control("GET", f"/invoices/{invoice.remote_id}")["invoice"]["ack_at"]
+
+
+def test_legal_document_cannot_be_changed_or_deleted(invoice, b2b):
+    document = services.invoice_fetch_legal(invoice_id=_sent(invoice).pk)
+    document.content = b"<forged/>"
+    with pytest.raises(ValueError):
+        document.save()
+    with pytest.raises(ValueError):
+        document.delete()
+    assert LegalDocument.objects.get(pk=document.pk).sha256 == hashlib.sha256(
+        sandbox_bytes(b2b, invoice.download_legal_url)).hexdigest()
+
+
+# --- Polling and reconciling -------------------------------------------------------------------
+
+def test_polling_applies_every_change_one_call_per_page(registered_account, b2b):
+    invoices = [InvoiceFactory(account=registered_account) for _ in range(5)]
+    for invoice in invoices:
+        queue(invoice)
+        services.invoice_submit(invoice_id=invoice.pk)
+    for invoice in invoices:
+        invoice.refresh_from_db()
+        b2b.control("POST", f"/_sandbox/invoices/{invoice.remote_id}/state", {"state": "registered"})
+    result = sync.account_sync_states(account=registered_account, page_size=2)
+    assert result.pages >= 3
+    for invoice in invoices:
+        invoice.refresh_from_db()
+        assert invoice.state == S.REGISTERED
+    # Nothing changed since: the cursor moved, the next sync reads at most one short page.
+    again = sync.account_sync_states(account=registered_account, page_size=2)
+    assert again.applied == 0
+    assert again.pages <= 2
+
+
+def test_reconcile_takes_up_a_dead_workers_submission(invoice, b2b, django_capture_on_commit_callbacks):
+    queue(invoice)
+    services._claim_for_submission(invoice.pk, stale_after=300)  # and the worker dies here
+    Invoice.objects.filter(pk=invoice.pk).update(
+        submit_started_at=invoice.created_at - datetime.timedelta(hours=1))
+    from unittest import mock
+
+    with mock.patch("invoicing.tasks.invoice_submit_task.delay") as delay:
+        counts = sync.reconcile(stale_after=60)
+    delay.assert_called_once_with(invoice.pk)
+    assert counts["submit"] == 1

@@ -1,0 +1,78 @@
+"""The whole path, through the code production runs: an invoice goes from our database to
+B2Brouter (the sandbox, over HTTP) through a real Celery worker, and its state, legal XML and
+acknowledgement come back."""
+
+import hashlib
+import os
+
+import pytest
+
+from invoicing import services
+from invoicing.models import InvoiceEvent
+from invoicing.models import InvoiceState as S
+from invoicing.states import REMOTE_RANK
+from invoicing.tasks import sync_states_task
+from tests.conftest import WorkerProcess, sandbox_bytes, wait_for
+from tests.factories import InvoiceFactory
+from tests.support.sandbox import SandboxProcess
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def advancing_sandbox(tmp_path, settings):
+    """A sandbox that moves sent invoices on by itself, to their final state, none refused."""
+    server = SandboxProcess(
+        data_dir=tmp_path,
+        api_key=os.environ["B2BROUTER_API_KEY"],
+        send_delay=0.1, advance_after=0.3, refuse_share=0,
+    )
+    server.start()
+    settings.B2BROUTER_API_URL = server.url
+    yield server
+    server.stop()
+
+
+def test_invoice_goes_to_b2brouter_and_back_through_a_worker(advancing_sandbox, tmp_path):
+    from invoicing.services import account_register
+    from tests.factories import AccountFactory
+
+    account = account_register(account=AccountFactory())
+    invoice = InvoiceFactory(account=account, number="00002")
+    worker = WorkerProcess(advancing_sandbox.url, advancing_sandbox.api_key,
+                           log_path=tmp_path / "worker.log")
+    worker.start()
+    try:
+        services.invoice_request_send(invoice_id=invoice.pk)
+
+        def reached_the_end():
+            sync_states_task.delay()
+            invoice.refresh_from_db()
+            document = invoice.legal_documents.first()
+            return invoice.state == S.PAID and document and document.acknowledged_at
+
+        wait_for(reached_the_end, timeout=90, interval=1.0, message="paid, archived and acknowledged")
+    finally:
+        worker.stop()
+
+    remote = advancing_sandbox.control("GET", f"/invoices/{invoice.remote_id}")["invoice"]
+    assert remote["number"] == "00002"
+    assert remote["state"] == "paid"
+    assert remote["ack_at"]
+    document = invoice.legal_documents.get()
+    content = bytes(document.content)
+    assert document.sha256 == hashlib.sha256(content).hexdigest()
+    assert content == sandbox_bytes(advancing_sandbox, remote["download_legal_url"])
+    assert b"ESR_MISSION_FACTURES_DEPLACEMENTS" in content
+    assert b"13001533200013" in content
+    states = list(invoice.events.filter(kind=InvoiceEvent.Kind.STATE).values_list("to_state", flat=True))
+    assert states[-1] == S.PAID
+    # Polling sees snapshots, so intermediate states may be skipped; never out of order.
+    remote_states = [s for s in states if s in REMOTE_RANK]
+    assert remote_states == sorted(remote_states, key=REMOTE_RANK.get)
+    assert S.QUEUED in states
+    assert invoice.total == invoice.subtotal + invoice.tax_amount
+    assert str(invoice.total) == "3712.50"
+    assert str(remote["total"]) in ("3712.5", "3712.50")
+    log = (tmp_path / "worker.log").read_text(errors="replace")
+    assert advancing_sandbox.api_key not in log

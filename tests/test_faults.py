@@ -1,0 +1,94 @@
+"""Nothing lost, nothing sent twice, under the faults real networks and workers produce.
+
+A batch of invoices goes through real Celery worker processes while the sandbox injects every
+fault kind (5xx, 429 with Retry-After, slow answers past the client's timeout, and responses
+lost after the invoice was stored) and one worker is SIGKILLed in the middle. The test plays
+Celery beat (reconcile + polling) until the batch settles, then checks every invoice exists
+exactly once at B2Brouter and has its remote id and a final state.
+"""
+
+import os
+import time
+
+import pytest
+
+from invoicing import services, sync
+from invoicing.models import Invoice, InvoiceEvent
+from invoicing.models import InvoiceState as S
+from tests.conftest import WorkerProcess
+from tests.factories import InvoiceFactory
+from tests.support.sandbox import SandboxProcess
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+BATCH = int(os.environ.get("FAULT_BATCH", "24"))
+SETTLED = {S.SENDING, S.SENT, S.REGISTERED, S.ACCEPTED, S.REFUSED, S.PAID, S.ERROR, S.FAILED}
+
+
+@pytest.fixture
+def faulty_sandbox(tmp_path, settings):
+    server = SandboxProcess(data_dir=tmp_path, api_key=os.environ["B2BROUTER_API_KEY"],
+                            send_delay=0.2, slow_ms=4000, retry_after=1, seed=7)
+    server.start()
+    settings.B2BROUTER_API_URL = server.url
+    settings.B2BROUTER_TIMEOUT = 2.0
+    yield server
+    server.stop()
+
+
+def test_exactly_once_under_faults_and_a_killed_worker(faulty_sandbox, tmp_path):
+    from invoicing.services import account_register
+    from tests.factories import AccountFactory
+
+    account = account_register(account=AccountFactory())
+    invoices = [InvoiceFactory(account=account, number=f"FLT-{i:04d}") for i in range(BATCH)]
+    faulty_sandbox.control("POST", "/_sandbox/faults", {"rates": {
+        "error_5xx": 0.1, "rate_limit": 0.1, "slow": 0.05, "lost_response": 0.1}})
+
+    def worker(name):
+        w = WorkerProcess(faulty_sandbox.url, faulty_sandbox.api_key, concurrency=4,
+                          log_path=tmp_path / f"{name}.log")
+        w.env["B2BROUTER_TIMEOUT"] = "2"
+        w.start()
+        return w
+
+    workers = [worker("w1"), worker("w2")]
+    try:
+        for invoice in invoices:
+            services.invoice_request_send(invoice_id=invoice.pk)
+        time.sleep(1.5)
+        workers[0].process.kill()  # SIGKILL, tasks in flight die with it
+        workers[0].process.wait(10)
+        workers.append(worker("w3"))
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            states = dict(Invoice.objects.filter(account=account).values_list("number", "state"))
+            if all(state in SETTLED for state in states.values()):
+                break
+            sync.reconcile(stale_after=5)  # what beat does every few minutes
+            time.sleep(1)
+        faulty_sandbox.control("DELETE", "/_sandbox/faults")
+        sync.account_sync_states(account=account)
+    finally:
+        for w in workers:
+            w.stop()
+
+    remote = faulty_sandbox.control("GET", f"/accounts/{account.remote_id}/invoices?limit=500")
+    numbers = [item["number"] for item in remote["invoices"]]
+    duplicated = sorted({n for n in numbers if numbers.count(n) > 1})
+    assert duplicated == [], f"sent twice: {duplicated}"
+    local = {i.number: i for i in Invoice.objects.filter(account=account)}
+    stuck = sorted(n for n, i in local.items() if i.state not in SETTLED)
+    assert stuck == [], f"stuck: {[(n, local[n].state, local[n].last_error) for n in stuck]}"
+    failed = {n for n, i in local.items() if i.state == S.FAILED}
+    assert failed == set(), {n: local[n].last_error for n in failed}
+    assert set(numbers) == set(local), "lost at B2Brouter"
+    by_number = {item["number"]: item["id"] for item in remote["invoices"]}
+    for number, invoice in local.items():
+        assert invoice.remote_id == by_number[number]
+        attempts = invoice.events.filter(kind=InvoiceEvent.Kind.EXCHANGE, http_method="POST").count()
+        assert attempts >= 1
+    retried = [i for i in local.values()
+               if i.events.filter(kind=InvoiceEvent.Kind.EXCHANGE, http_status__isnull=True).exists()
+               or i.submit_attempts > 1]
+    assert retried, "no fault hit a submission: the test proved nothing"
