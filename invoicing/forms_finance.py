@@ -1,0 +1,32 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from directory.models import Buyer
+from invoicing import selectors
+from invoicing.models import InvoiceState
+
+
+class ArchiveFilterForm(forms.Form):
+    date_from = forms.DateField(label=_("Émises du"), required=False,
+                                widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(label=_("au"), required=False,
+                              widget=forms.DateInput(attrs={"type": "date"}))
+    buyer = forms.ModelChoiceField(label=_("Acheteur"), queryset=Buyer.objects.none(), required=False)
+    state = forms.ChoiceField(label=_("État"), required=False,
+                              choices=[("", _("tous"))] + list(InvoiceState.choices))
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["buyer"].queryset = Buyer.objects.filter(
+            account__in=selectors.accounts_for(user)).order_by("name")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
+            self.add_error("date_to", _("La fin de la période précède son début."))
+        return data
+
+    def filters(self) -> dict:
+        if not self.is_bound or not self.is_valid():
+            return {}
+        return {key: value for key, value in self.cleaned_data.items() if value}

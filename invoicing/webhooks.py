@@ -1,0 +1,121 @@
+"""B2Brouter's webhooks: verified, stored once, then applied by a worker through the one state
+machine. The receiving side does as little as it can, so that it answers fast."""
+
+import hashlib
+import json
+import logging
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from b2brouter.webhooks import InvalidSignature, verify_signature
+from invoicing import services
+from invoicing.models import InvoiceEvent, WebhookEvent
+
+logger = logging.getLogger(__name__)
+
+INVOICE_STATE_CHANGE = "issued_invoice.state_change"
+
+
+class WebhookRejected(Exception):
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+def webhook_receive(*, body: bytes, signature: str) -> WebhookEvent | None:
+    """Verifies and stores one notification; the processing task is enqueued on commit.
+
+    Returns the new event, or None for a repeat (already stored) or an event we do not handle.
+    Raises WebhookRejected for a bad signature, a stale or replayed timestamp, or a bad body.
+    """
+    secret = settings.B2BROUTER_WEBHOOK_SECRET
+    if not secret:
+        raise WebhookRejected("webhooks are not configured", status=503)
+    try:
+        verify_signature(secret, signature or "", body)
+    except InvalidSignature as exc:
+        raise WebhookRejected(f"invalid signature: {exc}", status=401) from exc
+    try:
+        payload = json.loads(body)
+        code = payload["code"]
+        data = payload.get("data") or {}
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise WebhookRejected("malformed body") from exc
+    if not isinstance(data, dict) or (code == INVOICE_STATE_CHANGE and "invoice_id" not in data):
+        raise WebhookRejected("malformed body")
+    if code != INVOICE_STATE_CHANGE:
+        return None
+    event_id = data.get("event_id")
+    key = str(event_id) if event_id is not None else "sha256:" + hashlib.sha256(body).hexdigest()
+    triggered = payload.get("triggered_at")
+    from invoicing.tasks import webhook_process_task
+
+    try:
+        with transaction.atomic():
+            event = WebhookEvent.objects.create(
+                dedupe_key=key,
+                code=code,
+                remote_invoice_id=_int_or_none(data.get("invoice_id")),
+                state=str(data.get("state") or "")[:20],
+                triggered_at=datetime.fromtimestamp(int(triggered), tz=UTC) if triggered else None,
+                payload=payload,
+            )
+            transaction.on_commit(lambda: webhook_process_task.delay(event.pk))
+    except IntegrityError:
+        return None
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise WebhookRejected("malformed body") from exc
+    return event
+
+
+def _int_or_none(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def webhook_process(*, event_pk: int) -> str:
+    """Applies a stored notification once. Idempotent; returns its outcome."""
+    with transaction.atomic():
+        event = WebhookEvent.objects.select_for_update().get(pk=event_pk)
+        if event.processed_at is not None:
+            return event.outcome
+        data = event.payload.get("data") or {}
+        remote = {
+            "id": event.remote_invoice_id,
+            "state": data.get("state"),
+            "chorus_status": data.get("chorus_status") or "",
+            "chorus_status_reason": data.get("notes") or "",
+            "state_updated_at": data.get("state_updated_at") or (
+                event.triggered_at.isoformat() if event.triggered_at else None),
+        }
+        if data.get("state") == "error":
+            remote["errors"] = [{"error": data.get("notes") or ""}]
+        changed = services.invoice_apply_remote(
+            remote=remote,
+            source=InvoiceEvent.Source.WEBHOOK,
+            remote_event_id=_int_or_none(data.get("event_id")),
+            whole_seconds=not data.get("state_updated_at"),
+        )
+        event.outcome = "applied" if changed else "ignored"
+        event.processed_at = timezone.now()
+        event.save(update_fields=["outcome", "processed_at"])
+    return event.outcome
+
+
+@csrf_exempt  # B2Brouter signs its requests (X-B2Brouter-Signature) instead
+@require_POST
+def b2brouter_webhook(request: HttpRequest) -> JsonResponse:
+    """Answers fast: verify, store, enqueue; the worker applies the change."""
+    try:
+        webhook_receive(body=request.body, signature=request.headers.get("X-B2Brouter-Signature", ""))
+    except WebhookRejected as exc:
+        return JsonResponse({"error": str(exc)}, status=exc.status)
+    return JsonResponse({"status": "ok"})

@@ -1,0 +1,167 @@
+"""B2Brouter's webhooks: only signed, fresh notifications are taken; each is applied once, in
+whatever order they come; lost ones are made up for by polling."""
+
+import json
+import time
+
+import pytest
+from django.urls import reverse
+
+from b2brouter.webhooks import sign
+from invoicing import services, sync, webhooks
+from invoicing.models import InvoiceEvent, WebhookEvent
+from invoicing.models import InvoiceState as S
+from tests.factories import InvoiceFactory
+
+pytestmark = pytest.mark.django_db
+
+URL = "/webhooks/b2brouter/"
+
+
+def payload(invoice_id, state, event_id, **data):
+    return {"code": "issued_invoice.state_change", "triggered_at": int(time.time()),
+            "data": {"invoice_id": invoice_id, "event_id": event_id, "state": state, "notes": None,
+                     **data}}
+
+
+def post(client, settings, body, *, secret=None, timestamp=None):
+    raw = json.dumps(body).encode()
+    header = sign(secret or settings.B2BROUTER_WEBHOOK_SECRET, raw, timestamp or int(time.time()))
+    return client.post(URL, raw, content_type="application/json", HTTP_X_B2BROUTER_SIGNATURE=header)
+
+
+@pytest.fixture
+def sent_invoice(registered_account):
+    invoice = InvoiceFactory(account=registered_account)
+    services.invoice_request_send(invoice_id=invoice.pk)
+    services.invoice_submit(invoice_id=invoice.pk)
+    invoice.refresh_from_db()
+    return invoice
+
+
+@pytest.fixture
+def process_now(monkeypatch):
+    """Runs the processing task inline when the receiving transaction commits."""
+    monkeypatch.setattr("invoicing.tasks.webhook_process_task.delay",
+                        lambda pk: webhooks.webhook_process(event_pk=pk))
+
+
+def test_url_is_named():
+    assert reverse("b2brouter_webhook") == URL
+
+
+def test_valid_signature_is_stored_and_applied(client, settings, sent_invoice, process_now,
+                                               django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post(client, settings, payload(sent_invoice.remote_id, "sent", 101))
+    assert response.status_code == 200
+    event = WebhookEvent.objects.get(dedupe_key="101")
+    assert event.outcome == "applied"
+    sent_invoice.refresh_from_db()
+    assert sent_invoice.state == S.SENT
+    history = sent_invoice.events.filter(kind=InvoiceEvent.Kind.STATE).last()
+    assert (history.source, history.remote_event_id) == ("webhook", 101)
+
+
+@pytest.mark.parametrize("forge", ["wrong_secret", "tampered_body", "no_header", "garbage_header"])
+def test_forged_notifications_are_refused(client, settings, sent_invoice, forge):
+    body = payload(sent_invoice.remote_id, "paid", 102)
+    raw = json.dumps(body).encode()
+    header = sign(settings.B2BROUTER_WEBHOOK_SECRET, raw, int(time.time()))
+    if forge == "wrong_secret":
+        header = sign("not-the-secret", raw, int(time.time()))
+    elif forge == "tampered_body":
+        raw = raw.replace(b'"paid"', b'"sent"')
+    elif forge == "no_header":
+        header = None
+    else:
+        header = "t=abc,s=zz"
+    extra = {"HTTP_X_B2BROUTER_SIGNATURE": header} if header else {}
+    response = client.post(URL, raw, content_type="application/json", **extra)
+    assert response.status_code == 401
+    assert not WebhookEvent.objects.exists()
+
+
+@pytest.mark.parametrize("age", [-3600, 3600])
+def test_stale_or_future_timestamps_are_refused(client, settings, sent_invoice, age):
+    response = post(client, settings, payload(sent_invoice.remote_id, "paid", 103),
+                    timestamp=int(time.time()) - age)
+    assert response.status_code == 401
+    assert not WebhookEvent.objects.exists()
+
+
+def test_replayed_notification_changes_nothing(client, settings, sent_invoice, process_now,
+                                               django_capture_on_commit_callbacks):
+    body = payload(sent_invoice.remote_id, "registered", 104)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post(client, settings, body).status_code == 200
+        assert post(client, settings, body).status_code == 200
+    assert WebhookEvent.objects.count() == 1
+    assert sent_invoice.events.filter(to_state=S.REGISTERED).count() == 1
+
+
+def test_out_of_order_notifications_never_move_backwards(client, settings, sent_invoice, process_now,
+                                                         django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        for event_id, state in [(110, "accepted"), (108, "sent"), (109, "registered"), (111, "paid")]:
+            assert post(client, settings, payload(sent_invoice.remote_id, state, event_id)).status_code == 200
+    sent_invoice.refresh_from_db()
+    assert sent_invoice.state == S.PAID
+    states = list(sent_invoice.events.filter(kind=InvoiceEvent.Kind.STATE, source="webhook")
+                  .values_list("to_state", flat=True))
+    assert states == ["accepted", "paid"]
+
+
+def test_malformed_body_is_refused_without_a_500(client, settings):
+    for raw in [b"not json", b"[]", b'{"code": "issued_invoice.state_change"}', b'{"data": {}}']:
+        header = sign(settings.B2BROUTER_WEBHOOK_SECRET, raw, int(time.time()))
+        response = client.post(URL, raw, content_type="application/json",
+                               HTTP_X_B2BROUTER_SIGNATURE=header)
+        assert response.status_code == 400, raw
+
+
+def test_unconfigured_secret_refuses_everything(client, settings, sent_invoice):
+    body = payload(sent_invoice.remote_id, "paid", 120)
+    response = post(client, settings, body)  # signed with the secret in force
+    settings.B2BROUTER_WEBHOOK_SECRET = ""
+    response = post(client, settings, body, secret="anything")
+    assert response.status_code == 503
+
+
+def test_unknown_invoice_is_recorded_and_ignored(client, settings, process_now,
+                                                 django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post(client, settings, payload(987654321, "sent", 130)).status_code == 200
+    assert WebhookEvent.objects.get().outcome == "ignored"
+
+
+def test_lost_webhooks_are_recovered_by_polling(b2b, sent_invoice):
+    """No webhook reaches us (none configured): the beat's polling still sees every change."""
+    b2b.control("POST", f"/_sandbox/invoices/{sent_invoice.remote_id}/state",
+                {"state": "refused", "chorus_status": "REJETEE", "reason": "Montant total erroné"})
+    sync.account_sync_states(account=sent_invoice.account)
+    sent_invoice.refresh_from_db()
+    assert sent_invoice.state == S.REFUSED
+    assert sent_invoice.chorus_status == "REJETEE"
+    assert "Montant" in sent_invoice.chorus_status_reason
+    assert sent_invoice.events.filter(source="poll", to_state=S.REFUSED).exists()
+
+
+def test_a_stored_event_whose_task_was_lost_is_processed_by_the_reconciler(
+        client, settings, sent_invoice, django_capture_on_commit_callbacks):
+    """The broker lost the processing task: the stored event is still applied, once."""
+    import datetime
+    from unittest import mock
+
+    with django_capture_on_commit_callbacks(execute=False):  # the task never reaches a worker
+        assert post(client, settings, payload(sent_invoice.remote_id, "registered", 140)).status_code == 200
+    event = WebhookEvent.objects.get(dedupe_key="140")
+    WebhookEvent.objects.filter(pk=event.pk).update(
+        received_at=event.received_at - datetime.timedelta(minutes=10))
+    with mock.patch("invoicing.tasks.webhook_process_task.delay",
+                    side_effect=lambda pk: webhooks.webhook_process(event_pk=pk)) as delay:
+        counts = sync.reconcile(stale_after=60)
+        sync.reconcile(stale_after=60)
+    assert counts["webhook"] == 1 and delay.call_count == 1
+    sent_invoice.refresh_from_db()
+    assert sent_invoice.state == S.REGISTERED
