@@ -27,7 +27,12 @@ from urllib.parse import urlsplit
 import requests
 import simplejson
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    NameResolutionError,
+    NewConnectionError,
+    ReadTimeoutError,
+)
 from urllib3.util.retry import Retry
 
 from .errors import (
@@ -124,10 +129,10 @@ def _make_retry(max_retries: int, backoff_factor: float, retry_after_cap: float)
     return _IdempotentOnlyRetry(**options)
 
 
-def _nothing_sent(exc: BaseException) -> bool:
-    """True when the connection was never established, so the server cannot have seen the request.
+def _in_chain(exc: BaseException, types: tuple[type[BaseException], ...]) -> bool:
+    """True when `exc` or anything it wraps is one of `types`.
 
-    Walks the chain requests builds (ConnectionError -> MaxRetryError.reason -> NewConnectionError).
+    Walks the chain requests builds (ConnectionError -> MaxRetryError.reason -> the urllib3 error).
     """
     seen: set[int] = set()
     stack: list[Any] = [exc]
@@ -136,15 +141,25 @@ def _nothing_sent(exc: BaseException) -> bool:
         if current is None or id(current) in seen:
             continue
         seen.add(id(current))
-        if isinstance(
-            current,
-            (NewConnectionError, NameResolutionError, ConnectTimeoutError, ConnectionRefusedError),
-        ):
+        if isinstance(current, types):
             return True
         if isinstance(current, BaseException):
             stack.extend([current.__cause__, current.__context__, getattr(current, "reason", None)])
             stack.extend(a for a in current.args if isinstance(a, BaseException))
     return False
+
+
+def _nothing_sent(exc: BaseException) -> bool:
+    """True when the connection was never established, so the server cannot have seen the request."""
+    return _in_chain(
+        exc, (NewConnectionError, NameResolutionError, ConnectTimeoutError, ConnectionRefusedError)
+    )
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """True for a read timeout, also once urllib3's retries are used up (requests then raises a
+    ConnectionError whose chain holds the ReadTimeoutError)."""
+    return isinstance(exc, requests.Timeout) or _in_chain(exc, (ReadTimeoutError,))
 
 
 def _parse_retry_after(value: str | None) -> float | None:
@@ -534,7 +549,7 @@ class B2BrouterClient:
             return ConnectionFailed(
                 f"connection not established ({kind})", method=method, path=path
             )
-        if isinstance(exc, requests.Timeout):
+        if _timed_out(exc):
             return Timeout(f"no answer in time ({kind})", method=method, path=path)
         if isinstance(exc, requests.ConnectionError):
             return ResponseLost(

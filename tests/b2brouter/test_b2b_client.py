@@ -768,3 +768,40 @@ def test_redirects_are_not_followed(
     with pytest.raises(B2BrouterError) as caught:
         client.get_invoice(1)
     assert caught.value.status == 302 and len(mocked.calls) == 1
+
+
+def test_read_timeout_after_retries_is_reported_as_timeout():
+    """requests wraps a read timeout in a ConnectionError once urllib3's retries are used up;
+    the client still calls it a Timeout, so callers can say "no answer in time"."""
+    import socket
+    import threading
+
+    import b2brouter
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    stop = threading.Event()
+
+    def accept_and_stay_silent():
+        held = []
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+        for conn in held:
+            conn.close()
+
+    thread = threading.Thread(target=accept_and_stay_silent, daemon=True)
+    thread.start()
+    try:
+        client = b2brouter.B2BrouterClient(f"http://127.0.0.1:{listener.getsockname()[1]}", "k" * 12,
+                                           timeout=(1, 0.2), max_retries=1, backoff_factor=0)
+        with pytest.raises(b2brouter.Timeout):
+            client.get_account(1)
+    finally:
+        stop.set()
+        thread.join(2)
+        listener.close()

@@ -1,0 +1,270 @@
+"""Admin for public buyers and their services (organisational units).
+
+Adding a buyer takes an account and a SIRET: the rest comes from the Chorus Pro directory and the
+buyer is registered at B2Brouter. Edits are pushed to B2Brouter after saving; what B2Brouter says
+is shown as a message and recorded on the row (`sync_state`, `sync_error`). Admin history (the
+"Historique" button) records additions, changes and the actions below.
+"""
+
+import re
+
+from django import forms
+from django.contrib import admin, messages
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+
+import b2brouter
+from directory import services
+from directory.fields import SiretField
+from directory.models import Buyer, Service
+from invoicing.selectors import accounts_for
+
+_CONTACT_FIELDS = {"name", "address", "city", "postalcode", "country", "public_sector"}
+_SERVICE_FIELDS = {"code", "name"}
+_REMOTE_READONLY = ["remote_contact_id", "sync_state", "sync_error", "synced_at"]
+
+
+def _codes(text: str) -> list[str]:
+    return [code for code in re.split(r"[\s,;]+", text or "") if code]
+
+
+class BuyerAddForm(forms.ModelForm):
+    """Account + SIRET (+ optional service codes): the directory fills in everything else."""
+
+    siret = SiretField()
+    service_codes = forms.CharField(
+        label=gettext_lazy("Codes service"), required=False,
+        help_text=gettext_lazy("Séparés par des espaces ou des virgules. Vide : tous les services "
+                               "actifs que l'annuaire liste pour cette structure."),
+    )
+
+    class Meta:
+        model = Buyer
+        fields = ["account", "siret"]
+
+    def clean(self):
+        cleaned = super().clean()
+        siret = cleaned.get("siret")
+        if not siret or "siret" in self.errors:
+            return cleaned
+        try:
+            entry = services.directory_lookup(siret=siret)
+        except services.DirectoryError as exc:
+            self.add_error("siret", exc.message)
+            return cleaned
+        available = [s["code"] for s in services.entry_services(entry)]
+        codes = _codes(cleaned.get("service_codes", ""))
+        unknown = [c for c in codes if c not in available]
+        if unknown:
+            self.add_error("service_codes", _(
+                "%(codes)s : pas un service actif de cette structure. Services actifs : %(available)s."
+            ) % {"codes": ", ".join(unknown), "available": ", ".join(available) or "—"})
+        cleaned["service_codes"] = codes or available
+        self.directory_entry = entry
+        return cleaned
+
+
+class ServiceInline(admin.TabularInline):
+    model = Service
+    extra = 0
+    can_delete = False  # invoices point at services: close one by unticking "actif"
+    fields = ["code", "name", "active", "engagement_required", *_REMOTE_READONLY]
+    readonly_fields = _REMOTE_READONLY
+
+
+def _report(modeladmin, request, obj, exc: b2brouter.B2BrouterError) -> None:
+    level = messages.WARNING if isinstance(exc, b2brouter.TransientError) else messages.ERROR
+    modeladmin.message_user(request, f"{obj} — {services.error_text(exc)}", level)
+
+
+@admin.register(Buyer)
+class BuyerAdmin(admin.ModelAdmin):
+    list_display = ["name", "siret", "account", "service_code_required", "engagement_required",
+                    "service_code_or_engagement_required", "sync_state", "remote_contact_id"]
+    list_filter = ["public_sector", "sync_state", "service_code_required", "engagement_required",
+                   "service_code_or_engagement_required", "payment_status_not_reported", "account"]
+    search_fields = ["siret", "name", "services__code"]
+    list_select_related = ["account"]
+    readonly_fields = [*_REMOTE_READONLY, "directory_checked_at", "created_at", "updated_at"]
+    actions = ["recheck_directory", "register_at_b2brouter"]
+    fieldsets = [
+        (None, {"fields": ["account", "siret", "name", "vat_number", "public_sector"]}),
+        (gettext_lazy("Adresse"), {"fields": ["address", "postalcode", "city", "country"]}),
+        (gettext_lazy("Règles Chorus Pro (annuaire)"), {"fields": [
+            "service_code_required", "engagement_required", "service_code_or_engagement_required",
+            "payment_status_not_reported", "directory_checked_at"]}),
+        (gettext_lazy("B2Brouter"), {"fields": [*_REMOTE_READONLY, "created_at", "updated_at"]}),
+    ]
+
+    # ---- scoping: an admin sees the buyers of the accounts they work for -------------------
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(account__in=accounts_for(request.user))
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "account":
+            kwargs["queryset"] = accounts_for(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_search_results(self, request, queryset, search_term):
+        # "130 015 332 00013" finds 13001533200013
+        compact = "".join(search_term.split())
+        if compact.isdigit() and compact != search_term.strip():
+            search_term = compact
+        return super().get_search_results(request, queryset, search_term)
+
+    # ---- add = SIRET only; change = everything but the SIRET --------------------------------
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = BuyerAddForm
+            kwargs["fields"] = ["account", "siret", "service_codes"]
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [(None, {
+                "fields": ["account", "siret", "service_codes"],
+                "description": _("Saisissez le SIRET : raison sociale, adresse, règles Chorus Pro "
+                                 "et services viennent de l'annuaire, puis l'acheteur est "
+                                 "enregistré chez B2Brouter."),
+            })]
+        return super().get_fieldsets(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        return [*self.readonly_fields, "siret"]
+
+    def get_inlines(self, request, obj):
+        return [ServiceInline] if obj is not None else []
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        buyer = services.buyer_create_from_directory(
+            account=form.cleaned_data["account"], siret=form.cleaned_data["siret"],
+            service_codes=form.cleaned_data["service_codes"])
+        # the admin goes on with `obj` (history, redirect): make it the row just written
+        obj.pk = buyer.pk
+        obj._state.adding = False
+        obj.refresh_from_db()
+        if services.buyer_register_now_or_later(buyer=obj):
+            self.message_user(request, _("%(buyer)s : enregistré chez B2Brouter (contact %(id)s).")
+                              % {"buyer": obj, "id": obj.remote_contact_id}, messages.SUCCESS)
+        else:
+            self._report_rows(request, obj)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if not change:
+            return
+        buyer = form.instance
+        try:
+            if _CONTACT_FIELDS & set(form.changed_data) or not buyer.remote_contact_id:
+                services.buyer_push(buyer=buyer)
+                self.message_user(request, _("%(buyer)s : mis à jour chez B2Brouter.")
+                                  % {"buyer": buyer}, messages.SUCCESS)
+        except b2brouter.B2BrouterError as exc:
+            _report(self, request, buyer, exc)
+            return  # the units need their parent contact
+        for formset in formsets:
+            touched = list(formset.new_objects) + [
+                obj for obj, fields in formset.changed_objects if _SERVICE_FIELDS & set(fields)]
+            for service in touched:
+                if not service.active:
+                    continue
+                try:
+                    services.service_push(service=service)
+                    self.message_user(request, _("Service %(code)s : mis à jour chez B2Brouter.")
+                                      % {"code": service.code}, messages.SUCCESS)
+                except b2brouter.B2BrouterError as exc:
+                    _report(self, request, service, exc)
+
+    def _report_rows(self, request, buyer: Buyer) -> None:
+        buyer.refresh_from_db()
+        for row in [buyer, *buyer.services.filter(active=True)]:
+            if row.sync_error:
+                self.message_user(request, f"{row} — {row.sync_error}", messages.ERROR)
+
+    # ---- actions ------------------------------------------------------------------------
+
+    @admin.action(description=gettext_lazy("Revérifier dans l'annuaire Chorus Pro"))
+    def recheck_directory(self, request, queryset):
+        for buyer in queryset:
+            try:
+                result = services.buyer_recheck(buyer=buyer)
+            except services.DirectoryError as exc:
+                self.message_user(request, f"{buyer} — {exc.message}", messages.ERROR)
+                continue
+            if not result.changes:
+                self.message_user(request, _("%(buyer)s : inchangé dans l'annuaire.")
+                                  % {"buyer": buyer}, messages.INFO)
+                continue
+            summary = " ; ".join(result.changes)
+            self.log_change(request, buyer, _("Revérifié dans l'annuaire : %(changes)s")
+                            % {"changes": summary})
+            self.message_user(request, _("%(buyer)s : %(changes)s") % {"buyer": buyer,
+                                                                       "changes": summary},
+                              messages.WARNING)
+            try:
+                if result.contact_changed and buyer.remote_contact_id:
+                    services.buyer_push(buyer=buyer)
+                for service in result.services_changed:
+                    if service.remote_contact_id and service.active:
+                        services.service_push(service=service)
+            except b2brouter.B2BrouterError as exc:
+                _report(self, request, buyer, exc)
+
+    @admin.action(description=gettext_lazy("(Ré)enregistrer chez B2Brouter"))
+    def register_at_b2brouter(self, request, queryset):
+        done = 0
+        for buyer in queryset.select_related("account"):
+            if services.buyer_register_now_or_later(buyer=buyer, verify=True):
+                done += 1
+                self.log_change(request, buyer, _("Enregistré chez B2Brouter (contact %(id)s).")
+                                % {"id": buyer.remote_contact_id})
+            else:
+                self._report_rows(request, buyer)
+        if done:
+            self.message_user(request, ngettext(
+                "%(count)d acheteur enregistré chez B2Brouter, services compris.",
+                "%(count)d acheteurs enregistrés chez B2Brouter, services compris.", done)
+                % {"count": done}, messages.SUCCESS)
+
+
+@admin.register(Service)
+class ServiceAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "buyer", "active", "engagement_required", "sync_state",
+                    "remote_contact_id"]
+    list_filter = ["active", "engagement_required", "sync_state"]
+    search_fields = ["code", "name", "buyer__siret", "buyer__name"]
+    list_select_related = ["buyer"]
+    readonly_fields = [*_REMOTE_READONLY, "created_at", "updated_at"]
+    autocomplete_fields = ["buyer"]
+    actions = ["register_at_b2brouter"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(buyer__account__in=accounts_for(request.user))
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not obj.active or (change and not _SERVICE_FIELDS & set(form.changed_data)):
+            return
+        try:
+            services.service_push(service=obj)
+            self.message_user(request, _("Service %(code)s : à jour chez B2Brouter.")
+                              % {"code": obj.code}, messages.SUCCESS)
+        except b2brouter.B2BrouterError as exc:
+            _report(self, request, obj, exc)
+
+    @admin.action(description=gettext_lazy("(Ré)enregistrer chez B2Brouter"))
+    def register_at_b2brouter(self, request, queryset):
+        for service in queryset.select_related("buyer__account"):
+            try:
+                services.service_ensure_registered(service=service, verify=True)
+                self.log_change(request, service, _("Enregistré chez B2Brouter (contact %(id)s).")
+                                % {"id": service.remote_contact_id})
+            except b2brouter.B2BrouterError as exc:
+                _report(self, request, service, exc)

@@ -1,0 +1,117 @@
+"""Public buyers (Chorus Pro structures) and their organisational units ("services").
+
+Each mirrors a B2Brouter contact: the buyer a contact with the entity's SIRET (scheme 0009), each
+service a sub-contact with `parent_id` and the service code (scheme 8017).
+"""
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+RESERVED_SERVICE_CODE = "FACTURES_PUBLIQUES"
+
+
+class SyncState(models.TextChoices):
+    PENDING = "pending", _("à enregistrer")
+    SYNCED = "synced", _("enregistré")
+    FAILED = "failed", _("échec")
+
+
+class Buyer(models.Model):
+    account = models.ForeignKey(
+        "invoicing.Account", on_delete=models.PROTECT, related_name="buyers", verbose_name=_("compte")
+    )
+    siret = models.CharField(_("SIRET"), max_length=14)
+    name = models.CharField(_("raison sociale"), max_length=200)
+    address = models.CharField(_("adresse"), max_length=200, blank=True)
+    city = models.CharField(_("ville"), max_length=100, blank=True)
+    postalcode = models.CharField(_("code postal"), max_length=10, blank=True)
+    country = models.CharField(_("pays"), max_length=2, default="fr")
+    vat_number = models.CharField(_("n° TVA"), max_length=20, blank=True)
+    public_sector = models.BooleanField(_("secteur public"), default=True)
+    # Chorus Pro's per-structure flags, as the directory published them when last checked.
+    service_code_required = models.BooleanField(_("code service obligatoire"), default=False)
+    engagement_required = models.BooleanField(_("n° d'engagement obligatoire"), default=False)
+    service_code_or_engagement_required = models.BooleanField(
+        _("code service ou n° d'engagement obligatoire"), default=False
+    )
+    payment_status_not_reported = models.BooleanField(
+        _("ne remonte pas le statut de paiement"), default=False
+    )
+    directory_checked_at = models.DateTimeField(_("vérifié dans l'annuaire le"), null=True, blank=True)
+    remote_contact_id = models.BigIntegerField(_("id contact B2Brouter"), null=True, blank=True)
+    sync_state = models.CharField(
+        _("état chez B2Brouter"), max_length=10, choices=SyncState.choices, default=SyncState.PENDING
+    )
+    sync_error = models.TextField(_("erreur B2Brouter"), blank=True)
+    synced_at = models.DateTimeField(_("synchronisé le"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("acheteur public")
+        verbose_name_plural = _("acheteurs publics")
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "siret"], name="buyer_unique_siret_per_account",
+                violation_error_message=_("Cet acheteur (même SIRET) existe déjà pour ce compte."),
+            ),
+            models.UniqueConstraint(
+                fields=["remote_contact_id"],
+                condition=Q(remote_contact_id__isnull=False),
+                name="buyer_unique_remote_contact",
+            ),
+            models.CheckConstraint(
+                condition=Q(siret__regex=r"^[0-9]{14}$"), name="buyer_siret_14_digits",
+                violation_error_message=_("Un SIRET compte 14 chiffres."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.siret})"
+
+
+class Service(models.Model):
+    buyer = models.ForeignKey(
+        Buyer, on_delete=models.CASCADE, related_name="services", verbose_name=_("acheteur")
+    )
+    code = models.CharField(_("code service"), max_length=100)
+    name = models.CharField(_("libellé"), max_length=200, blank=True)
+    active = models.BooleanField(_("actif"), default=True)
+    engagement_required = models.BooleanField(_("n° d'engagement obligatoire"), default=False)
+    remote_contact_id = models.BigIntegerField(_("id contact B2Brouter"), null=True, blank=True)
+    sync_state = models.CharField(
+        _("état chez B2Brouter"), max_length=10, choices=SyncState.choices, default=SyncState.PENDING
+    )
+    sync_error = models.TextField(_("erreur B2Brouter"), blank=True)
+    synced_at = models.DateTimeField(_("synchronisé le"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("service")
+        verbose_name_plural = _("services")
+        ordering = ["code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["buyer", "code"], name="service_unique_code_per_buyer",
+                violation_error_message=_("Ce code service existe déjà pour cet acheteur."),
+            ),
+            models.UniqueConstraint(
+                fields=["remote_contact_id"],
+                condition=Q(remote_contact_id__isnull=False),
+                name="service_unique_remote_contact",
+            ),
+            # Reserved for invoices between public entities: a supplier using it is rejected.
+            models.CheckConstraint(
+                condition=~Q(code=RESERVED_SERVICE_CODE), name="service_not_factures_publiques",
+                violation_error_message=_(
+                    "FACTURES_PUBLIQUES est réservé aux factures entre entités publiques : "
+                    "un fournisseur ne peut pas l'utiliser."
+                ),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} — {self.name}" if self.name else self.code
