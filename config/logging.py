@@ -1,6 +1,11 @@
 """Logging helpers: secrets never reach a log line, whatever the code around them does."""
 
+import contextvars
+import json
 import logging
+from collections.abc import Mapping
+from contextlib import contextmanager
+from types import MappingProxyType
 
 from django.conf import settings
 
@@ -29,3 +34,48 @@ class RedactSecretsFilter(logging.Filter):
         if cleaned != message:
             record.msg, record.args = cleaned, None
         return True
+
+
+# --- Context carried onto every line ------------------------------------------------------------
+
+# Never mutated in place: each `log_context` sets a new mapping, so the shared default is safe.
+_context: contextvars.ContextVar[Mapping] = contextvars.ContextVar(
+    "log_context", default=MappingProxyType({}))
+
+
+@contextmanager
+def log_context(**fields):
+    """Every log line written inside (by any logger, the B2Brouter client's included) carries
+    these fields, e.g. `with log_context(invoice="F-1", remote_id=42): ...`."""
+    token = _context.set({**_context.get(), **{k: v for k, v in fields.items() if v is not None}})
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+class ContextFilter(logging.Filter):
+    """Puts the current `log_context` on the record: as attributes and as `record.context`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        fields = _context.get()
+        for key, value in fields.items():
+            setattr(record, key, value)
+        record.context = " ".join(f"{key}={value}" for key, value in fields.items())
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message and the context fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            **_context.get(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str, ensure_ascii=False)

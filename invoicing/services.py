@@ -17,6 +17,7 @@ from django.utils.dateparse import parse_datetime
 
 import b2brouter
 from b2brouter import payloads
+from config.logging import log_context
 from directory.services import buyer_ensure_registered, service_ensure_registered
 from invoicing import archive, states, totals
 from invoicing.gateway import b2brouter_client
@@ -30,13 +31,14 @@ class InvoiceActionError(Exception):
     """The invoice's state does not allow the action asked for."""
 
 
-def _log_extra(invoice: Invoice) -> dict:
-    return {"invoice_number": invoice.number, "remote_id": invoice.remote_id}
+def invoice_log_context(invoice: Invoice):
+    """Log lines written inside (the B2Brouter client's too) name the invoice and its remote id."""
+    return log_context(invoice=invoice.number, remote_id=invoice.remote_id)
 
 
 def _log(level: int, invoice: Invoice, message: str, *args) -> None:
-    logger.log(level, "invoice=%s remote_id=%s " + message, invoice.number, invoice.remote_id, *args,
-               extra=_log_extra(invoice))
+    with invoice_log_context(invoice):
+        logger.log(level, message, *args)
 
 
 # --- Totals ------------------------------------------------------------------------------------
@@ -267,6 +269,11 @@ def invoice_submit(*, invoice_id: int, stale_after: int = 300) -> Invoice | None
     invoice = _claim_for_submission(invoice_id, stale_after)
     if invoice is None:
         return None
+    with invoice_log_context(invoice):
+        return _submit(invoice)
+
+
+def _submit(invoice: Invoice) -> Invoice:
     client = b2brouter_client()
     account_id = invoice.account.remote_id
     body = None
@@ -434,7 +441,8 @@ def invoice_refresh(*, invoice_id: int) -> Invoice:
     invoice = Invoice.objects.get(pk=invoice_id)
     if invoice.remote_id is None:
         return invoice
-    remote = b2brouter_client().get_invoice(invoice.remote_id)
+    with invoice_log_context(invoice):
+        remote = b2brouter_client().get_invoice(invoice.remote_id)
     invoice_apply_remote(remote=remote, source=InvoiceEvent.Source.POLL)
     invoice.refresh_from_db()
     return invoice
@@ -459,7 +467,8 @@ def invoice_fetch_legal(*, invoice_id: int) -> LegalDocument | None:
             invoice = invoice_refresh(invoice_id=invoice_id)
             if not invoice.download_legal_url:
                 return None
-        content, content_type = b2brouter_client().download_legal(invoice.download_legal_url)
+        with invoice_log_context(invoice):
+            content, content_type = b2brouter_client().download_legal(invoice.download_legal_url)
         try:
             with transaction.atomic():
                 existing = LegalDocument.objects.create(
@@ -492,7 +501,8 @@ def invoice_acknowledge(*, invoice_id: int) -> bool:
         return False
     if document.acknowledged_at is not None:
         return True
-    remote = b2brouter_client().ack_invoice(invoice.remote_id)
+    with invoice_log_context(invoice):
+        remote = b2brouter_client().ack_invoice(invoice.remote_id)
     acked_at = parse_timestamp(remote.get("ack_at")) or timezone.now()
     with transaction.atomic():
         LegalDocument.objects.filter(pk=document.pk, acknowledged_at__isnull=True).update(
