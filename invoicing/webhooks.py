@@ -41,17 +41,22 @@ def webhook_receive(*, body: bytes, signature: str) -> WebhookEvent | None:
         verify_signature(secret, signature or "", body)
     except InvalidSignature as exc:
         raise WebhookRejected(f"invalid signature: {exc}", status=401) from exc
+    if b"\\u0000" in body or b"\x00" in body:
+        # No B2Brouter field holds a NUL, and PostgreSQL cannot store one.
+        raise WebhookRejected("malformed body")
     try:
         payload = json.loads(body)
         code = payload["code"]
         data = payload.get("data") or {}
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise WebhookRejected("malformed body") from exc
-    if not isinstance(data, dict) or (code == INVOICE_STATE_CHANGE and "invoice_id" not in data):
+    if not isinstance(data, dict) or (
+        code == INVOICE_STATE_CHANGE and _int_or_none(data.get("invoice_id")) is None
+    ):
         raise WebhookRejected("malformed body")
     if code != INVOICE_STATE_CHANGE:
         return None
-    event_id = data.get("event_id")
+    event_id = _int_or_none(data.get("event_id"))
     key = str(event_id) if event_id is not None else "sha256:" + hashlib.sha256(body).hexdigest()
     triggered = payload.get("triggered_at")
     from invoicing.tasks import webhook_process_task
@@ -75,10 +80,14 @@ def webhook_receive(*, body: bytes, signature: str) -> WebhookEvent | None:
 
 
 def _int_or_none(value):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
+    """An id as B2Brouter sends them (a positive integer that fits a bigint), else None."""
+    if isinstance(value, bool):
         return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if 0 < number < 2**63 else None
 
 
 def webhook_process(*, event_pk: int) -> str:

@@ -1,0 +1,48 @@
+"""What must never be false is refused by the database itself, not only by the code."""
+
+import datetime
+
+import pytest
+from django.db import DatabaseError, IntegrityError, transaction
+
+from invoicing.models import Invoice, InvoiceEvent, InvoiceLine
+from tests.factories import InvoiceFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_invoice_number_is_unique_per_account(registered_account):
+    InvoiceFactory(account=registered_account, number="DUP-1")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        InvoiceFactory(account=registered_account, number="DUP-1")
+    other = InvoiceFactory(number="DUP-1")  # another account may use it
+    assert other.account_id != registered_account.pk
+
+
+def test_an_invoice_without_lines_cannot_leave_the_drafts(registered_account):
+    invoice = InvoiceFactory(account=registered_account, lines=[])
+    with pytest.raises(DatabaseError), transaction.atomic():
+        Invoice.objects.filter(pk=invoice.pk).update(state="queued")
+    InvoiceLine.objects.create(invoice=invoice, description="x", quantity=1, unit_price=1)
+    Invoice.objects.filter(pk=invoice.pk).update(state="queued")
+
+
+def test_due_date_never_before_issue_date(registered_account):
+    invoice = InvoiceFactory(account=registered_account)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Invoice.objects.filter(pk=invoice.pk).update(due_date=invoice.issue_date - datetime.timedelta(days=1))
+
+
+def test_history_cannot_be_rewritten(registered_account):
+    invoice = InvoiceFactory(account=registered_account)
+    event = InvoiceEvent.objects.create(invoice=invoice, kind="note", source="user", message="vu")
+    with pytest.raises(DatabaseError), transaction.atomic():
+        InvoiceEvent.objects.filter(pk=event.pk).update(message="jamais vu")
+    with pytest.raises(ValueError):
+        event.save()
+
+
+def test_negative_amounts_are_refused(registered_account):
+    invoice = InvoiceFactory(account=registered_account)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        InvoiceLine.objects.create(invoice=invoice, description="x", quantity=-1, unit_price=1)
