@@ -19,7 +19,7 @@ install: $(STAMP)
 
 run: $(STAMP)
 	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate --noinput
-	DJANGO_DEBUG=1 $(BIN)/honcho --procfile Procfile.dev start
+	PATH="$(CURDIR)/$(BIN):$$PATH" DJANGO_DEBUG=1 $(BIN)/honcho --procfile Procfile.dev start
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
