@@ -14,6 +14,7 @@ from invoicing import finance_selectors as selectors
 from invoicing.forms_finance import ArchiveFilterForm
 
 FINANCE = (roles.FINANCE, roles.ADMINS)
+SILENT_SHOWN = 50
 
 
 @require_GET
@@ -52,8 +53,8 @@ def archive_zip(request: HttpRequest) -> StreamingHttpResponse:
 @require_GET
 @roles.role_required(roles.STAFF, *FINANCE)
 def worklist(request: HttpRequest) -> HttpResponse:
-    invoices = selectors.worklist(user=request.user)
-    return render(request, "invoicing/finance/worklist.html", {"invoices": invoices})
+    page = Paginator(selectors.worklist(user=request.user), 50).get_page(request.GET.get("page"))
+    return render(request, "invoicing/finance/worklist.html", {"page": page, "invoices": page})
 
 
 @require_GET
@@ -65,8 +66,10 @@ def ageing(request: HttpRequest) -> HttpResponse:
         days = 30
     since = timezone.now() - datetime.timedelta(days=days)
     invoices, silent = selectors.ageing(user=request.user, no_news_since=since)
+    page = Paginator(invoices, 50).get_page(request.GET.get("page"))
     return render(request, "invoicing/finance/ageing.html", {
-        "invoices": invoices, "silent_buyers": silent, "days": days,
+        "page": page, "invoices": page, "silent_buyers": silent[:SILENT_SHOWN],
+        "silent_count": silent.count(), "days": days, "query": f"days={days}",
     })
 
 

@@ -190,10 +190,11 @@ def invoice_request_send(*, invoice_id: int, user=None) -> Invoice:
         previous = invoice.state
         if resend:
             invoice.submission_round += 1
+            invoice.download_legal_url = ""  # the new deposit will have its own
         invoice.state = S.QUEUED
         invoice.last_error = ""
         invoice.remote_field_errors = {}
-        invoice.save(update_fields=["state", "submission_round", "last_error",
+        invoice.save(update_fields=["state", "submission_round", "download_legal_url", "last_error",
                                     "remote_field_errors", "updated_at"])
         _record_state(invoice, from_state=previous, source=InvoiceEvent.Source.USER, actor=user,
                       message="Envoi demandé")
@@ -375,7 +376,9 @@ def _apply(invoice: Invoice, remote: dict, *, source: str, remote_event_id: int 
         return False
     new_state = remote.get("state")
     remote_ts = parse_timestamp(remote.get("state_updated_at"))
-    if remote.get("download_legal_url") and not invoice.download_legal_url:
+    learned_url = bool(remote.get("download_legal_url")) and (
+        remote["download_legal_url"] != invoice.download_legal_url)
+    if learned_url and not invoice.download_legal_url:
         invoice.download_legal_url = remote["download_legal_url"]
         invoice.save(update_fields=["download_legal_url", "updated_at"])
     ours = invoice.state_updated_at
@@ -390,6 +393,8 @@ def _apply(invoice: Invoice, remote: dict, *, source: str, remote_event_id: int 
     if remote.get("download_legal_url"):
         invoice.download_legal_url = remote["download_legal_url"]
     previous = invoice.state
+    newly_deposited = new_state in states.DEPOSITED_STATES and (
+        previous not in states.DEPOSITED_STATES or learned_url)
     invoice.state = new_state
     invoice.state_updated_at = remote_ts or timezone.now()
     invoice.chorus_status = remote.get("chorus_status") or ""
@@ -411,7 +416,8 @@ def _apply(invoice: Invoice, remote: dict, *, source: str, remote_event_id: int 
     from invoicing.tasks import invoice_fetch_legal_task, invoice_notify_task
 
     pk = invoice.pk
-    if new_state in states.DEPOSITED_STATES:
+    if newly_deposited:
+        # Once per deposit: later changes (registered, accepted...) need no second fetch.
         transaction.on_commit(lambda: invoice_fetch_legal_task.delay(pk))
     if new_state in (S.REFUSED, S.ERROR):
         transaction.on_commit(lambda: invoice_notify_task.delay(pk))

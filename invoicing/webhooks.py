@@ -104,6 +104,7 @@ def webhook_process(*, event_pk: int) -> str:
             "chorus_status_reason": data.get("notes") or "",
             "state_updated_at": data.get("state_updated_at") or (
                 event.triggered_at.isoformat() if event.triggered_at else None),
+            "download_legal_url": data.get("download_legal_url") or None,
         }
         if data.get("state") == "error":
             remote["errors"] = [{"error": data.get("notes") or ""}]

@@ -58,6 +58,10 @@ def change_state(app, db, invoice, state, chorus_status=None, reason=None, notes
         "chorus_status": invoice["chorus_status"],
         "notes": notes or (reason if refused else None),
         "at": stamp,
+        # Carried by the webhook (DECISION, docs/b2brouter-contract.md): the receiver needs no
+        # extra call to order the change or to fetch the legal XML.
+        "state_updated_at": stamp,
+        "download_legal_url": invoice.get("download_legal_url"),
     }
     db.put_invoice(invoice, moment)
     db.add_event(event)

@@ -39,6 +39,8 @@ def enqueue(app, db, event, moment):
             "state": event["state"],
             "notes": event["notes"],
             "chorus_status": event["chorus_status"],
+            "state_updated_at": event.get("state_updated_at"),
+            "download_legal_url": event.get("download_legal_url"),
         },
     })
     db.add_delivery(event["id"], body, moment, now_iso(moment))

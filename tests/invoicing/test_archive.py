@@ -170,3 +170,25 @@ def test_rejection_sends_an_email(registered_account, mailoutbox):
     [mail] = mailoutbox
     assert invoice.number in mail.subject and mail.to == ["author@example.fr"]
     assert "Service inconnu" in mail.body and "même numéro" in mail.body
+
+
+def test_worklist_pages_keep_their_query_count_as_the_list_grows(client, registered_account):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(user_with(roles.FINANCE, registered_account))
+
+    def refused(count):
+        for _ in range(count):
+            invoice = InvoiceFactory(account=registered_account)
+            Invoice.objects.filter(pk=invoice.pk).update(state="refused", chorus_status="REJETEE")
+
+    refused(5)
+    with CaptureQueriesContext(connection) as small:
+        assert client.get("/finance/worklist/").status_code == 200
+    refused(55)
+    with CaptureQueriesContext(connection) as large:
+        page = client.get("/finance/worklist/")
+    assert len(large) == len(small)
+    assert page.content.decode().count('class="state-refused"') == 50
+    assert "1 / 2" in page.content.decode()

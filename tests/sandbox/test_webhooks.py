@@ -80,7 +80,10 @@ def test_each_state_change_is_posted_and_signed(sandbox, api, account, plain_con
     assert isinstance(refused["triggered_at"], int)
     assert refused["data"]["chorus_status"] == "A_RECYCLER"
     assert refused["data"]["notes"] == "Code service inconnu ou inactif pour la structure destinataire"
-    assert set(refused["data"]) == {"invoice_id", "event_id", "state", "notes", "chorus_status"}
+    assert set(refused["data"]) == {"invoice_id", "event_id", "state", "notes", "chorus_status",
+                                    "state_updated_at", "download_legal_url"}
+    assert refused["data"]["download_legal_url"].startswith("/attachments/download/")
+    assert refused["data"]["state_updated_at"].endswith("Z")
     for _, headers, raw, _ in receiver.received:
         assert headers["Content-Type"] == "application/json" and verify(headers, raw)
 
