@@ -1,0 +1,192 @@
+"""HTTP calls to B2Brouter per invoice over its whole life: with webhooks, then by polling.
+
+    .venv/bin/python bench/calls_per_invoice.py [--invoices 50] [--advance-after 0.3]
+                                                [--page-size 100] [--json]
+
+1. Webhooks: the sandbox moves each invoice on by itself (sending -> sent -> registered ->
+   accepted -> paid, a step every `--advance-after` s) and notifies the product's webhook
+   endpoint, served by gunicorn; real Celery workers submit, apply the notifications, fetch the
+   legal XML and acknowledge it. Once every invoice is paid, archived and acknowledged, the
+   sandbox's request counters (`/_sandbox/stats`) give the calls per invoice (target <= 3:
+   submit, legal XML, ack).
+2. Polling: webhooks off, the same again with `account_sync_states` (the beat task's service)
+   run every `--advance-after` s. Printed: list calls (one per page of changes) against the
+   changes they carried, and the calls per invoice over the whole life this way.
+
+Buyers are registered before counting (their contact calls are shown apart: they are made once
+per buyer, not per invoice).
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import time  # noqa: E402
+
+from bench import common  # noqa: E402
+
+
+def main() -> None:
+    p = common.parser(__doc__.split("\n\n")[0])
+    p.add_argument("--invoices", type=int, default=50, help="invoices followed in each phase")
+    p.add_argument("--advance-after", type=float, default=0.3,
+                   help="seconds between the sandbox's steps of an invoice")
+    p.add_argument("--page-size", type=int, default=100, help="polling page size")
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--concurrency", type=int, default=8)
+    p.add_argument("--buyers", type=int, default=5)
+    p.add_argument("--timeout", type=float, default=600)
+    p.add_argument("--skip-polling", action="store_true", help="only the webhook phase")
+    args = p.parse_args()
+    common.main_guard(lambda: run(args))
+
+
+def _per_route(stats: dict, invoices: int) -> list[dict]:
+    return [{"route": route, "calls": n, "per invoice": n / invoices}
+            for route, n in sorted(stats["requests"].items())]
+
+
+def run(args) -> None:
+    port, web_port = common.free_port(), common.free_port()
+    common.setup("calls_per_invoice", sandbox_port=port)
+    common.progress(args, "migrating the benchmark database")
+    common.database()
+
+    from invoicing import states
+    from invoicing.models import Invoice, LegalDocument, WebhookEvent
+    from invoicing.models import InvoiceState as S
+    from invoicing.services import invoice_request_send
+    from invoicing.sync import account_sync_states
+
+    webhook_url = f"http://127.0.0.1:{web_port}/webhooks/b2brouter/"
+    sandbox = common.start_sandbox(
+        port=port, advance_after=args.advance_after, send_delay=min(args.advance_after, 0.3),
+        refuse_share=0, webhook_url=webhook_url, webhook_secret=common.WEBHOOK_SECRET,
+        webhook_backoff=0.5,
+    )
+    common.progress(args, f"sandbox on {sandbox.url}, webhooks to {webhook_url}")
+    common.start_web(port=web_port)
+    common.start_workers(args.workers, args.concurrency)
+
+    sandbox.control("DELETE", "/_sandbox/stats")
+    account = common.account_create(register=True)
+    buyers = common.buyers_register(account, args.buyers)
+    setup_stats = sandbox.control("GET", "/_sandbox/stats")
+
+    def settled(ids) -> bool:
+        """Every invoice paid (final), its legal XML archived and acknowledged, nothing pending."""
+        invoices = Invoice.objects.filter(pk__in=ids)
+        if invoices.exclude(state__in=states.FINAL_STATES).exists():
+            return False
+        unacked = LegalDocument.objects.filter(invoice__in=ids, acknowledged_at__isnull=True)
+        archived = LegalDocument.objects.filter(invoice__in=ids).count()
+        return archived == len(ids) and not unacked.exists()
+
+    # --- 1. Webhooks ---------------------------------------------------------------------------
+    ids = common.invoice_drafts(account, buyers, args.invoices, prefix="H")
+    sandbox.control("DELETE", "/_sandbox/stats")
+    common.progress(args, f"webhooks: sending {len(ids)} invoices and following them to the end")
+    started = time.monotonic()
+    for pk in ids:
+        invoice_request_send(invoice_id=pk)
+    common.wait_until(lambda: settled(ids), timeout=args.timeout, interval=0.2,
+                      what="every invoice paid, archived and acknowledged")
+
+    def deliveries_done() -> bool:
+        listing = sandbox.control("GET", "/_sandbox/webhook/deliveries")["deliveries"]
+        return all(d["status"] == "delivered" for d in listing)
+
+    common.wait_until(deliveries_done, timeout=60, interval=0.2, what="webhook deliveries")
+    common.wait_until(lambda: not WebhookEvent.objects.filter(processed_at__isnull=True).exists(),
+                      timeout=60, interval=0.2, what="webhook processing")
+    time.sleep(1.0)  # let any straggling task (a late ack, a re-fetch) make its call
+    webhook_seconds = time.monotonic() - started
+    webhook_stats = sandbox.control("GET", "/_sandbox/stats")
+    deliveries = sandbox.control("GET", "/_sandbox/webhook/deliveries")["deliveries"]
+    events = WebhookEvent.objects.count()
+    outcomes = set(Invoice.objects.filter(pk__in=ids).values_list("state", flat=True))
+    webhook_calls = webhook_stats["total"] / len(ids)
+
+    sections = [
+        ("Webhook path: B2Brouter calls over each invoice's life", _per_route(webhook_stats, len(ids))
+         + [{"route": "TOTAL", "calls": webhook_stats["total"], "per invoice": webhook_calls}]),
+    ]
+    figures = {"invoices": len(ids), "webhook_calls_per_invoice": webhook_calls,
+               "webhook_routes": webhook_stats["requests"], "webhooks_delivered": len(deliveries),
+               "setup_calls": setup_stats["requests"]}
+    notes = [
+        f"webhook phase: {len(ids)} invoices, final states {sorted(outcomes)}, "
+        f"{len(deliveries)} notifications delivered, {events} stored, {webhook_seconds:.1f} s",
+        f"calls per invoice with webhooks: {webhook_calls:.2f} (target <= 3: submit, legal XML, ack)",
+        "set-up, not counted above (once per account and per buyer): "
+        + ", ".join(f"{route} x{n}" for route, n in sorted(setup_stats["requests"].items())),
+    ]
+
+    # --- 2. Polling ----------------------------------------------------------------------------
+    if not args.skip_polling:
+        sandbox.control("PUT", "/_sandbox/webhook", json={"url": None, "secret": None})
+        account_sync_states(account=account, page_size=args.page_size)  # cursor past phase 1
+        ids = common.invoice_drafts(account, buyers, args.invoices, prefix="P")
+        sandbox.control("DELETE", "/_sandbox/stats")
+        common.progress(args, f"polling: sending {len(ids)} invoices, syncing every "
+                              f"{args.advance_after} s")
+        started = time.monotonic()
+        for pk in ids:
+            invoice_request_send(invoice_id=pk)
+        syncs = []
+        deadline = time.monotonic() + args.timeout
+        while not settled(ids):
+            if time.monotonic() > deadline:
+                raise TimeoutError("polling phase did not settle")
+            time.sleep(args.advance_after)
+            if Invoice.objects.filter(pk__in=ids, state__in=[S.QUEUED, S.SUBMITTING]).exists():
+                continue
+            result = account_sync_states(account=account, page_size=args.page_size)
+            syncs.append(result)
+        time.sleep(1.0)
+        polling_seconds = time.monotonic() - started
+        polling_stats = sandbox.control("GET", "/_sandbox/stats")
+        pages = sum(r.pages for r in syncs)
+        applied = sum(r.applied for r in syncs)
+        seen = sum(r.seen for r in syncs)
+        list_calls = polling_stats["requests"].get("GET /accounts/{id}/invoices", 0)
+        polling_calls = polling_stats["total"] / len(ids)
+        sections += [
+            ("Polling path: B2Brouter calls over each invoice's life",
+             _per_route(polling_stats, len(ids))
+             + [{"route": "TOTAL", "calls": polling_stats["total"], "per invoice": polling_calls}]),
+            ("Polling path: list calls against the changes they carried", [{
+                "sync runs": len(syncs), "list calls (pages)": list_calls,
+                "invoices seen": seen, "changes applied": applied,
+                "changes/page": applied / pages if pages else float("nan"),
+                "list calls/invoice": list_calls / len(ids),
+                "page size": args.page_size,
+            }]),
+        ]
+        figures.update(polling_calls_per_invoice=polling_calls, polling_routes=polling_stats["requests"],
+                       sync_runs=len(syncs), pages=pages, changes_applied=applied, seen=seen)
+        notes += [
+            f"polling phase: {len(ids)} invoices, {len(syncs)} sync runs, {polling_seconds:.1f} s; "
+            "each run costs one list call per page of changes, "
+            "whatever the number of invoices; a run while nothing changed costs one call",
+        ]
+    common.report(
+        "HTTP calls per invoice (bench/calls_per_invoice.py)",
+        args=args,
+        settings={
+            "database": common.database_label(),
+            "broker": common.broker_label(),
+            "workers": f"{args.workers} x {args.concurrency} threads",
+            "sandbox": f"a step every {args.advance_after} s, no refusals, webhooks to gunicorn "
+                       f"({webhook_url})",
+        },
+        sections=sections,
+        notes=notes,
+        figures=figures,
+    )
+    common.purge_queue()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,153 @@
+"""How the back office's pages answer as invoices pile up: 1 000, 10 000, 100 000 of them.
+
+    .venv/bin/python bench/pages.py [--sizes 1000,10000,100000] [--requests 20] [--json]
+
+For each size the bulk generator (`bench/generate.py`) brings the database up to that many
+invoices (sizes are filled in increasing order, each adding to the last), then every page is
+requested `--requests` times through Django's test client, signed in as a user of the page's
+role, after `--warmup` untimed requests. Printed per size: the median and p95 server time and
+the SQL queries per request; then, per page, the ratio median(largest) / median(smallest)
+(target <= 1.5) and whether the query count stayed constant (target: yes).
+
+Pages are found by URL name; one that does not exist (yet) is skipped with a note.
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import time  # noqa: E402
+
+from bench import common  # noqa: E402
+
+# (label, URL names tried in order, role of the user who opens it, query string)
+PAGES = [
+    ("home (/)", ["home"], "staff", ""),
+    ("invoice list", ["invoicing:list", "invoicing:invoice_list"], "staff", ""),
+    ("invoice list, filtered", ["invoicing:list", "invoicing:invoice_list"], "staff",
+     "state=refused"),
+    ("dashboard", ["dashboard", "invoicing:dashboard", "finance:dashboard"], "staff", ""),
+    ("finance archive", ["finance:archive"], "finance", ""),
+    ("worklist", ["finance:worklist", "invoicing:worklist"], "finance", ""),
+    ("ageing", ["finance:ageing", "invoicing:ageing"], "finance", ""),
+]
+
+
+def main() -> None:
+    p = common.parser(__doc__.split("\n\n")[0])
+    p.add_argument("--sizes", type=common.int_list, default=[1000, 10_000, 100_000],
+                   help="invoice counts, comma-separated")
+    p.add_argument("--requests", type=int, default=20, help="timed requests per page and size")
+    p.add_argument("--warmup", type=int, default=2, help="untimed requests first")
+    args = p.parse_args()
+    common.main_guard(lambda: run(args))
+
+
+def _resolve(names: list[str]) -> str | None:
+    from django.urls import NoReverseMatch, reverse
+
+    for name in names:
+        try:
+            return reverse(name)
+        except NoReverseMatch:
+            continue
+    return None
+
+
+def _measure(client, url: str, requests: int, warmup: int) -> dict:
+    times, counts, statuses, size = [], set(), set(), 0
+    for index in range(warmup + requests):
+        with common.QueryCounter() as queries:
+            started = time.perf_counter()
+            response = client.get(url)
+            if getattr(response, "streaming", False):
+                size = sum(len(chunk) for chunk in response.streaming_content)
+            else:
+                size = len(response.content)
+            elapsed = time.perf_counter() - started
+        if index >= warmup:
+            times.append(elapsed * 1000)
+            counts.add(queries.count)
+            statuses.add(response.status_code)
+    return {"median ms": common.median(times), "p95 ms": common.percentile(times, 0.95),
+            "queries": counts.pop() if len(counts) == 1 else f"{min(counts)}-{max(counts)}",
+            "status": ",".join(str(s) for s in sorted(statuses)), "KB": size / 1024}
+
+
+def run(args) -> None:
+    from_sizes = sorted(set(args.sizes))
+    common.setup("pages")
+    common.progress(args, "migrating the benchmark database")
+    common.database()
+
+    from django.urls import resolve
+
+    from bench.generate import Generator
+    from invoicing.models import LegalDocument
+
+    account = common.account_create()
+    users = common.users_create(account)
+    clients = {role: common.client_for(user) for role, user in users.items()}
+    generator = Generator(account, users["staff"])
+
+    pages, notes = [], []
+    for label, names, role, query in PAGES:
+        url = _resolve(names)
+        if url is None:
+            notes.append(f"{label}: no URL named {' / '.join(names)} yet, skipped")
+            continue
+        view = resolve(url).func
+        pages.append((label, url + (f"?{query}" if query else ""), role,
+                      f"{view.__module__}.{view.__name__}"))
+
+    results: dict[str, dict[int, dict]] = {label: {} for label, *_ in pages}
+    sections = []
+    generation = []
+    for size in from_sizes:
+        common.progress(args, f"filling the database up to {size:,} invoices")
+        seconds = generator.fill(size, progress=lambda m: common.progress(args, m))
+        generation.append({"invoices": size, "legal XML": LegalDocument.objects.count(),
+                           "seconds to add": seconds})
+        rows = []
+        for label, url, role, _view in pages:
+            common.progress(args, f"  {label} ({url}) x{args.requests}")
+            figures = _measure(clients[role], url, args.requests, args.warmup)
+            results[label][size] = figures
+            rows.append({"page": label, "url": url, "role": role, **figures})
+        sections.append((f"{size:,} invoices", rows))
+
+    small, large = from_sizes[0], from_sizes[-1]
+    summary = []
+    for label, _url, _role, view in pages:
+        by_size = results[label]
+        ratio = by_size[large]["median ms"] / by_size[small]["median ms"]
+        queries = [by_size[s]["queries"] for s in from_sizes]
+        constant = len(set(map(str, queries))) == 1
+        summary.append({
+            "page": label, "view": view,
+            f"median {small:,}": by_size[small]["median ms"],
+            f"median {large:,}": by_size[large]["median ms"],
+            "ratio": ratio, "ratio <= 1.5": "yes" if ratio <= 1.5 else "NO",
+            "queries by size": " / ".join(map(str, queries)),
+            "constant": "yes" if constant else "NO",
+        })
+    sections.insert(0, (f"Summary: median({large:,}) / median({small:,}), target <= 1.5; "
+                        "queries constant", summary))
+    sections.append(("Data generated (bench/generate.py)", generation))
+    common.report(
+        "Pages against the data size (bench/pages.py)",
+        args=args,
+        settings={"database": common.database_label(),
+                  "method": f"Django test client, {args.requests} timed requests per page after "
+                            f"{args.warmup} warm-up; time = whole request (middleware, view, "
+                            "template); queries counted per request",
+                  "sizes": ", ".join(f"{s:,}" for s in from_sizes)},
+        sections=sections,
+        notes=notes,
+        figures={"results": {label: {str(s): v for s, v in r.items()} for label, r in results.items()}},
+    )
+
+
+if __name__ == "__main__":
+    main()
