@@ -1,0 +1,403 @@
+"""Forms of the back office: the invoice and its lines, attachments, routing fixes, list filters.
+
+Forms validate input; they never compute money (`invoicing.totals`) nor write (`invoicing.drafts`).
+A draft may be saved incomplete: the Chorus Pro rules are the pre-send checks
+(`invoicing.checks`), shown beside the same fields.
+"""
+
+from decimal import Decimal
+from pathlib import PurePath
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+from stdnum import iban as stdnum_iban
+
+from directory.models import Buyer, Service
+from invoicing import checks
+from invoicing.drafts import DraftData
+from invoicing.models import Invoice, InvoiceLine, InvoiceState
+from invoicing.services import LineData
+
+# Chorus Pro's limits on attachments (communauté Chorus Pro, "pièces jointes : règles à
+# respecter", as OCA l10n_fr_chorus_account encodes them).
+ATTACHMENT_NAME_MAX = 50
+ATTACHMENT_SIZE_MAX = 10 * 1024 * 1024
+INVOICE_FILES_TOTAL_MAX = 120 * 1024 * 1024
+ATTACHMENT_EXTENSIONS = frozenset({
+    ".bmp", ".gif", ".fax", ".odt", ".ppt", ".tiff", ".xls", ".bz2", ".gz", ".jpeg", ".p7s",
+    ".rtf", ".txt", ".xml", ".csv", ".gzip", ".jpg", ".pdf", ".svg", ".xhtml", ".xlsx", ".doc",
+    ".htm", ".odp", ".png", ".tgz", ".xlc", ".zip", ".docx", ".html", ".ods", ".pps", ".tif",
+    ".xlm", ".pptx",
+})
+
+
+def _invoice_field(name: str, **kwargs) -> forms.Field:
+    return Invoice._meta.get_field(name).formfield(**kwargs)
+
+
+def _line_field(name: str, **kwargs) -> forms.Field:
+    return InvoiceLine._meta.get_field(name).formfield(**kwargs)
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs=attrs, format="%Y-%m-%d")
+
+
+def _decimal_input(**attrs) -> forms.TextInput:
+    return forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off", **attrs})
+
+
+class ServiceChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Service) -> str:
+        label = str(obj)
+        if not obj.active:
+            label += " " + str(_("(inactif)"))
+        return label
+
+
+class InvoiceForm(forms.Form):
+    """The invoice's header. `account` scopes the buyers; the services are the chosen buyer's."""
+
+    use_required_attribute = False  # a draft may be saved incomplete
+
+    buyer = forms.ModelChoiceField(queryset=Buyer.objects.none(), required=False,
+                                   label=_("Acheteur public"), empty_label=_("— choisir —"))
+    service = ServiceChoiceField(queryset=Service.objects.none(), required=False,
+                                 label=_("Service (code service)"), empty_label=_("— aucun —"))
+    po_number = _invoice_field("po_number")
+    contract_reference = _invoice_field("contract_reference")
+    number = _invoice_field("number", required=False)
+    proposed_number = forms.CharField(required=False, widget=forms.HiddenInput)
+    issue_date = _invoice_field("issue_date", widget=DateInput)
+    due_date = _invoice_field("due_date", widget=DateInput)
+    billing_framework = _invoice_field("billing_framework", widget=forms.RadioSelect)
+    iban = _invoice_field("iban")
+    notes = _invoice_field("notes", widget=forms.Textarea(attrs={"rows": 4}))
+
+    def __init__(self, *args, account, invoice: Invoice | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.account = account
+        self.invoice = invoice
+        self.fields["buyer"].queryset = Buyer.objects.filter(account=account).order_by("name")
+        self.selected_buyer = self._selected(self.fields["buyer"].queryset, "buyer")
+        services = Service.objects.none()
+        if self.selected_buyer is not None:
+            services = self.selected_buyer.services.order_by("code")
+        self.fields["service"].queryset = services
+        self.selected_service = self._selected(services, "service")
+        self.fields["number"].help_text = _("Au plus 20 caractères : lettres, chiffres, espace "
+                                            "et - + _ /")
+        self.fields["iban"].widget.attrs.update({"autocomplete": "off", "spellcheck": "false"})
+        self.fields["notes"].help_text = _("Mentions légales : pénalités de retard (#PMD#), "
+                                           "indemnité forfaitaire de 40 € (#PMT#).")
+        if self.service_required:
+            self.fields["service"].widget.attrs["aria-required"] = "true"
+        if self.po_required:
+            self.fields["po_number"].widget.attrs["aria-required"] = "true"
+
+    def _selected(self, queryset, name: str):
+        raw = self[name].value()
+        if raw in (None, ""):
+            return None
+        if hasattr(raw, "pk"):
+            return raw
+        try:
+            return queryset.filter(pk=int(raw)).first()
+        except (TypeError, ValueError):
+            return None
+
+    # What the buyer (and its chosen service) demands, shown as soon as the buyer is chosen.
+    @property
+    def service_required(self) -> bool:
+        return bool(self.selected_buyer and self.selected_buyer.service_code_required)
+
+    @property
+    def po_required(self) -> bool:
+        return bool(
+            (self.selected_buyer and self.selected_buyer.engagement_required)
+            or (self.selected_service and self.selected_service.engagement_required)
+        )
+
+    @property
+    def either_required(self) -> bool:
+        return bool(self.selected_buyer and self.selected_buyer.service_code_or_engagement_required
+                    and not self.service_required and not self.po_required)
+
+    @property
+    def from_sequence(self) -> bool:
+        """A new invoice keeping the proposed number takes it from the account's sequence."""
+        if self.invoice is not None or not self.is_bound:
+            return False
+        number = self.data.get(self.add_prefix("number"), "").strip()
+        return not number or number == self.data.get(self.add_prefix("proposed_number"), "")
+
+    def clean_number(self) -> str:
+        number = self.cleaned_data.get("number") or ""
+        if self.from_sequence:
+            return number
+        problems = checks.number_problems(number)
+        if problems:
+            raise ValidationError(problems)
+        taken = Invoice.objects.filter(account=self.account, number=number)
+        if self.invoice is not None:
+            taken = taken.exclude(pk=self.invoice.pk)
+        if taken.exists():
+            raise ValidationError(_("Le numéro %(number)s est déjà utilisé pour ce compte."),
+                                  params={"number": number}, code="unique")
+        return number
+
+    def clean_iban(self) -> str:
+        value = stdnum_iban.compact(self.cleaned_data.get("iban") or "")
+        if value:
+            problem = checks.iban_problem(value)
+            if problem:
+                raise ValidationError(problem)
+        return value
+
+    def clean(self):
+        cleaned = super().clean()
+        issue, due = cleaned.get("issue_date"), cleaned.get("due_date")
+        if issue and due and due < issue:
+            self.add_error("due_date", _("L'échéance ne peut précéder la date d'émission."))
+        return cleaned
+
+    def draft_data(self) -> DraftData:
+        data = self.cleaned_data
+        return DraftData(
+            number=data["number"], buyer=data["buyer"], service=data["service"],
+            issue_date=data["issue_date"], due_date=data["due_date"],
+            po_number=data["po_number"].strip(), contract_reference=data["contract_reference"].strip(),
+            billing_framework=data["billing_framework"] or Invoice.BillingFramework.A1,
+            iban=data["iban"], notes=data["notes"],
+        )
+
+
+class LineForm(forms.Form):
+    description = _line_field("description", widget=forms.TextInput)
+    quantity = _line_field("quantity", min_value=Decimal(0), localize=True,
+                           widget=_decimal_input(size=8))
+    unit_price = _line_field("unit_price", min_value=Decimal(0), localize=True,
+                             widget=_decimal_input(size=10))
+    vat_category = _line_field("vat_category")
+    vat_rate = _line_field("vat_rate", localize=True, widget=_decimal_input(size=5))
+    exemption_reason = _line_field("exemption_reason")
+    article_code = _line_field("article_code")
+    unit = forms.IntegerField(widget=forms.HiddenInput, initial=1, required=False)
+
+    def has_changed(self) -> bool:
+        # A row removed from the page sends nothing at all: it is not a line.
+        if self.is_bound and not any(key.startswith(self.prefix + "-") for key in self.data):
+            return False
+        return super().has_changed()
+
+    def line_data(self) -> LineData:
+        data = self.cleaned_data
+        return LineData(
+            description=data["description"].strip(), quantity=data["quantity"],
+            unit_price=data["unit_price"], vat_rate=data["vat_rate"],
+            vat_category=data["vat_category"], exemption_reason=data["exemption_reason"].strip(),
+            article_code=data["article_code"].strip(), unit=data.get("unit") or 1,
+        )
+
+    def partial_values(self) -> dict | None:
+        """The figures of a row being typed, for the live totals: None until quantity and price
+        are both readable. Tolerant: the description may still be missing."""
+        values = {}
+        for name in ("quantity", "unit_price", "vat_rate", "vat_category"):
+            raw = self[name].value()
+            try:
+                values[name] = self.fields[name].clean(raw)
+            except ValidationError:
+                if name == "vat_rate":
+                    values[name] = Decimal(0)
+                    continue
+                return None
+        values["exemption_reason"] = (self["exemption_reason"].value() or "").strip()
+        return values
+
+
+class BaseLineFormSet(forms.BaseFormSet):
+    """The invoice's lines. Saving replaces them all, so every row is optional: rows can be
+    added and removed in the page (htmx) and a blank row is ignored."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.extra = max(len(self.initial or []), 1)
+
+    def initial_form_count(self) -> int:
+        return 0
+
+    @property
+    def filled_forms(self) -> list[LineForm]:
+        """The rows holding a line, in page order (their index in checks' `lines-<i>-` keys)."""
+        if not self.is_bound:
+            return self.forms[:len(self.initial or [])]
+        return [form for form in self.forms if form.has_changed()]
+
+    def lines(self) -> list[LineData]:
+        return [form.line_data() for form in self.filled_forms]
+
+
+LineFormSet = forms.formset_factory(LineForm, formset=BaseLineFormSet, extra=0, max_num=300,
+                                    absolute_max=300, validate_max=True)
+
+
+def _trimmed(value: Decimal, places: int = 0) -> Decimal:
+    """A stored amount (6 decimals) as a person would type it: 135, 25.00, 3.333333."""
+    trimmed = value.normalize()
+    if -trimmed.as_tuple().exponent < places:
+        trimmed = value.quantize(Decimal(1).scaleb(-places))
+    return trimmed
+
+
+def line_initial(invoice: Invoice) -> list[dict]:
+    return [
+        {"description": line.description, "quantity": _trimmed(line.quantity),
+         "unit_price": _trimmed(line.unit_price, 2),
+         "vat_category": line.vat_category, "vat_rate": line.vat_rate,
+         "exemption_reason": line.exemption_reason, "article_code": line.article_code,
+         "unit": line.unit}
+        for line in invoice.lines.all()
+    ]
+
+
+def invoice_initial(invoice: Invoice) -> dict:
+    return {
+        "buyer": invoice.buyer_id, "service": invoice.service_id, "po_number": invoice.po_number,
+        "contract_reference": invoice.contract_reference, "number": invoice.number,
+        "issue_date": invoice.issue_date, "due_date": invoice.due_date,
+        "billing_framework": invoice.billing_framework, "iban": invoice.iban, "notes": invoice.notes,
+    }
+
+
+def attach_problems(problems: dict[str, list[str]], form: InvoiceForm,
+                    formset: BaseLineFormSet) -> list[str]:
+    """Puts each pre-send problem beside its field; returns those that belong to no field."""
+    rows = formset.filled_forms
+    general = []
+    for key, messages in problems.items():
+        for message in messages:
+            if key.startswith("lines-") and key.count("-") == 2:
+                _prefix, index, name = key.split("-")
+                if int(index) < len(rows) and name in rows[int(index)].fields:
+                    _add_error(rows[int(index)], name, message)
+                    continue
+            elif key in form.fields:
+                _add_error(form, key, message)
+                continue
+            general.append(message)
+    return general
+
+
+def attach_field_problems(problems: dict[str, list[str]], form: forms.Form) -> list[str]:
+    """The same, for a form without lines (the routing fix)."""
+    general = []
+    for key, messages in problems.items():
+        for message in messages:
+            if key in form.fields:
+                _add_error(form, key, message)
+            else:
+                general.append(message)
+    return general
+
+
+def _add_error(form: forms.Form, name: str, message: str) -> None:
+    # Not form.add_error: that drops the field from cleaned_data, and the checked draft is
+    # already saved. The message is only shown.
+    if name not in form.errors:
+        form.errors[name] = form.error_class(renderer=form.renderer, field_id=form[name].auto_id)
+    form.errors[name].append(message)
+
+
+class AttachmentForm(forms.Form):
+    file = forms.FileField(label=_("Pièce jointe"), allow_empty_file=False,
+                           help_text=_("PDF, images, bureautique, XML, CSV, ZIP… ; nom de 50 "
+                                       "caractères au plus ; 10 Mo au plus."))
+
+    def __init__(self, *args, already_attached: int = 0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.already_attached = already_attached
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        problems = attachment_problems(upload.name, upload.size, self.already_attached)
+        if problems:
+            raise ValidationError(problems)
+        return upload
+
+
+def attachment_problems(name: str, size: int, already_attached: int = 0) -> list[str]:
+    problems = []
+    if len(name) > ATTACHMENT_NAME_MAX:
+        problems.append(_("Nom de fichier trop long : %(length)d caractères, 50 au plus "
+                          "(extension comprise).") % {"length": len(name)})
+    extension = PurePath(name).suffix.lower()
+    if not extension:
+        problems.append(_("Le nom du fichier doit avoir une extension (.pdf, .xml…)."))
+    elif extension not in ATTACHMENT_EXTENSIONS:
+        problems.append(_("Chorus Pro n'accepte pas les fichiers %(extension)s.")
+                        % {"extension": extension})
+    if size <= 0:
+        problems.append(_("Le fichier est vide."))
+    elif size > ATTACHMENT_SIZE_MAX:
+        problems.append(_("Fichier trop lourd : 10 Mo au plus."))
+    elif already_attached + size > INVOICE_FILES_TOTAL_MAX:
+        problems.append(_("La facture et ses pièces jointes dépasseraient 120 Mo."))
+    return problems
+
+
+class RoutingFixForm(forms.Form):
+    """A routing return (A_RECYCLER): only the service, commitment and contract change."""
+
+    service = ServiceChoiceField(queryset=Service.objects.none(), required=False,
+                                 label=_("Service (code service)"), empty_label=_("— aucun —"))
+    po_number = _invoice_field("po_number")
+    contract_reference = _invoice_field("contract_reference")
+
+    def __init__(self, *args, invoice: Invoice, **kwargs):
+        kwargs.setdefault("initial", {"service": invoice.service_id, "po_number": invoice.po_number,
+                                      "contract_reference": invoice.contract_reference})
+        super().__init__(*args, **kwargs)
+        self.fields["service"].queryset = invoice.buyer.services.order_by("code")
+
+
+SORTS = {
+    "number": ("number", "id"), "-number": ("-number", "-id"),
+    "date": ("issue_date", "id"), "-date": ("-issue_date", "-id"),
+    "buyer": ("buyer__name", "id"), "-buyer": ("-buyer__name", "-id"),
+    "total": ("total", "id"), "-total": ("-total", "-id"),
+    "state": ("state", "id"), "-state": ("-state", "-id"),
+    "created": ("created_at", "id"), "-created": ("-created_at", "-id"),
+}
+
+
+class InvoiceFilterForm(forms.Form):
+    q = forms.CharField(required=False, label=_("Numéro ou n° d'engagement"),
+                        widget=forms.SearchInput)
+    state = forms.ChoiceField(required=False, label=_("État"),
+                              choices=[("", _("Tous"))] + list(InvoiceState.choices))
+    buyer = forms.ModelChoiceField(queryset=Buyer.objects.none(), required=False,
+                                   label=_("Acheteur"), empty_label=_("Tous"))
+    date_from = forms.DateField(required=False, label=_("Émise du"), widget=DateInput)
+    date_to = forms.DateField(required=False, label=_("au"), widget=DateInput)
+    amount_min = forms.DecimalField(required=False, label=_("TTC de"), localize=True,
+                                    widget=_decimal_input(size=8))
+    amount_max = forms.DecimalField(required=False, label=_("à"), localize=True,
+                                    widget=_decimal_input(size=8))
+    sort = forms.ChoiceField(required=False, choices=[(key, key) for key in SORTS],
+                             widget=forms.HiddenInput)
+
+    def __init__(self, *args, buyers, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["buyer"].queryset = buyers
+
+    def filters(self) -> dict:
+        if not self.is_valid():
+            return {}
+        return {key: value for key, value in self.cleaned_data.items()
+                if value not in (None, "") and key != "sort"}

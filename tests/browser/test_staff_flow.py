@@ -1,0 +1,203 @@
+"""A staff member fills in, checks and sends the guide's invoice in a real headless Chromium,
+against the live server, a real Celery worker and a sandbox that moves invoices on and notifies
+us by webhook; then follows it to `accepted` and downloads its legal XML.
+
+Screenshots of each main page go to test-artifacts/ (gitignored).
+"""
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Group
+
+from invoicing.models import Invoice
+from invoicing.models import InvoiceState as S
+from invoicing.roles import STAFF
+from tests.conftest import WorkerProcess
+from tests.factories import AccountFactory, UserFactory
+from tests.support.sandbox import SandboxProcess
+
+pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+PASSWORD = "correct horse battery staple"
+SIRET = "13001533200013"
+SERVICE_CODE = "ESR_MISSION_FACTURES_DEPLACEMENTS"
+IBAN = "FR7630006000011234567890189"
+
+
+@pytest.fixture
+def sandbox_with_webhooks(tmp_path, settings, live_server):
+    server = SandboxProcess(
+        data_dir=tmp_path, api_key=os.environ["B2BROUTER_API_KEY"],
+        send_delay=0.1, advance_after=0.5, refuse_share=0,
+        webhook_url=live_server.url + "/webhooks/b2brouter/",
+        webhook_secret=settings.B2BROUTER_WEBHOOK_SECRET,
+    )
+    server.start()
+    settings.B2BROUTER_API_URL = server.url
+    settings.B2BROUTER_API_KEY = server.api_key
+    from django.core.cache import cache
+
+    cache.clear()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def office(sandbox_with_webhooks, tmp_path):
+    """A registered account, the guide's buyer from the directory, a staff member, a worker."""
+    from directory.services import buyer_create_from_directory
+    from invoicing.services import account_register
+
+    account = account_register(account=AccountFactory(invoice_number_prefix="F2026-", iban=IBAN))
+    buyer = buyer_create_from_directory(account=account, siret=SIRET)
+    user = UserFactory(username="camille")
+    user.groups.add(Group.objects.get_or_create(name=STAFF)[0])
+    account.users.add(user)
+    worker = WorkerProcess(sandbox_with_webhooks.url, sandbox_with_webhooks.api_key,
+                           log_path=tmp_path / "worker.log")
+    worker.start()
+    yield {"account": account, "buyer": buyer, "user": user}
+    worker.stop()
+
+
+@pytest.fixture
+def page(monkeypatch):
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM reads are
+    # still plain synchronous calls.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    playwright = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(locale="fr-FR", accept_downloads=True,
+                                      viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        yield page
+        context.close()
+        browser.close()
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_staff_member_sends_the_guides_invoice(live_server, office, page):
+    from playwright.sync_api import expect
+
+    buyer = office["buyer"]
+    page.goto(live_server.url + "/invoices/new/")
+    assert "/login/" in page.url
+    page.fill("#id_username", "camille")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page.locator("h1")).to_have_text("Nouvelle facture")
+
+    # Defaults: number from the sequence, IBAN from the account, the legal notes.
+    expect(page.locator("#id_number")).to_have_value("F2026-00001")
+    expect(page.locator("#id_iban")).to_have_value(IBAN)
+    expect(page.locator("#id_notes")).to_contain_text("40 €")
+
+    # The buyer, then its service: its requirements show at once.
+    page.select_option("#id_buyer", str(buyer.pk))
+    expect(page.locator("#buyer-rules")).to_contain_text("13001533200013")
+    service = buyer.services.get(code=SERVICE_CODE)
+    page.select_option("#id_service", str(service.pk))
+    expect(page.locator("#po-required")).to_have_text("obligatoire")
+    page.fill("#id_po_number", "0123456")
+
+    # The line; its total and the invoice's are recomputed live by the server.
+    page.fill("#id_lines-0-description", "Cocktail Dinatoire")
+    page.fill("#id_lines-0-quantity", "135")
+    page.fill("#id_lines-0-unit_price", "25,00")
+    page.fill("#id_lines-0-vat_rate", "10")
+    expect(page.locator("#lines-0-total")).to_have_text(re.compile(r"3\s375,00"))
+    expect(page.locator("#total-total")).to_contain_text(re.compile(r"3\s712,50"))
+    expect(page.locator("#total-tax")).to_contain_text(re.compile(r"337,50"))
+
+    # A line added then removed without a reload leaves the totals as they were.
+    page.click("#add-line")
+    expect(page.locator("#id_lines-1-description")).to_be_visible()
+    expect(page.locator("#id_lines-TOTAL_FORMS")).to_have_value("2")
+    page.fill("#id_lines-1-description", "Extra")
+    page.fill("#id_lines-1-quantity", "1")
+    page.fill("#id_lines-1-unit_price", "100")
+    expect(page.locator("#total-total")).to_contain_text(re.compile(r"3\s832,50"))
+    page.locator("#lines-1 button.remove").click()
+    expect(page.locator("#lines-1")).to_have_count(0)
+    expect(page.locator("#total-total")).to_contain_text(re.compile(r"3\s712,50"))
+    shot(page, "invoice-form")
+
+    # Checked, then sent.
+    page.click("button[value=check]")
+    expect(page.locator("#check-result")).to_contain_text("peut partir")
+    invoice = Invoice.objects.get(account=office["account"])
+    assert invoice.number == "F2026-00001" and str(invoice.total) == "3712.50"
+    page.click("button[value=send]")
+    expect(page).to_have_url(re.compile(rf"/invoices/{invoice.pk}/$"))
+
+    # The page follows the invoice by itself (htmx polling) up to accepted or beyond.
+    expect(page.locator("#invoice-progress .badge")).to_have_attribute(
+        "data-state", re.compile(r"^(accepted|paid|closed)$"), timeout=90_000)
+    expect(page.locator("#invoice-progress")).to_contain_text("Télécharger le XML légal",
+                                                              timeout=30_000)
+    shot(page, "invoice-detail")
+
+    with page.expect_download() as download_info:
+        page.click("text=Télécharger le XML légal")
+    content = Path(download_info.value.path()).read_bytes()
+    invoice.refresh_from_db()
+    assert invoice.state in (S.ACCEPTED, S.PAID, S.CLOSED)
+    assert content == bytes(invoice.legal_documents.get().content)
+    assert SERVICE_CODE.encode() in content and b"0123456" in content
+    assert SIRET.encode() in content
+
+    page.click("text=Voir le XML légal")
+    expect(page.locator("pre.xml")).to_contain_text(SERVICE_CODE)
+
+    page.goto(live_server.url + f"/invoices/{invoice.pk}/print/")
+    expect(page.locator("h1")).to_contain_text("F2026-00001")
+    shot(page, "invoice-print")
+
+    page.goto(live_server.url + "/invoices/")
+    expect(page.locator("table.invoices")).to_contain_text("F2026-00001")
+    shot(page, "invoice-list")
+
+    # A sent invoice no longer opens for editing.
+    page.goto(live_server.url + f"/invoices/{invoice.pk}/edit/")
+    expect(page).to_have_url(re.compile(rf"/invoices/{invoice.pk}/$"))
+    expect(page.locator(".message")).to_contain_text("ne se modifie plus")
+
+
+def test_the_form_points_at_what_blocks_sending(live_server, office, page):
+    from playwright.sync_api import expect
+
+    page.goto(live_server.url + "/login/?next=/invoices/new/")
+    page.fill("#id_username", "camille")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.select_option("#id_buyer", str(office["buyer"].pk))
+    expect(page.locator("#buyer-rules")).to_contain_text("13001533200013")
+    page.fill("#id_lines-0-description", "Exonéré")
+    page.fill("#id_lines-0-quantity", "1")
+    page.fill("#id_lines-0-unit_price", "10")
+    page.select_option("#id_lines-0-vat_category", "E")
+    page.fill("#id_lines-0-vat_rate", "0")
+    page.click("button[value=send]")
+    expect(page.locator(".message.error")).to_contain_text("Envoi refusé")
+    for field in ("id_service", "id_po_number", "id_lines-0-exemption_reason"):
+        error = page.locator(f"#{field}_error")
+        expect(error).to_be_visible()
+        expect(page.locator(f"#{field}")).to_have_attribute("aria-describedby",
+                                                            re.compile(f"{field}_error"))
+    shot(page, "invoice-form-problems")
+    assert Invoice.objects.get(account=office["account"]).state == S.DRAFT
