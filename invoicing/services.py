@@ -601,3 +601,21 @@ def invoice_notify_rejection(*, invoice_id: int) -> int:
         f"Motif : {invoice.chorus_status_reason or invoice.last_error or 'non précisé'}\n\n{fix}\n"
     )
     return send_mail(subject, body, None, recipients)
+
+
+# --- The dashboard -----------------------------------------------------------------------------
+
+def user_dashboard_visit(*, user) -> dict:
+    """What changed on the user's invoices since their last visit; marks this visit as seen.
+
+    Returns {"since": datetime | None, "events": [...]} (the latest changes, newest first).
+    """
+    from invoicing.finance_selectors import changes_since
+    from invoicing.models import UserActivity
+
+    with transaction.atomic():
+        activity, _ = UserActivity.objects.select_for_update().get_or_create(user=user)
+        since = activity.dashboard_seen_at
+        activity.dashboard_seen_at = timezone.now()
+        activity.save(update_fields=["dashboard_seen_at"])
+    return {"since": since, "events": list(changes_since(user=user, since=since))}

@@ -3,7 +3,7 @@
 B2Brouter (and Chorus Pro behind it) only ever moves an invoice forward within one submission
 round; repeated or late notifications must never move ours backwards. A routing return
 (`refused` with Chorus status A_RECYCLER) is the one way back: the user fixes the invoice and a
-new round starts from a local state.
+new round starts from a local state; so is a failed deposit (`error`).
 """
 
 from invoicing.models import InvoiceState as S
@@ -44,5 +44,6 @@ def is_forward(current: str, new: str) -> bool:
 
 
 def can_resend(state: str, chorus_status: str) -> bool:
-    """A routing return is corrected and resent under the same number."""
-    return state == S.REFUSED and chorus_status == ROUTING_RETURN
+    """Corrected and resent under the same number: a routing return (refused, A_RECYCLER), or an
+    invoice whose deposit failed (error), which B2Brouter lets us update and send again."""
+    return state == S.ERROR or (state == S.REFUSED and chorus_status == ROUTING_RETURN)

@@ -85,7 +85,7 @@ def _safe_next(request: HttpRequest, default: str) -> str:
 
 @require_GET
 @role_required(*ALL)
-def invoice_list(request: HttpRequest) -> HttpResponse:
+def invoice_list(request: HttpRequest, news: dict | None = None) -> HttpResponse:
     """Filters, search, sorting and pagination in a constant number of queries: one GROUP BY for
     the counts and totals per state (which also gives the paginator its count) and one for the
     page, whatever the number of invoices."""
@@ -105,13 +105,19 @@ def invoice_list(request: HttpRequest) -> HttpResponse:
         "form": form, "page": page, "rows": rows, "summary": summary, "sort": sort_key,
         "count": count, "can_edit": _can_edit(request.user),
         "summary_total": sum((s.total for s in summary), start=Decimal("0.00")),
+        "news": news,
     }
     if request.htmx and request.htmx.target == "invoice-table":
         return render(request, "invoicing/invoice_list.html#invoice-table", context)
     return render(request, "invoicing/invoice_list.html", context)
 
 
-home = invoice_list
+@require_GET
+@role_required(*ALL)
+def home(request: HttpRequest) -> HttpResponse:
+    """The dashboard: the invoice list, headed by what changed since the user's last visit."""
+    news = None if request.htmx else services.user_dashboard_visit(user=request.user)
+    return invoice_list(request, news=news)
 
 
 # --- The invoice form --------------------------------------------------------------------------

@@ -192,3 +192,20 @@ def test_worklist_pages_keep_their_query_count_as_the_list_grows(client, registe
     assert len(large) == len(small)
     assert page.content.decode().count('class="state-refused"') == 50
     assert "1 / 2" in page.content.decode()
+
+
+def test_dashboard_shows_what_changed_since_the_last_visit(client, registered_account):
+    from invoicing.models import InvoiceEvent
+
+    staff = user_with(roles.STAFF, registered_account)
+    client.force_login(staff)
+    first = client.get("/").content.decode()
+    assert "Dernières nouvelles" in first
+    invoice = InvoiceFactory(account=registered_account)
+    InvoiceEvent.objects.create(invoice=invoice, kind="state", source="webhook", from_state="sent",
+                                to_state="refused", chorus_status="REJETEE", reason="Montant erroné")
+    page = client.get("/").content.decode()
+    assert "Depuis votre dernière visite" in page
+    assert invoice.number in page and "Montant erroné" in page
+    again = client.get("/").content.decode()
+    assert "Rien de nouveau" in again

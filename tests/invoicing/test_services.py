@@ -260,3 +260,21 @@ def test_reconcile_takes_up_a_dead_workers_submission(invoice, b2b, django_captu
         counts = sync.reconcile(stale_after=60)
     delay.assert_called_once_with(invoice.pk)
     assert counts["submit"] == 1
+
+
+def test_failed_deposit_is_fixed_and_resent_under_the_same_number(invoice, b2b):
+    queue(invoice)
+    services.invoice_submit(invoice_id=invoice.pk)
+    invoice.refresh_from_db()
+    b2b.control("POST", f"/_sandbox/invoices/{invoice.remote_id}/state",
+                {"state": "error", "reason": "Dépôt refusé par Chorus Pro"})
+    services.invoice_refresh(invoice_id=invoice.pk)
+    invoice.refresh_from_db()
+    assert invoice.state == S.ERROR
+    services.invoice_request_send(invoice_id=invoice.pk)
+    invoice.refresh_from_db()
+    assert (invoice.state, invoice.submission_round) == (S.QUEUED, 2)
+    services.invoice_submit(invoice_id=invoice.pk)
+    invoice.refresh_from_db()
+    assert invoice.state in (S.SENDING, S.SENT)
+    assert [r["id"] for r in remote_invoices(b2b, invoice.account, invoice.number)] == [invoice.remote_id]
