@@ -36,3 +36,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory: worker processes started by the tests must see the same database.
     # One file per test run, so that runs side by side never share it.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}
+# Request threads of the live server must not keep their connections open after the request:
+# a lingering session would stop the test database from being dropped at the end of the run.
+DATABASES["default"]["CONN_MAX_AGE"] = 0
