@@ -5,17 +5,17 @@ import csv
 import hashlib
 import io
 import logging
-import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from defusedxml import ElementTree as SafeET
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from invoicing.models import Invoice, InvoiceEvent, LegalDocument
+from invoicing.zipstream import ZipStream
 
 logger = logging.getLogger(__name__)
 
@@ -153,55 +153,59 @@ MANIFEST_HEADER = ["number", "kind", "issue_date", "buyer_siret", "buyer_name", 
                    "submission_round", "file", "sha256", "fetched_at"]
 
 
-class _Sink(io.RawIOBase):
-    """A write-only stream whose bytes are taken out as they come (zipfile writes into it)."""
-
-    def __init__(self):
-        self._chunks: list[bytes] = []
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data) -> int:
-        self._chunks.append(bytes(data))
-        return len(data)
-
-    def take(self) -> bytes:
-        data = b"".join(self._chunks)
-        self._chunks.clear()
-        return data
-
-
 def _file_name(number: str, submission_round: int) -> str:
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in number)
     return f"{safe}.xml" if submission_round == 1 else f"{safe}-envoi{submission_round}.xml"
 
 
 def archive_zip(documents: QuerySet[LegalDocument]) -> Iterator[bytes]:
-    """Yields a ZIP of the documents' XML files plus `manifest.csv`, chunk by chunk.
+    """Yields a ZIP of the documents' XML files, `manifest.csv` first, chunk by chunk.
 
     Memory stays flat whatever the number of files: rows are read in chunks from a server-side
-    cursor, each file is compressed and handed out before the next is read.
+    cursor, each file is handed out before the next is read, and the ZIP's central directory is
+    written from a second pass over the rows (see `invoicing.zipstream`). The set is fixed at the
+    start (documents are never deleted; newer ones are left for the next export).
     """
-    sink = _Sink()
-    base = documents.order_by("invoice__issue_date", "invoice__number", "submission_round")
-    with zipfile.ZipFile(sink, mode="w", compression=zipfile.ZIP_DEFLATED) as archive:
-        with archive.open("manifest.csv", mode="w", force_zip64=True) as raw:
-            text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
-            writer = csv.writer(text)
-            writer.writerow(MANIFEST_HEADER)
-            for row in _manifest_rows(base):
-                writer.writerow(row)
-                text.flush()
-                yield sink.take()
-            text.flush()
-            text.detach()
-        yield sink.take()
-        rows = base.values_list("invoice__number", "submission_round", "content")
-        for number, submission_round, content in rows.iterator(chunk_size=100):
-            archive.writestr(_file_name(number, submission_round), bytes(content))
-            yield sink.take()
-    yield sink.take()
+    last = documents.aggregate(last=Max("pk"))["last"] or 0
+    base = documents.filter(pk__lte=last).order_by(
+        "invoice__issue_date", "invoice__number", "submission_round", "pk")
+    zip_stream = ZipStream(timezone.localtime())
+    yield from zip_stream.streamed_file("manifest.csv", _manifest_chunks(base))
+    rows = base.values_list("invoice__number", "submission_round", "content")
+    for number, submission_round, content in rows.iterator(chunk_size=100):
+        yield zip_stream.file(_file_name(number, submission_round), bytes(content))
+    replay = (
+        (_file_name(number, submission_round), size)
+        for number, submission_round, size in base.values_list(
+            "invoice__number", "submission_round", "size").iterator(chunk_size=2000)
+    )
+    yield from _batched(zip_stream.central_directory(replay), 64 * 1024)
+
+
+def _batched(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
+    """Small chunks gathered into pieces of about `size` bytes (fewer, larger writes)."""
+    pending, length = [], 0
+    for chunk in chunks:
+        pending.append(chunk)
+        length += len(chunk)
+        if length >= size:
+            yield b"".join(pending)
+            pending, length = [], 0
+    if pending:
+        yield b"".join(pending)
+
+
+def _manifest_chunks(documents: QuerySet[LegalDocument]) -> Iterator[bytes]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(MANIFEST_HEADER)
+    for index, row in enumerate(_manifest_rows(documents), start=1):
+        writer.writerow(row)
+        if index % 500 == 0:
+            yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode()
 
 
 def _manifest_rows(documents: QuerySet[LegalDocument]) -> Iterable[list]:

@@ -209,3 +209,28 @@ def test_dashboard_shows_what_changed_since_the_last_visit(client, registered_ac
     assert invoice.number in page and "Montant erroné" in page
     again = client.get("/").content.decode()
     assert "Rien de nouveau" in again
+
+
+def test_zip_stream_reads_back_with_zipfile_and_unzip(tmp_path):
+    """The hand-written ZIP (stored entries, ZIP64 directory) is read by zipfile and Info-ZIP."""
+    import shutil
+    import subprocess
+
+    from django.utils import timezone
+
+    from invoicing.zipstream import ZipStream
+
+    stream = ZipStream(timezone.localtime())
+    chunks = list(stream.streamed_file("manifest.csv", [b"number,sha256\n", b"F1,abc\n"]))
+    files = {f"F{i}.xml": f"<Invoice>{i} é</Invoice>".encode() * (i + 1) for i in range(70)}
+    chunks += [stream.file(name, data) for name, data in files.items()]
+    chunks += list(stream.central_directory((name, len(data)) for name, data in files.items()))
+    path = tmp_path / "export.zip"
+    path.write_bytes(b"".join(chunks))
+    with zipfile.ZipFile(path) as z:
+        assert z.testzip() is None
+        assert z.read("manifest.csv") == b"number,sha256\nF1,abc\n"
+        for name, data in files.items():
+            assert z.read(name) == data
+    if shutil.which("unzip"):
+        subprocess.run(["unzip", "-tq", str(path)], check=True, capture_output=True)
