@@ -165,3 +165,42 @@ def test_a_stored_event_whose_task_was_lost_is_processed_by_the_reconciler(
     assert counts["webhook"] == 1 and delay.call_count == 1
     sent_invoice.refresh_from_db()
     assert sent_invoice.state == S.REGISTERED
+
+
+def test_a_sync_that_crashes_halfway_resumes_and_misses_nothing(b2b, registered_account, monkeypatch):
+    """The worker dies after two pages of changes: the next run starts from the saved cursor,
+    re-reads at most a page, and every change ends up applied exactly once."""
+    invoices = []
+    for _ in range(7):
+        invoice = InvoiceFactory(account=registered_account)
+        services.invoice_request_send(invoice_id=invoice.pk)
+        services.invoice_submit(invoice_id=invoice.pk)
+        invoice.refresh_from_db()
+        invoices.append(invoice)
+    for invoice in invoices:
+        b2b.control("POST", f"/_sandbox/invoices/{invoice.remote_id}/state", {"state": "registered"})
+
+    real_apply = services.invoice_apply_remote
+    seen = []
+
+    def dies_on_the_fifth(**kwargs):
+        seen.append(kwargs["remote"]["id"])
+        if len(seen) == 5:
+            raise SystemExit("worker killed")
+        return real_apply(**kwargs)
+
+    monkeypatch.setattr(services, "invoice_apply_remote", dies_on_the_fifth)
+    with pytest.raises(SystemExit):
+        sync.account_sync_states(account=registered_account, page_size=2)
+    cursor = registered_account.sync_cursor
+    cursor.refresh_from_db()
+    assert cursor.state_updated_at_from is not None  # progress was saved page by page
+    assert cursor.last_success_at is None
+
+    monkeypatch.setattr(services, "invoice_apply_remote", real_apply)
+    result = sync.account_sync_states(account=registered_account, page_size=2)
+    for invoice in invoices:
+        invoice.refresh_from_db()
+        assert invoice.state == S.REGISTERED, invoice.number
+        assert invoice.events.filter(to_state=S.REGISTERED).count() == 1
+    assert result.seen < len(invoices)  # resumed from the cursor, not started over
