@@ -6,7 +6,7 @@ from decimal import Decimal
 from django.db.models import Count, Q, QuerySet, Sum
 
 from directory.models import Buyer
-from invoicing.models import Account, Invoice
+from invoicing.models import Account, Invoice, InvoiceStateTotal
 
 
 def accounts_for(user) -> QuerySet[Account]:
@@ -74,4 +74,19 @@ def invoice_state_summary(invoices: QuerySet[Invoice]) -> list[StateSummary]:
                             count=row["count"], total=row["amount"] or Decimal("0.00"))
                for row in rows]
     order = list(labels)
+    return sorted(summary, key=lambda s: order.index(s.state) if s.state in order else 99)
+
+
+def invoice_state_totals(*, user) -> list[StateSummary]:
+    """The same as `invoice_state_summary` over all the user's invoices, read from the counts
+    the database keeps (InvoiceStateTotal): one small query whatever the number of invoices."""
+    labels = dict(Invoice.State.choices)
+    rows = (
+        InvoiceStateTotal.objects.filter(account__in=accounts_for(user), count__gt=0)
+        .values("state").annotate(count=Sum("count"), amount=Sum("total")).order_by("state")
+    )
+    order = list(labels)
+    summary = [StateSummary(state=row["state"], label=labels.get(row["state"], row["state"]),
+                            count=row["count"], total=row["amount"] or Decimal("0.00"))
+               for row in rows]
     return sorted(summary, key=lambda s: order.index(s.state) if s.state in order else 99)

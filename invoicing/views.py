@@ -75,7 +75,8 @@ def _fix_for(invoice: Invoice) -> str:
 
 def _safe_next(request: HttpRequest, default: str) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+    # A path of ours only: `redirect()` would try anything else as a URL name.
+    if target.startswith("/") and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
                                        require_https=request.is_secure()):
         return target
     return default
@@ -93,9 +94,12 @@ def invoice_list(request: HttpRequest, news: dict | None = None) -> HttpResponse
     filters = form.filters()
     sort_key = request.GET.get("sort") if request.GET.get("sort") in SORTS else "-created"
     invoices = selectors.invoice_search(user=request.user, filters=filters, sort=SORTS[sort_key])
-    unfiltered_state = selectors.invoice_search(
-        user=request.user, filters={k: v for k, v in filters.items() if k != "state"})
-    summary = selectors.invoice_state_summary(unfiltered_state)
+    other_filters = {k: v for k, v in filters.items() if k != "state" and v not in (None, "")}
+    if other_filters:
+        summary = selectors.invoice_state_summary(
+            selectors.invoice_search(user=request.user, filters=other_filters))
+    else:
+        summary = selectors.invoice_state_totals(user=request.user)
     count = sum(s.count for s in summary if not filters.get("state") or s.state == filters["state"])
     paginator = Paginator(invoices, PAGE_SIZE)
     paginator.count = count  # known from the summary: no COUNT(*) query
@@ -329,7 +333,9 @@ def invoice_send(request: HttpRequest, pk: int) -> HttpResponse:
 def invoice_bulk_send(request: HttpRequest) -> HttpResponse:
     """Queues the selected invoices that pass the pre-send checks; the others are named with
     their first problem. The tasks are enqueued once everything is committed."""
-    ids = [int(value) for value in request.POST.getlist("ids") if value.isdigit()]
+    # ASCII digits that fit a primary key ("²".isdigit() is true; int() refuses it).
+    ids = [int(value) for value in request.POST.getlist("ids")
+           if value.isascii() and value.isdigit() and len(value) <= 18]
     invoices = (selectors.invoice_list(user=request.user).filter(pk__in=ids)
                 .prefetch_related("lines").order_by("number"))
     queued, refused, skipped = [], [], []
@@ -455,7 +461,7 @@ def invoice_print(request: HttpRequest, pk: int) -> HttpResponse:
 def _legal_document(invoice: Invoice, request: HttpRequest):
     documents = invoice.legal_documents.order_by("-submission_round")
     wanted = request.GET.get("round")
-    if wanted and wanted.isdigit():
+    if wanted and wanted.isascii() and wanted.isdigit() and len(wanted) <= 9:
         documents = documents.filter(submission_round=int(wanted))
     return documents.first()
 

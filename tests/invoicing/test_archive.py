@@ -191,7 +191,7 @@ def test_worklist_pages_keep_their_query_count_as_the_list_grows(client, registe
         page = client.get("/finance/worklist/")
     assert len(large) == len(small)
     assert page.content.decode().count('class="state-refused"') == 50
-    assert "1 / 2" in page.content.decode()
+    assert "page 1" in page.content.decode() and "?page=2" in page.content.decode()
 
 
 def test_dashboard_shows_what_changed_since_the_last_visit(client, registered_account):

@@ -46,3 +46,36 @@ def test_negative_amounts_are_refused(registered_account):
     invoice = InvoiceFactory(account=registered_account)
     with pytest.raises(IntegrityError), transaction.atomic():
         InvoiceLine.objects.create(invoice=invoice, description="x", quantity=-1, unit_price=1)
+
+
+def test_counts_per_state_kept_by_the_database_match_a_recount(registered_account):
+    """Whatever happens to invoices (created, moved between states, totals changed, deleted),
+    the per-state counts the database keeps equal a GROUP BY over the invoices."""
+    import random
+    from decimal import Decimal
+
+    from django.db.models import Count, Sum
+
+    from invoicing.models import InvoiceStateTotal
+
+    rng = random.Random(3)
+    invoices = [InvoiceFactory(account=registered_account) for _ in range(12)]
+    states = ["draft", "queued", "sending", "sent", "registered", "refused", "paid"]
+    for _ in range(60):
+        invoice = rng.choice(invoices)
+        action = rng.random()
+        if action < 0.6:
+            Invoice.objects.filter(pk=invoice.pk).update(state=rng.choice(states))
+        elif action < 0.9:
+            Invoice.objects.filter(pk=invoice.pk).update(total=Decimal(rng.randint(0, 99999)) / 100)
+        elif invoice in invoices and Invoice.objects.filter(pk=invoice.pk, state="draft").exists():
+            invoice.events.all()._raw_delete(invoice.events.db)
+            invoice.lines.all().delete()
+            Invoice.objects.filter(pk=invoice.pk).delete()
+            invoices.remove(invoice)
+    recount = {row["state"]: (row["n"], row["amount"]) for row in
+               Invoice.objects.filter(account=registered_account).values("state")
+               .annotate(n=Count("id"), amount=Sum("total"))}
+    kept = {row.state: (row.count, row.total) for row in
+            InvoiceStateTotal.objects.filter(account=registered_account, count__gt=0)}
+    assert kept == recount
