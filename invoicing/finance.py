@@ -2,7 +2,6 @@
 worklist of invoices Chorus Pro turned down, and the ageing of invoices with no news."""
 
 import datetime
-
 from dataclasses import dataclass
 
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
