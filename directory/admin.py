@@ -15,8 +15,9 @@ from django.utils.translation import gettext_lazy, ngettext
 
 import b2brouter
 from directory import services
-from directory.fields import SiretField
+from directory.fields import SiretField, VatNumberField
 from directory.models import Buyer, Service
+from invoicing.forms import xml_text
 from invoicing.selectors import accounts_for
 
 _CONTACT_FIELDS = {"name", "address", "city", "postalcode", "country", "public_sector"}
@@ -62,6 +63,23 @@ class BuyerAddForm(forms.ModelForm):
         cleaned["service_codes"] = codes or available
         self.directory_entry = entry
         return cleaned
+
+
+class BuyerChangeForm(forms.ModelForm):
+    """What a person edits is checked like the rest of the product: a French VAT number (it is
+    sent to B2Brouter), and text the legal XML can carry."""
+
+    vat_number = VatNumberField(required=False)
+
+    class Meta:
+        model = Buyer
+        fields = ["vat_number"]  # the admin passes the fields of its fieldsets
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            if isinstance(field, forms.CharField):
+                field.validators.append(xml_text)
 
 
 class ServiceInline(admin.TabularInline):
@@ -119,6 +137,8 @@ class BuyerAdmin(admin.ModelAdmin):
         if obj is None:
             kwargs["form"] = BuyerAddForm
             kwargs["fields"] = ["account", "siret", "service_codes"]
+        else:
+            kwargs["form"] = BuyerChangeForm
         return super().get_form(request, obj, change=change, **kwargs)
 
     def get_fieldsets(self, request, obj=None):

@@ -30,7 +30,7 @@ def siret_validate(value: str | None) -> str:
     compact = siret_number.compact(value or "")
     if not compact:
         raise InvalidIdentifier(_("Saisissez un SIRET (14 chiffres)."), code="required")
-    if not compact.isdigit():
+    if not (compact.isascii() and compact.isdigit()):
         raise InvalidIdentifier(
             _("Un SIRET ne contient que des chiffres (les espaces sont acceptés)."), code="characters"
         )

@@ -5,11 +5,13 @@ A draft may be saved incomplete: the Chorus Pro rules are the pre-send checks
 (`invoicing.checks`), shown beside the same fields.
 """
 
+import re
 from decimal import Decimal
 from pathlib import PurePath
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 from stdnum import iban as stdnum_iban
 
@@ -32,12 +34,45 @@ ATTACHMENT_EXTENSIONS = frozenset({
 })
 
 
+# Amounts are stored with 14 digits, 2 of them decimals (`Invoice.total`, `InvoiceLine.line_total`).
+AMOUNT_LIMIT = Decimal(10) ** 12
+# Characters XML 1.0 cannot carry, so neither can the legal XML that repeats the text: the C0
+# controls but tab, line feed and carriage return, and the non-characters U+FFFE and U+FFFF.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def xml_text(value: str) -> None:
+    """Validator of every text that goes to B2Brouter and into the legal XML."""
+    if value and _NOT_XML.search(value):
+        raise ValidationError(_("Caractère de contrôle non autorisé (il ne passerait pas dans le "
+                                "XML légal)."), code="control_character")
+
+
+class FiniteDecimalField(forms.DecimalField):
+    """Django's DecimalField lets "sNaN" through to_python, and comparing it raises; refuse every
+    non-finite value where it is read."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is not None and not value.is_finite():
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        return value
+
+
+def _text_kwargs(name: str, model, kwargs: dict) -> dict:
+    if isinstance(model._meta.get_field(name), (models.CharField, models.TextField)):
+        kwargs["validators"] = [*kwargs.get("validators", []), xml_text]
+    if isinstance(model._meta.get_field(name), models.DecimalField):
+        kwargs.setdefault("form_class", FiniteDecimalField)
+    return kwargs
+
+
 def _invoice_field(name: str, **kwargs) -> forms.Field:
-    return Invoice._meta.get_field(name).formfield(**kwargs)
+    return Invoice._meta.get_field(name).formfield(**_text_kwargs(name, Invoice, kwargs))
 
 
 def _line_field(name: str, **kwargs) -> forms.Field:
-    return InvoiceLine._meta.get_field(name).formfield(**kwargs)
+    return InvoiceLine._meta.get_field(name).formfield(**_text_kwargs(name, InvoiceLine, kwargs))
 
 
 class DateInput(forms.DateInput):
@@ -183,7 +218,8 @@ class LineForm(forms.Form):
     unit_price = _line_field("unit_price", min_value=Decimal(0), localize=True,
                              widget=_decimal_input(size=10))
     vat_category = _line_field("vat_category")
-    vat_rate = _line_field("vat_rate", localize=True, widget=_decimal_input(size=5))
+    vat_rate = _line_field("vat_rate", min_value=Decimal(0), max_value=Decimal(100), localize=True,
+                           widget=_decimal_input(size=5))
     exemption_reason = _line_field("exemption_reason")
     article_code = _line_field("article_code")
     unit = forms.IntegerField(widget=forms.HiddenInput, initial=1, required=False)
@@ -193,6 +229,14 @@ class LineForm(forms.Form):
         if self.is_bound and not any(key.startswith(self.prefix + "-") for key in self.data):
             return False
         return super().has_changed()
+
+    def clean(self):
+        cleaned = super().clean()
+        quantity, price = cleaned.get("quantity"), cleaned.get("unit_price")
+        if quantity is not None and price is not None and \
+                not _amount_fits(quantity, price, cleaned.get("vat_rate") or Decimal(0)):
+            self.add_error("unit_price", _("Montant de ligne trop grand."))
+        return cleaned
 
     def line_data(self) -> LineData:
         data = self.cleaned_data
@@ -220,6 +264,10 @@ class LineForm(forms.Form):
         return values
 
 
+def _amount_fits(quantity: Decimal, unit_price: Decimal, vat_rate: Decimal) -> bool:
+    return quantity * unit_price * (1 + vat_rate / 100) < AMOUNT_LIMIT
+
+
 class BaseLineFormSet(forms.BaseFormSet):
     """The invoice's lines. Saving replaces them all, so every row is optional: rows can be
     added and removed in the page (htmx) and a blank row is ignored."""
@@ -238,6 +286,16 @@ class BaseLineFormSet(forms.BaseFormSet):
         if not self.is_bound:
             return self.forms[:len(self.initial or [])]
         return [form for form in self.forms if form.has_changed()]
+
+    def clean(self):
+        super().clean()
+        if any(form.errors for form in self.forms):
+            return
+        amounts = [form.cleaned_data["quantity"] * form.cleaned_data["unit_price"]
+                   * (1 + (form.cleaned_data.get("vat_rate") or Decimal(0)) / 100)
+                   for form in self.filled_forms]
+        if sum(amounts, Decimal(0)) >= AMOUNT_LIMIT:
+            raise ValidationError(_("Le total de la facture est trop grand."), code="too_large")
 
     def lines(self) -> list[LineData]:
         return [form.line_data() for form in self.filled_forms]
@@ -385,9 +443,9 @@ class InvoiceFilterForm(forms.Form):
                                    label=_("Acheteur"), empty_label=_("Tous"))
     date_from = forms.DateField(required=False, label=_("Émise du"), widget=DateInput)
     date_to = forms.DateField(required=False, label=_("au"), widget=DateInput)
-    amount_min = forms.DecimalField(required=False, label=_("TTC de"), localize=True,
+    amount_min = FiniteDecimalField(required=False, label=_("TTC de"), localize=True,
                                     widget=_decimal_input(size=8))
-    amount_max = forms.DecimalField(required=False, label=_("à"), localize=True,
+    amount_max = FiniteDecimalField(required=False, label=_("à"), localize=True,
                                     widget=_decimal_input(size=8))
     sort = forms.ChoiceField(required=False, choices=[(key, key) for key in SORTS],
                              widget=forms.HiddenInput)
@@ -395,6 +453,13 @@ class InvoiceFilterForm(forms.Form):
     def __init__(self, *args, buyers, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["buyer"].queryset = buyers
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("date_from"), cleaned.get("date_to")
+        if start and end and start > end:
+            self.add_error("date_to", _("La fin de la période précède son début."))
+        return cleaned
 
     def filters(self) -> dict:
         if not self.is_valid():

@@ -35,3 +35,13 @@ def role_required(*roles: str):
         return wrapper
 
     return decorator
+
+
+def throttled_username(request, credentials=None) -> str:
+    """The username django-axes records for a sign-in attempt (`AXES_USERNAME_CALLABLE`): as
+    typed, but storable whatever was typed. Its column holds 255 characters and PostgreSQL
+    refuses NUL; Django's sign-in forms do not stop a longer name before `authenticate()`."""
+    username = (credentials or {}).get("username")
+    if username is None:
+        username = request.POST.get("username", "")
+    return str(username).replace("\x00", "")[:255]
