@@ -2,13 +2,13 @@
 
 from invoicing.models import InvoiceEvent, LegalDocument
 from invoicing.models import InvoiceState as S
-from invoicing.selectors import accounts_for, invoice_list
+from invoicing.selectors import account_ids, invoice_list
 
 
 def legal_documents(*, user, filters: dict):
     """Archived legal XML the user may see, filtered by issue-date period, buyer and state.
     The XML bytes are deferred: lists never load them."""
-    documents = LegalDocument.objects.filter(invoice__account__in=accounts_for(user))
+    documents = LegalDocument.objects.filter(account_id__in=account_ids(user))
     if filters.get("date_from"):
         documents = documents.filter(invoice__issue_date__gte=filters["date_from"])
     if filters.get("date_to"):
@@ -38,11 +38,17 @@ def ageing(*, user, no_news_since):
             silent.order_by("state_updated_at"))
 
 
-def changes_since(*, user, since, limit: int = 20):
-    """State changes of the user's invoices since their last visit, newest first."""
-    events = InvoiceEvent.objects.filter(invoice__account__in=accounts_for(user),
-                                         kind=InvoiceEvent.Kind.STATE)
+def changes_since(*, user, since, limit: int = 20, window: int = 2000):
+    """State changes of the user's invoices since their last visit, newest first.
+
+    Reads at most the `window` newest state changes (by id: no sort of the whole history), then
+    keeps the user's: constant work however long the history.
+    """
+    candidates = InvoiceEvent.objects.filter(kind=InvoiceEvent.Kind.STATE)
     if since:
-        events = events.filter(created_at__gt=since)
-    # Ids grow with time: walking them backwards finds the latest without sorting the history.
-    return events.select_related("invoice").order_by("-id")[:limit]
+        candidates = candidates.filter(created_at__gt=since)
+    newest = list(candidates.order_by("-id").values_list("id", flat=True)[:window])
+    if not newest:
+        return []
+    return (InvoiceEvent.objects.filter(id__in=newest, invoice__account_id__in=account_ids(user))
+            .select_related("invoice").order_by("-id")[:limit])

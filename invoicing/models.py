@@ -267,6 +267,9 @@ class LegalDocument(models.Model):
     """The exact XML deposited at Chorus Pro for one submission round of an invoice. Never changes."""
 
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="legal_documents")
+    # The invoice's account, repeated so that the archive lists by account without a join.
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+", null=True,
+                                editable=False)
     submission_round = models.PositiveIntegerField()
     content = models.BinaryField()
     sha256 = models.CharField(max_length=64)
@@ -285,6 +288,7 @@ class LegalDocument(models.Model):
             models.UniqueConstraint(fields=["invoice", "submission_round"],
                                     name="legal_document_one_per_round"),
         ]
+        indexes = [models.Index(fields=["account", "-id"], name="legal_document_account")]
 
     def __str__(self) -> str:
         return f"{self.invoice} #{self.submission_round} ({self.sha256[:12]})"
@@ -292,6 +296,9 @@ class LegalDocument(models.Model):
     def save(self, *args, **kwargs):
         if self.pk is not None:
             raise ValueError("A legal document is never changed once stored.")
+        if self.account_id is None:
+            self.account_id = Invoice.objects.values_list("account_id", flat=True).get(
+                pk=self.invoice_id)
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):

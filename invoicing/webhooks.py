@@ -68,7 +68,7 @@ def webhook_receive(*, body: bytes, signature: str) -> WebhookEvent | None:
                 code=code,
                 remote_invoice_id=_int_or_none(data.get("invoice_id")),
                 state=str(data.get("state") or "")[:20],
-                triggered_at=datetime.fromtimestamp(int(triggered), tz=UTC) if triggered else None,
+                triggered_at=_moment(triggered),
                 payload=payload,
             )
             transaction.on_commit(lambda: webhook_process_task.delay(event.pk))
@@ -77,6 +77,17 @@ def webhook_receive(*, body: bytes, signature: str) -> WebhookEvent | None:
     except (TypeError, ValueError, OverflowError) as exc:
         raise WebhookRejected("malformed body") from exc
     return event
+
+
+def _moment(value) -> datetime | None:
+    """`triggered_at` (unix seconds) as a datetime; None when absent. Raises ValueError for
+    anything else, including seconds no calendar date matches."""
+    if value in (None, ""):
+        return None
+    seconds = _int_or_none(value)
+    if seconds is None or seconds > 253402300799:  # 9999-12-31T23:59:59Z
+        raise ValueError(f"bad triggered_at {value!r}")
+    return datetime.fromtimestamp(seconds, tz=UTC)
 
 
 def _int_or_none(value):
