@@ -23,11 +23,10 @@ from bench import common  # noqa: E402
 
 # (label, URL names tried in order, role of the user who opens it, query string)
 PAGES = [
-    ("home (/)", ["home"], "staff", ""),
+    ("dashboard (/: news + list)", ["home"], "staff", ""),
     ("invoice list", ["invoicing:list", "invoicing:invoice_list"], "staff", ""),
     ("invoice list, filtered", ["invoicing:list", "invoicing:invoice_list"], "staff",
      "state=refused"),
-    ("dashboard", ["dashboard", "invoicing:dashboard", "finance:dashboard"], "staff", ""),
     ("finance archive", ["finance:archive"], "finance", ""),
     ("worklist", ["finance:worklist", "invoicing:worklist"], "finance", ""),
     ("ageing", ["finance:ageing", "invoicing:ageing"], "finance", ""),

@@ -1,6 +1,10 @@
 """Reads for finance's pages: the archive, the worklist, the ageing, the news since a visit."""
 
-from invoicing.models import InvoiceEvent, LegalDocument
+import heapq
+
+from django.db.models import Q
+
+from invoicing.models import AWAITING_STATES, WORKLIST_STATES, InvoiceEvent, LegalDocument
 from invoicing.models import InvoiceState as S
 from invoicing.selectors import account_ids, invoice_list
 
@@ -21,21 +25,46 @@ def legal_documents(*, user, filters: dict):
     return documents.select_related("invoice", "invoice__buyer").defer("content").order_by("-pk")
 
 
+class MergedByState:
+    """The rows of one query per state, merged in order: each walks the (account, state,
+    state_updated_at, id) index and stops after the rows the page needs, so a page costs the
+    same whatever the number of invoices (one query per state, a fixed handful).
+
+    Sliced like a queryset (`merged[start:stop]`), as the finance pages' pager does.
+    """
+
+    def __init__(self, base, states, *, newest_first: bool):
+        self.base, self.states, self.newest_first = base, states, newest_first
+
+    def _key(self, invoice):
+        return (invoice.state_updated_at, invoice.id)
+
+    def __getitem__(self, window: slice) -> list:
+        stop = window.stop
+        order = ("-state_updated_at", "-id") if self.newest_first else ("state_updated_at", "id")
+        dated = self.base.filter(state_updated_at__isnull=False)
+        runs = [list(dated.filter(state=state).order_by(*order)[:stop]) for state in self.states]
+        merged = list(heapq.merge(*runs, key=self._key, reverse=self.newest_first))
+        if len(merged) < (stop or 0):
+            # Rows never dated (none should be) come last rather than not at all.
+            undated = self.base.filter(state__in=self.states, state_updated_at__isnull=True)
+            merged += list(undated.order_by("id")[:stop - len(merged)])
+        return merged[window]
+
+
 def worklist(*, user):
     """Invoices waiting on us: refused (routing return, suspended or rejected), deposit errors,
-    and invoices B2Brouter refused to take."""
-    return invoice_list(user=user).filter(state__in=[S.REFUSED, S.ERROR, S.FAILED]).order_by(
-        "-state_updated_at", "-id")
+    and invoices B2Brouter refused to take; the most recent first."""
+    return MergedByState(invoice_list(user=user), WORKLIST_STATES, newest_first=True)
 
 
 def ageing(*, user, no_news_since):
     """Invoices at Chorus Pro with no news since `no_news_since`, oldest first; and apart, those
     whose buyer never reports payment (accepted is as far as they will go)."""
-    waiting = invoice_list(user=user).filter(
-        state__in=[S.SENDING, S.SENT, S.REGISTERED, S.ACCEPTED], state_updated_at__lt=no_news_since)
-    silent = waiting.filter(state=S.ACCEPTED, buyer__payment_status_not_reported=True)
-    return (waiting.exclude(pk__in=silent.values("pk")).order_by("state_updated_at"),
-            silent.order_by("state_updated_at"))
+    waiting = invoice_list(user=user).filter(state_updated_at__lt=no_news_since)
+    silent = Q(state=S.ACCEPTED, buyer__payment_status_not_reported=True)
+    return (MergedByState(waiting.exclude(silent), AWAITING_STATES, newest_first=False),
+            waiting.filter(silent).order_by("state_updated_at", "id"))
 
 
 def changes_since(*, user, since, limit: int = 20, window: int = 2000):
@@ -45,9 +74,11 @@ def changes_since(*, user, since, limit: int = 20, window: int = 2000):
     keeps the user's: constant work however long the history.
     """
     candidates = InvoiceEvent.objects.filter(kind=InvoiceEvent.Kind.STATE)
-    if since:
-        candidates = candidates.filter(created_at__gt=since)
-    newest = list(candidates.order_by("-id").values_list("id", flat=True)[:window])
+    if since:  # a range of the created_at index
+        candidates = candidates.filter(created_at__gt=since).order_by("-created_at")
+    else:  # the primary key, walked backwards
+        candidates = candidates.order_by("-id")
+    newest = list(candidates.values_list("id", flat=True)[:window])
     if not newest:
         return []
     return (InvoiceEvent.objects.filter(id__in=newest, invoice__account_id__in=account_ids(user))

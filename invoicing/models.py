@@ -70,6 +70,12 @@ class InvoiceState(models.TextChoices):
     ERROR = "error", _("erreur de dépôt")
 
 
+# Invoices waiting on us (the worklist), and invoices waiting on Chorus Pro (the ageing view).
+WORKLIST_STATES = [InvoiceState.REFUSED, InvoiceState.ERROR, InvoiceState.FAILED]
+AWAITING_STATES = [InvoiceState.SENDING, InvoiceState.SENT, InvoiceState.REGISTERED,
+                   InvoiceState.ACCEPTED]
+
+
 class Invoice(models.Model):
     State = InvoiceState
 
@@ -154,6 +160,9 @@ class Invoice(models.Model):
             models.Index(fields=["account", "state", "-created_at"], name="invoice_account_state"),
             models.Index(fields=["account", "-issue_date", "-id"], name="invoice_account_date"),
             models.Index(fields=["account", "-created_at", "-id"], name="invoice_account_created"),
+            # Walked in order, one state at a time, by the worklist and the ageing view.
+            models.Index(fields=["account", "state", "state_updated_at", "id"],
+                         name="invoice_account_state_time"),
         ]
 
     def __str__(self) -> str:

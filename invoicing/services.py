@@ -337,9 +337,11 @@ def _submission_rejected(invoice: Invoice, exc: "b2brouter.RejectedError", body)
         locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
         previous = locked.state
         locked.state = S.FAILED
+        locked.state_updated_at = timezone.now()
         locked.last_error = str(exc)
         locked.remote_field_errors = getattr(exc, "field_errors", {}) or {}
-        locked.save(update_fields=["state", "last_error", "remote_field_errors", "updated_at"])
+        locked.save(update_fields=["state", "state_updated_at", "last_error", "remote_field_errors",
+                                   "updated_at"])
         _record_exchange(locked, method="POST", path="", status=getattr(exc, "status", None),
                          request_body=body, response_body=getattr(exc, "body", None),
                          message=str(exc))
