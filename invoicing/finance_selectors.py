@@ -33,8 +33,9 @@ class MergedByState:
     Sliced like a queryset (`merged[start:stop]`), as the finance pages' pager does.
     """
 
-    def __init__(self, base, states, *, newest_first: bool):
+    def __init__(self, base, states, *, newest_first: bool, undated_last: bool = False):
         self.base, self.states, self.newest_first = base, states, newest_first
+        self.undated_last = undated_last
 
     def _key(self, invoice):
         return (invoice.state_updated_at, invoice.id)
@@ -45,17 +46,20 @@ class MergedByState:
         dated = self.base.filter(state_updated_at__isnull=False)
         runs = [list(dated.filter(state=state).order_by(*order)[:stop]) for state in self.states]
         merged = list(heapq.merge(*runs, key=self._key, reverse=self.newest_first))
-        if len(merged) < (stop or 0):
-            # Rows never dated (none should be) come last rather than not at all.
-            undated = self.base.filter(state__in=self.states, state_updated_at__isnull=True)
-            merged += list(undated.order_by("id")[:stop - len(merged)])
+        if self.undated_last:
+            # Rows never dated (none should be) come last rather than not at all; one state at a
+            # time, so that each query stays a range of the (account, state, ...) index.
+            undated = self.base.filter(state_updated_at__isnull=True).order_by()
+            for state in self.states:
+                merged += list(undated.filter(state=state)[:stop])
         return merged[window]
 
 
 def worklist(*, user):
     """Invoices waiting on us: refused (routing return, suspended or rejected), deposit errors,
     and invoices B2Brouter refused to take; the most recent first."""
-    return MergedByState(invoice_list(user=user), WORKLIST_STATES, newest_first=True)
+    return MergedByState(invoice_list(user=user), WORKLIST_STATES, newest_first=True,
+                         undated_last=True)
 
 
 def ageing(*, user, no_news_since):
