@@ -154,3 +154,16 @@ def wait_for(predicate, timeout: float = 30.0, interval: float = 0.2, message: s
             return value
         time.sleep(interval)
     pytest.fail(f"timed out after {timeout}s waiting for {message or predicate}")
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's database set-up, plus, at the end, closing the sessions that other threads
+    of this process still hold (the session-wide live server's), so that PostgreSQL lets the test
+    database be dropped."""
+    yield
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                               " WHERE datname = current_database() AND pid <> pg_backend_pid()")
