@@ -17,7 +17,23 @@ class SyncState(models.TextChoices):
     FAILED = "failed", _("échec")
 
 
-class Buyer(models.Model):
+class RegisteredContact(models.Model):
+    """What a buyer and a service share: their B2Brouter contact and how it is kept in step."""
+
+    remote_contact_id = models.BigIntegerField(_("id contact B2Brouter"), null=True, blank=True)
+    sync_state = models.CharField(
+        _("état chez B2Brouter"), max_length=10, choices=SyncState.choices, default=SyncState.PENDING
+    )
+    sync_error = models.TextField(_("erreur B2Brouter"), blank=True)
+    synced_at = models.DateTimeField(_("synchronisé le"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class Buyer(RegisteredContact):
     account = models.ForeignKey(
         "invoicing.Account", on_delete=models.PROTECT, related_name="buyers", verbose_name=_("compte")
     )
@@ -39,14 +55,6 @@ class Buyer(models.Model):
         _("ne remonte pas le statut de paiement"), default=False
     )
     directory_checked_at = models.DateTimeField(_("vérifié dans l'annuaire le"), null=True, blank=True)
-    remote_contact_id = models.BigIntegerField(_("id contact B2Brouter"), null=True, blank=True)
-    sync_state = models.CharField(
-        _("état chez B2Brouter"), max_length=10, choices=SyncState.choices, default=SyncState.PENDING
-    )
-    sync_error = models.TextField(_("erreur B2Brouter"), blank=True)
-    synced_at = models.DateTimeField(_("synchronisé le"), null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name = _("acheteur public")
@@ -72,7 +80,7 @@ class Buyer(models.Model):
         return f"{self.name} ({self.siret})"
 
 
-class Service(models.Model):
+class Service(RegisteredContact):
     buyer = models.ForeignKey(
         Buyer, on_delete=models.CASCADE, related_name="services", verbose_name=_("acheteur")
     )
@@ -80,14 +88,6 @@ class Service(models.Model):
     name = models.CharField(_("libellé"), max_length=200, blank=True)
     active = models.BooleanField(_("actif"), default=True)
     engagement_required = models.BooleanField(_("n° d'engagement obligatoire"), default=False)
-    remote_contact_id = models.BigIntegerField(_("id contact B2Brouter"), null=True, blank=True)
-    sync_state = models.CharField(
-        _("état chez B2Brouter"), max_length=10, choices=SyncState.choices, default=SyncState.PENDING
-    )
-    sync_error = models.TextField(_("erreur B2Brouter"), blank=True)
-    synced_at = models.DateTimeField(_("synchronisé le"), null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name = _("service")
