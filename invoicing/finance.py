@@ -15,6 +15,7 @@ from invoicing.forms_finance import ArchiveFilterForm
 
 FINANCE = (roles.FINANCE, roles.ADMINS)
 PAGE_SIZE = 50
+MAX_PAGE = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,8 @@ class Page:
 
 def _page(queryset, request: HttpRequest, size: int = PAGE_SIZE) -> Page:
     try:
-        number = max(1, int(request.GET.get("page", 1)))
+        # Capped: an offset past a bigint is an error in PostgreSQL, not an empty page.
+        number = min(max(1, int(request.GET.get("page", 1))), MAX_PAGE)
     except ValueError:
         number = 1
     rows = list(queryset[(number - 1) * size: number * size + 1])

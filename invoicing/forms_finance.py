@@ -6,12 +6,24 @@ from invoicing import selectors
 from invoicing.models import InvoiceState
 
 
+class IdChoiceField(forms.ModelChoiceField):
+    """A model choice whose value must be an id the database can hold, before any query."""
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        text = str(value)
+        if not (text.isascii() and text.isdigit() and 0 < int(text) < 2**63):
+            raise forms.ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
+        return super().to_python(text)
+
+
 class ArchiveFilterForm(forms.Form):
     date_from = forms.DateField(label=_("Émises du"), required=False,
                                 widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(label=_("au"), required=False,
                               widget=forms.DateInput(attrs={"type": "date"}))
-    buyer = forms.ModelChoiceField(label=_("Acheteur"), queryset=Buyer.objects.none(), required=False)
+    buyer = IdChoiceField(label=_("Acheteur"), queryset=Buyer.objects.none(), required=False)
     state = forms.ChoiceField(label=_("État"), required=False,
                               choices=[("", _("tous"))] + list(InvoiceState.choices))
 

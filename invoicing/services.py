@@ -294,7 +294,7 @@ def _submit(invoice: Invoice) -> Invoice:
                 remote = client.find_invoice_by_number(account_id, invoice.number)
             path = f"/accounts/{account_id}/invoices"
             if remote is None:
-                remote = client.create_invoice(account_id, body)
+                remote = _create_or_adopt(client, invoice, account_id, body)
             else:
                 _log(logging.WARNING, invoice, "found at B2Brouter after an ambiguous attempt")
     except b2brouter.RejectedError as exc:
@@ -305,6 +305,21 @@ def _submit(invoice: Invoice) -> Invoice:
         raise
     _submission_accepted(invoice, remote, body, path)
     return invoice
+
+
+def _create_or_adopt(client, invoice: Invoice, account_id: int, body: dict) -> dict:
+    """Creates the invoice at B2Brouter. When an earlier, ambiguous attempt is still landing (a
+    slow answer the client gave up on stores the invoice after the lookup by number found
+    nothing), B2Brouter refuses the number as taken: that invoice is ours, adopt it."""
+    try:
+        return client.create_invoice(account_id, body)
+    except b2brouter.ValidationError as exc:
+        if invoice.submit_attempts > 1 and exc.code == "parameter_taken" and exc.param == "number":
+            remote = client.find_invoice_by_number(account_id, invoice.number)
+            if remote is not None:
+                _log(logging.WARNING, invoice, "adopted at B2Brouter: an earlier attempt stored it")
+                return remote
+        raise
 
 
 def _submission_accepted(invoice: Invoice, remote: dict, body: dict, path: str) -> None:

@@ -278,3 +278,34 @@ def test_failed_deposit_is_fixed_and_resent_under_the_same_number(invoice, b2b):
     invoice.refresh_from_db()
     assert invoice.state in (S.SENDING, S.SENT)
     assert [r["id"] for r in remote_invoices(b2b, invoice.account, invoice.number)] == [invoice.remote_id]
+
+
+def test_an_earlier_attempt_landing_late_is_adopted_not_failed(invoice, b2b):
+    """Attempt 1 times out (the answer is slow) but its invoice is stored after attempt 2 looked
+    it up by number and found nothing: attempt 2's create is refused as a taken number, and the
+    invoice found by number is adopted instead of marked failed."""
+    services.buyer_ensure_registered(buyer=invoice.buyer)
+    services.service_ensure_registered(service=invoice.service)
+    queue(invoice)
+    services._claim_for_submission(invoice.pk, stale_after=0)
+    body = services.invoice_body(invoice)
+    landed = services.b2brouter_client().create_invoice(invoice.account.remote_id, body)
+    from invoicing.models import Invoice as InvoiceModel
+
+    InvoiceModel.objects.filter(pk=invoice.pk).update(state=S.QUEUED)  # attempt 1 gave up
+    real_find = services.b2brouter_client().find_invoice_by_number
+    calls = []
+
+    def not_yet_then_found(account_id, number):
+        calls.append(number)
+        return None if len(calls) == 1 else real_find(account_id, number)
+
+    from unittest import mock
+
+    with mock.patch.object(services.b2brouter_client(), "find_invoice_by_number",
+                           side_effect=not_yet_then_found):
+        services.invoice_submit(invoice_id=invoice.pk, stale_after=0)
+    invoice.refresh_from_db()
+    assert invoice.state != S.FAILED
+    assert invoice.remote_id == landed["id"]
+    assert len(remote_invoices(b2b, invoice.account, invoice.number)) == 1
