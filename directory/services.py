@@ -6,6 +6,8 @@ recorded on the row (`sync_state`, `sync_error`, `remote_contact_id`).
 """
 
 import logging
+import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -296,6 +298,29 @@ def _remote_exists(obj) -> bool:
     return True
 
 
+class RegistrationInProgress(b2brouter.TransientError):
+    """Another worker is registering this contact right now: try again in a moment."""
+
+
+REGISTRATION_LOCK_SECONDS = 60
+
+
+@contextmanager
+def _registering(obj):
+    """One registration at a time per buyer or service, across workers (an atomic cache add:
+    Redis in production). Without it, two workers could both find no contact and both create
+    one. Raises RegistrationInProgress when another worker holds it."""
+    key = f"directory:registering:{obj._meta.label_lower}:{obj.pk}"
+    token = uuid.uuid4().hex
+    if not cache.add(key, token, REGISTRATION_LOCK_SECONDS):
+        raise RegistrationInProgress(f"{obj} is being registered by another worker")
+    try:
+        yield
+    finally:
+        if cache.get(key) == token:
+            cache.delete(key)
+
+
 def buyer_ensure_registered(*, buyer: Buyer, verify: bool = False) -> int:
     """Returns the buyer's B2Brouter contact id, creating the contact if it has none.
 
@@ -303,6 +328,16 @@ def buyer_ensure_registered(*, buyer: Buyer, verify: bool = False) -> int:
     previous attempt whose answer was lost). `verify=True` also checks that a recorded contact
     still exists and recreates it if not. Raises b2brouter errors after recording them.
     """
+    if buyer.remote_contact_id and not verify:
+        return buyer.remote_contact_id
+    with _registering(buyer):
+        # Another worker may have finished just before we took the lock.
+        buyer.remote_contact_id = Buyer.objects.values_list("remote_contact_id", flat=True).get(
+            pk=buyer.pk)
+        return _buyer_register_locked(buyer, verify)
+
+
+def _buyer_register_locked(buyer: Buyer, verify: bool) -> int:
     try:
         if buyer.remote_contact_id and (not verify or _remote_exists(buyer)):
             return buyer.remote_contact_id
@@ -328,6 +363,15 @@ def service_ensure_registered(*, service: Service, verify: bool = False) -> int:
     """Returns the service's B2Brouter sub-contact id (parent_id + cin1 8017), creating it once
     (looked up by parent_id + cin1_value first). Raises b2brouter errors after recording them."""
     parent_id = buyer_ensure_registered(buyer=service.buyer, verify=verify)
+    if service.remote_contact_id and not verify:
+        return service.remote_contact_id
+    with _registering(service):
+        service.remote_contact_id = Service.objects.values_list(
+            "remote_contact_id", flat=True).get(pk=service.pk)
+        return _service_register_locked(service, parent_id, verify)
+
+
+def _service_register_locked(service: Service, parent_id: int, verify: bool) -> int:
     try:
         if service.remote_contact_id and (not verify or _remote_exists(service)):
             return service.remote_contact_id

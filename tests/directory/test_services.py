@@ -281,3 +281,44 @@ def test_recheck_reports_what_the_directory_changed(b2b, account):
     # nothing else changed: only the new service is still mentioned
     assert services.buyer_recheck(buyer=buyer).changes == [
         "nouveau service dans l'annuaire : DPE_FACTURES"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_registrations_of_one_buyer_create_one_contact(tmp_path, settings):
+    """Two workers register the same buyer at the same moment (each finds no contact, the answers
+    are slow): one registers it, the other is told to try again, and B2Brouter holds one contact."""
+    import os
+    import threading
+
+    from django.db import connection
+
+    from directory.services import RegistrationInProgress, buyer_ensure_registered
+    from invoicing.services import account_register
+    from tests.factories import AccountFactory, BuyerFactory
+    from tests.support.sandbox import SandboxProcess
+
+    with SandboxProcess(data_dir=tmp_path, api_key=os.environ["B2BROUTER_API_KEY"],
+                        latency_ms=300) as slow:
+        settings.B2BROUTER_API_URL = slow.url
+        account = account_register(account=AccountFactory())
+        buyer = BuyerFactory(account=account)
+        outcomes = []
+
+        def register():
+            try:
+                outcomes.append(buyer_ensure_registered(buyer=type(buyer).objects.get(pk=buyer.pk)))
+            except RegistrationInProgress:
+                outcomes.append("busy")
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=register) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        contacts = slow.control("GET", f"/accounts/{account.remote_id}/contacts?cin_value={buyer.siret}")
+        assert len(contacts["contacts"]) == 1
+        assert sorted(map(str, outcomes)) == sorted([str(contacts["contacts"][0]["id"]), "busy"])
+        again = buyer_ensure_registered(buyer=type(buyer).objects.get(pk=buyer.pk))
+        assert again == contacts["contacts"][0]["id"]
