@@ -13,12 +13,16 @@ class ApiError(Exception):
         self.details = details
         self.headers = headers or {}
 
-    def body(self):
+    def body(self, documented_only=False):
+        """The answer's body; `documented_only`: the documented keys alone (code, message,
+        type), without the sandbox's `param` and `details`."""
         error = {
             "code": self.code,
             "message": self.message,
             "type": "api_error" if self.status >= 500 else "invalid_request_error",
         }
+        if documented_only:
+            return {"error": error}
         if self.param is not None:
             error["param"] = self.param
         if self.details is not None:

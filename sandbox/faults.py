@@ -4,6 +4,10 @@ Kinds: error_5xx (500 before anything is stored), rate_limit (429 + Retry-After,
 is stored), slow (wait slow_ms, then answer normally), lost_response (handle and store, then
 close the connection without an answer). Queued faults fire once each, in order, on the first
 request they match; otherwise each kind fires at its rate. Draws use a seeded generator.
+
+`ignore_filters`: the list endpoints ignore every filter, documented ones included, and answer
+every contact or invoice of the account: how a client that checks what it adopts is tested
+against an API that does not filter as asked.
 """
 
 import collections
@@ -26,6 +30,7 @@ class Faults:
         self.queue = []
         self.slow_ms = settings.slow_ms
         self.retry_after = settings.retry_after
+        self.ignore_filters = False
 
     @staticmethod
     def _check_rates(rates):
@@ -37,7 +42,8 @@ class Faults:
     def describe(self):
         with self._lock:
             return {"rates": dict(self.rates), "queue": list(self.queue),
-                    "slow_ms": self.slow_ms, "retry_after": self.retry_after}
+                    "slow_ms": self.slow_ms, "retry_after": self.retry_after,
+                    "ignore_filters": self.ignore_filters}
 
     def update(self, body):
         """Apply a POST body: `rates` replaces the rates, `queue` entries are appended,
@@ -55,10 +61,11 @@ class Faults:
             )
             self.slow_ms = int(body.get("slow_ms", self.slow_ms))
             self.retry_after = int(body.get("retry_after", self.retry_after))
+            self.ignore_filters = bool(body.get("ignore_filters", self.ignore_filters))
 
     def clear(self):
         with self._lock:
-            self.rates, self.queue = {}, []
+            self.rates, self.queue, self.ignore_filters = {}, [], False
 
     def pick(self, method, path):
         """The fault for this request, or None: the first matching queued one, else a draw."""

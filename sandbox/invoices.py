@@ -14,7 +14,7 @@ from sandbox import calc, lifecycle, parties
 from sandbox.common import blank, listing, page, root_object, to_int, truthy
 from sandbox.errors import FieldErrors, bad_request, conflict, not_found
 from sandbox.jsonutil import now_iso, parse_instant
-from sandbox.resources import RESERVED_SERVICE, account_or_404
+from sandbox.resources import account_or_404
 
 NUMBER_RE = re.compile(r"[A-Za-z0-9\-+_/]+( [A-Za-z0-9\-+_/]+)*")
 DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -24,6 +24,19 @@ TEXT_FIELDS = ("terms", "payment_method", "payment_terms", "ponumber", "buyer_re
                "contract_reference", "extra_info", "notes", "amended_number", "amended_date",
                "amended_reason")
 EDITABLE = ("new", "error")
+# Fields the sandbox takes beyond what B2Brouter documents; ignored in documented-only mode.
+UNDOCUMENTED_INPUT = ("contract_reference", "billing_framework")
+# The invoice resource as documented (FR guide, DEV-RECV, DEV-DL, REF-GET): what a
+# documented-only sandbox shows. Without chorus_status, chorus_status_reason, refuse_code...
+DOCUMENTED_FIELDS = frozenset({
+    "id", "type", "number", "series_code", "state", "date", "due_date", "subtotal", "taxes",
+    "total", "currency", "remittance_information", "payment_method_text", "payment_terms",
+    "extra_info", "file_reference", "document_type_code", "transport_type_code",
+    "tax_report_ids", "errors", "download_legal_url", "contact", "created_at", "updated_at",
+    "state_updated_at", "ack_at", "public_url", "payable_amount", "refuse_reason", "lines",
+    "notes", "terms", "is_credit_note", "amended_number", "amended_date", "amended_reason",
+    "ponumber", "buyer_reference", "bank_account", "payment_method",
+})
 
 
 # -- field parsing ---------------------------------------------------------------------------
@@ -144,37 +157,16 @@ def _bank_account(data, errors):
     return {"type": account.get("type") or "iban", "iban": value}
 
 
-# -- Chorus routing --------------------------------------------------------------------------
-def _chorus_rules(entry, data, errors):
-    """Apply the buyer entity's Chorus Pro directory flags to buyer_reference and ponumber."""
-    flags = entry["chorus"]
-    code, ponumber = data.get("buyer_reference"), data.get("ponumber")
-    services = {s["code"]: s for s in flags["services"]}
-    service = services.get(code) if not blank(code) else None
-    if code == RESERVED_SERVICE:
-        errors.add("buyer_reference", "parameter_inclusion",
-                   f"{RESERVED_SERVICE} is reserved for invoices between public entities")
-    elif not blank(code) and (service is None or not service["active"]):
-        errors.add("buyer_reference", "parameter_inclusion",
-                   f"Le code service {code} est inconnu ou inactif pour cette structure")
-    if flags["service_code_required"] and blank(code):
-        errors.add("buyer_reference", "chorus_routing",
-                   "Le code service est obligatoire pour cette structure (cbc:BuyerReference)")
-    engagement = flags["engagement_required"] or bool(service and service["engagement_required"])
-    if engagement and blank(ponumber):
-        errors.add("ponumber", "chorus_routing",
-                   "Le numéro d'engagement est obligatoire pour cette structure "
-                   "(cac:OrderReference/cbc:ID)")
-    if flags["service_code_or_engagement_required"] and blank(code) and blank(ponumber):
-        errors.add("buyer_reference", "chorus_routing",
-                   "Le code service ou le numéro d'engagement est obligatoire pour cette structure "
-                   "(cbc:BuyerReference ou cac:OrderReference/cbc:ID)")
-
-
 # -- validation ------------------------------------------------------------------------------
-def validate(db, account, data, invoice_id=None):
-    """The cleaned invoice fields of a create/update body, or a 422 listing every error."""
+def validate(db, account, data, invoice_id=None, documented_only=False):
+    """The cleaned invoice fields of a create/update body, or a 422 listing every error.
+
+    `documented_only`: undocumented fields are ignored, and the Chorus Pro routing rules are
+    not a 422 (a documented B2Brouter learns of them from Chorus Pro: the deposit fails).
+    """
     errors = FieldErrors()
+    if documented_only:
+        data = {k: v for k, v in data.items() if k not in UNDOCUMENTED_INPUT}
     if data.get("type", "IssuedInvoice") != "IssuedInvoice":
         errors.add("type", "parameter_inclusion", "Only IssuedInvoice is supported")
     clean = {"number": _number(data, errors),
@@ -192,10 +184,10 @@ def validate(db, account, data, invoice_id=None):
     if clean["billing_framework"] not in (None, "A1", "A2"):
         errors.add("billing_framework", "parameter_inclusion", "Billing framework must be A1 or A2")
     clean["contact"] = _contact(db, account, data, errors)
-    if clean["contact"] is not None:
+    if clean["contact"] is not None and not documented_only:
         entry = parties.chorus_entry(parties.effective_contact(db, clean["contact"]))
         if entry is not None:
-            _chorus_rules(entry, clean, errors)
+            parties.chorus_rules(entry, clean, errors)
     if clean["number"] and db.number_taken(account["id"], clean["number"], invoice_id):
         errors.add("number", "parameter_taken", "Number has already been taken")
     errors.raise_if_any()
@@ -245,12 +237,18 @@ def _fill(db, invoice, clean):
     )
 
 
-def render(invoice, with_lines=False):
-    """The API representation: private keys (leading _) dropped, lines only when asked."""
-    shown = {k: v for k, v in invoice.items() if not k.startswith("_") and k != "lines"}
+def render(invoice, with_lines=False, documented_only=False):
+    """The API representation: private keys (leading _) dropped, lines only when asked; in
+    documented-only mode, the documented fields alone."""
+    shown = {k: v for k, v in invoice.items() if not k.startswith("_") and k != "lines"
+             and (not documented_only or k in DOCUMENTED_FIELDS)}
     if with_lines:
         shown["lines"] = invoice["lines"]
     return {"invoice": shown}
+
+
+def _render(req, invoice, with_lines=False):
+    return render(invoice, with_lines, req.app.settings.documented_only)
 
 
 def invoice_or_404(db, ident):
@@ -284,7 +282,7 @@ def create_invoice(req):
     body = req.body
     with req.app.store.tx() as db:
         account = account_or_404(db, req.params["id"])
-        clean = validate(db, account, data)
+        clean = validate(db, account, data, documented_only=req.app.settings.documented_only)
         stamp = now_iso()
         invoice = {
             "id": db.new_id(), "account_id": account["id"], "type": "IssuedInvoice",
@@ -298,7 +296,7 @@ def create_invoice(req):
             _send(req.app, db, invoice)
         if truthy(body.get("ack")):
             _ack(db, invoice)
-    return 201, render(invoice, with_lines=True)
+    return 201, _render(req, invoice, with_lines=True)
 
 
 def show_invoice(req):
@@ -306,10 +304,15 @@ def show_invoice(req):
         invoice = invoice_or_404(db, req.params["id"])
         if truthy(req.query.get("ack")):
             _ack(db, invoice)
-    return 200, render(invoice, _includes_lines(req.query))
+    return 200, _render(req, invoice, _includes_lines(req.query))
 
 
-def _editable(invoice):
+def _editable(invoice, documented_only=False):
+    """Whether an update or a send is allowed. Documented-only: a `new` invoice alone (an
+    `error` is terminal, FR guide). Otherwise also `error`, and a routing return (refused,
+    A_RECYCLER), which the product fixes and resends under the same number (DECISION)."""
+    if documented_only:
+        return invoice["state"] == "new"
     return invoice["state"] in EDITABLE or (
         invoice["state"] == "refused" and invoice["chorus_status"] == "A_RECYCLER"
     )
@@ -332,21 +335,25 @@ def update_invoice(req):
     data = root_object(req.body, "invoice")
     with req.app.store.tx() as db:
         invoice = invoice_or_404(db, req.params["id"])
-        if not _editable(invoice):
+        documented = req.app.settings.documented_only
+        if not _editable(invoice, documented):
             raise conflict(f"An invoice in state {invoice['state']} cannot be updated")
         account = db.account(invoice["account_id"])
-        clean = validate(db, account, {**_as_input(invoice), **data}, invoice["id"])
+        clean = validate(db, account, {**_as_input(invoice), **data}, invoice["id"], documented)
         _fill(db, invoice, clean)
         db.put_invoice(invoice, db.invoice_changed_at(invoice["id"]))
-    return 200, render(invoice, with_lines=True)
+    return 200, _render(req, invoice, with_lines=True)
 
 
 def send_invoice(req):
+    """Documented-only: answers the PHP SDK's body (`tax_report_ids`), not the invoice."""
     with req.app.store.tx() as db:
         invoice = invoice_or_404(db, req.params["id"])
-        if not _editable(invoice):
+        if not _editable(invoice, req.app.settings.documented_only):
             raise conflict(f"An invoice in state {invoice['state']} cannot be sent")
         _send(req.app, db, invoice)
+    if req.app.settings.documented_only:
+        return 200, {"tax_report_ids": []}
     return 200, render(invoice)
 
 
@@ -356,19 +363,28 @@ def delete_invoice(req):
         if invoice["state"] not in EDITABLE:
             raise conflict(f"An invoice in state {invoice['state']} cannot be deleted")
         db.delete_invoice(invoice["id"])
-    return 200, render(invoice)
+    return 200, _render(req, invoice)
 
 
 def ack_invoice(req):
+    """Documented-only: 204 and no body (the legacy answer); otherwise the invoice."""
     with req.app.store.tx() as db:
         invoice = invoice_or_404(db, req.params["id"])
         _ack(db, invoice)
+    if req.app.settings.documented_only:
+        return 204, None
     return 200, render(invoice)
 
 
-def _filters(query, account_id):
-    """SQL conditions for the list's query parameters; 400 on a malformed value."""
+def _filters(query, account_id, documented_only=False):
+    """SQL conditions for the list's query parameters; 400 on a malformed value.
+
+    `state_updated_at_from` is documented as a date: in documented-only mode a timestamp is
+    read as its date, so a client cannot rely on more precision than the documentation gives.
+    """
     where, params = ["account_id = ?"], [account_id]
+    if documented_only and query.get("state_updated_at_from"):
+        query = {**query, "state_updated_at_from": query["state_updated_at_from"].strip()[:10]}
     if query.get("number"):
         where.append("number = ?")
         params.append(query["number"])
@@ -399,12 +415,16 @@ def _filters(query, account_id):
 
 def list_invoices(req):
     offset, limit = page(req.query)
+    documented = req.app.settings.documented_only
     with req.app.store.tx() as db:
         account = account_or_404(db, req.params["id"])
-        where, params = _filters(req.query, account["id"])
-        invoices, total = db.invoices(where, params, offset, limit)
+        query = {} if req.app.faults.ignore_filters else req.query
+        where, params = _filters(query, account["id"], documented)
+        # No order is documented: documented-only answers newest first, unlike the sandbox's
+        # own order (state_updated_at ascending), so a client cannot lean on either.
+        invoices, total = db.invoices(where, params, offset, limit, newest_first=documented)
     with_lines = _includes_lines(req.query)
-    items = [render(i, with_lines)["invoice"] for i in invoices]
+    items = [_render(req, i, with_lines)["invoice"] for i in invoices]
     return 200, listing("invoices", items, total, offset, limit)
 
 

@@ -12,11 +12,15 @@ import logging
 import time
 
 from sandbox import parties, ubl, webhooks
+from sandbox.errors import FieldErrors
 from sandbox.jsonutil import now_iso
 
 log = logging.getLogger("sandbox.lifecycle")
 
-STATES = ("new", "sending", "sent", "registered", "accepted", "refused", "paid", "error")
+# Every state of an issued invoice B2Brouter documents (list filters, mark_as targets, the
+# historical engine); the life cycle below walks the Chorus Pro ones.
+STATES = ("new", "sending", "sent", "registered", "accepted", "refused", "allegedly_paid",
+          "paid", "closed", "error", "cancelled", "annulled", "discarded")
 CHORUS_STATUS = {
     "sent": "DEPOSEE",
     "registered": "MISE_A_DISPOSITION",
@@ -51,6 +55,10 @@ def change_state(app, db, invoice, state, chorus_status=None, reason=None, notes
         refuse_reason=reason if refused else None,
         refuse_code=code if refused else None,
     )
+    if app.settings.documented_only:
+        # Chorus Pro's status is the sandbox's own extra: a documented B2Brouter gives the
+        # state, and for a refusal its reason (`refuse_reason`, the webhook's `notes`).
+        invoice["chorus_status"] = invoice["chorus_status_reason"] = invoice["refuse_code"] = None
     event = {
         "id": db.new_id(),
         "invoice_id": invoice["id"],
@@ -78,8 +86,21 @@ def deposit(app, db, invoice):
     if contact is None:
         invoice["errors"] = [{"error": "Contact not found", "error_code": "contact_missing"}]
         return change_state(app, db, invoice, "error", notes="Contact not found")
+    effective = parties.effective_contact(db, contact)
+    if app.settings.documented_only:
+        # A documented B2Brouter does not check Chorus Pro's routing rules on creation: the
+        # deposit fails with Chorus Pro's reason (state error, reason in errors and notes).
+        entry = parties.chorus_entry(effective)
+        problems = FieldErrors()
+        if entry is not None:
+            parties.chorus_rules(entry, invoice, problems)
+        if problems.items:
+            invoice["errors"] = [{"error": p["message"], "error_code": p["code"]}
+                                 for p in problems.items]
+            return change_state(app, db, invoice, "error",
+                                notes="; ".join(p["message"] for p in problems.items))
     account = db.account(invoice["account_id"])
-    xml = ubl.build(invoice, account, parties.effective_contact(db, contact))
+    xml = ubl.build(invoice, account, effective)
     attachment_id = db.new_id()
     filename = "".join(c if c.isalnum() or c in "-_+" else "_" for c in invoice["number"]) + ".xml"
     db.add_attachment(attachment_id, invoice["id"], filename, xml)

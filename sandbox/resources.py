@@ -6,7 +6,7 @@ Handlers take a `Request` (see server.py) and return (status, payload); they rai
 from stdnum.fr import siren, siret
 
 from sandbox import directory_data
-from sandbox.common import blank, listing, page, root_object, scheme, to_int
+from sandbox.common import blank, listing, page, root_object, scheme, to_int, truthy
 from sandbox.errors import ApiError, FieldErrors, not_found
 from sandbox.jsonutil import now_iso
 
@@ -99,7 +99,15 @@ def directory_lookup(req):
     if entry is None:
         raise ApiError(404, "resource_missing",
                        f"No entry found in the directory for {country}/{code}/{ident}")
+    if req.app.settings.documented_only:
+        return 200, {k: v for k, v in entry.items() if k in DOCUMENTED_ENTRY_FIELDS}
     return 200, entry
+
+
+# The directory entry as documented: the entity's basic details and, per document kind, the
+# transport and document type codes. No Chorus Pro flags, no services (DEV-DIR).
+DOCUMENTED_ENTRY_FIELDS = ("name", "country", "cin_scheme", "cin_value", "tin_scheme",
+                           "tin_value", "address", "city", "postalcode", "Invoice")
 
 
 # -- contacts ------------------------------------------------------------------------------------
@@ -192,19 +200,28 @@ def delete_contact(req):
     return 200, {"contact": contact}
 
 
-def _matches(contact, query):
-    name = query.get("name")
-    if name and name.lower() not in (contact.get("name") or "").lower():
+def _matches(contact, query, documented_only=False):
+    """The list's filters. Documented (PHP SDK): `name` (a substring of the name, address or VAT
+    code), `is_client`, `is_provider`, `integration_code` (exact). The sandbox adds exact
+    `cin_value`, `cin1_value` and `parent_id`, ignored in documented-only mode."""
+    name = (query.get("name") or "").lower()
+    if name and not any(name in str(contact.get(f) or "").lower()
+                        for f in ("name", "address", "tin_value")):
         return False
-    for field in ("cin_value", "cin1_value", "integration_code"):
-        if query.get(field) and str(contact.get(field)) != query[field]:
+    for flag in ("is_client", "is_provider"):
+        wanted = truthy(query.get(flag, ""))
+        if wanted is not None and bool(contact.get(flag)) != wanted:
             return False
-    return not (query.get("parent_id") and str(contact.get("parent_id")) != query["parent_id"])
+    fields = ("integration_code",) if documented_only else (
+        "cin_value", "cin1_value", "integration_code", "parent_id")
+    return all(not query.get(field) or str(contact.get(field)) == query[field] for field in fields)
 
 
 def list_contacts(req):
     offset, limit = page(req.query)
+    documented = req.app.settings.documented_only
     with req.app.store.tx() as db:
         account = account_or_404(db, req.params["id"])
-        contacts = [c for c in db.contacts(account["id"]) if _matches(c, req.query)]
+        query = {} if req.app.faults.ignore_filters else req.query
+        contacts = [c for c in db.contacts(account["id"]) if _matches(c, query, documented)]
     return 200, listing("contacts", contacts[offset:offset + limit], len(contacts), offset, limit)

@@ -181,7 +181,7 @@ def handle(app, method, target, headers, raw):
             return _control(app, method, split.path, headers, raw)
         return _api(app, method, split.path, query, headers, raw)
     except ApiError as exc:
-        return Answer(exc.status, exc.body(), exc.headers)
+        return Answer(exc.status, exc.body(app.settings.documented_only), exc.headers)
     except Exception:
         log.exception("unhandled error on %s %s", method, split.path)
         return Answer(500, ApiError(500, "server_error", "Internal server error").body())
@@ -214,12 +214,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         log.info("%s %s %s %.0fms %s", self.command, self.path, status, elapsed, request_id)
 
     def _write(self, answer, request_id):
-        if isinstance(answer.payload, bytes):
+        if answer.status == 204:
+            body, kind = b"", None
+        elif isinstance(answer.payload, bytes):
             body, kind = answer.payload, "application/xml"
         else:
             body, kind = dumps(answer.payload).encode("utf-8"), "application/json; charset=utf-8"
         self.send_response(answer.status)
-        self.send_header("Content-Type", kind)
+        if kind:
+            self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("X-B2B-API-Request-Id", request_id)
         for name, value in answer.headers.items():

@@ -28,6 +28,10 @@ class Settings:
     retry_after: int = 1
     latency_ms: int = 0
     seed: int = 0
+    # Only what B2Brouter documents: undocumented filters ignored, error bodies without
+    # param/details, no invented fields in resources, webhooks or the directory (see
+    # docs/b2brouter-contract.md, "Documented-only mode").
+    documented_only: bool = False
 
 
 def parse_faults(text):
@@ -46,6 +50,11 @@ def from_args(argv=None, environ=None):
     parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
     for field in dataclasses.fields(Settings):
         env_value = environ.get("SANDBOX_" + field.name.upper())
+        if isinstance(getattr(defaults, field.name), bool):
+            parser.add_argument(
+                "--" + field.name.replace("_", "-"), dest=field.name, action="store_true",
+                default=(env_value or "").strip().lower() in ("1", "true", "yes", "on"))
+            continue
         default = getattr(defaults, field.name) if env_value is None else env_value
         kind = {int: int, float: float}.get(type(getattr(defaults, field.name)), str)
         if field.name == "advance_after":

@@ -165,10 +165,9 @@ class Db:
         ).fetchone()
         return row is not None
 
-    def invoices(self, where, params, offset, limit):
-        """Invoices matching `where` (SQL on the indexed columns), ordered by state change.
-
-        Returns (page, total_count).
+    def invoices(self, where, params, offset, limit, newest_first=False):
+        """Invoices matching `where` (SQL on the indexed columns), ordered by state change
+        (`newest_first`: by id, newest first). Returns (page, total_count).
         """
         clause = " AND ".join(where) or "1"
         total = self.conn.execute(
@@ -176,7 +175,8 @@ class Db:
         ).fetchone()[0]
         rows = self.conn.execute(
             f"SELECT data FROM invoices WHERE {clause} "  # noqa: S608
-            "ORDER BY state_updated_at, id LIMIT ? OFFSET ?",
+            + ("ORDER BY id DESC" if newest_first else "ORDER BY state_updated_at, id")
+            + " LIMIT ? OFFSET ?",
             (*params, limit, offset),
         ).fetchall()
         return [loads(r["data"]) for r in rows], total

@@ -30,19 +30,19 @@ def enqueue(app, db, event, moment):
     """Queue the `issued_invoice.state_change` delivery of an event (no URL configured: none)."""
     if not config(db).get("url"):
         return
-    body = dumps({
-        "code": "issued_invoice.state_change",
-        "triggered_at": int(moment),
-        "data": {
-            "invoice_id": event["invoice_id"],
-            "event_id": event["id"],
-            "state": event["state"],
-            "notes": event["notes"],
-            "chorus_status": event["chorus_status"],
-            "state_updated_at": event.get("state_updated_at"),
-            "download_legal_url": event.get("download_legal_url"),
-        },
-    })
+    data = {
+        "invoice_id": event["invoice_id"],
+        "event_id": event["id"],
+        "state": event["state"],
+        "notes": event["notes"],
+    }
+    if not app.settings.documented_only:
+        # The sandbox's extras (DECISION, docs/b2brouter-contract.md "Webhooks").
+        data.update(chorus_status=event["chorus_status"],
+                    state_updated_at=event.get("state_updated_at"),
+                    download_legal_url=event.get("download_legal_url"))
+    body = dumps({"code": "issued_invoice.state_change", "triggered_at": int(moment),
+                  "data": data})
     db.add_delivery(event["id"], body, moment, now_iso(moment))
     app.webhook_wake.set()
 

@@ -7,7 +7,8 @@
     sb.stop()                                      # also removes a data dir it created
 
 Options are the command line's, with underscores (`advance_after=0.1`, `faults="slow=0.1"`,
-`webhook_url=...`); `None` leaves an option out. Also usable as a context manager.
+`webhook_url=...`, `documented_only=True` for a flag); `None` or False leaves an option out.
+Also usable as a context manager.
 """
 
 import json as jsonlib
@@ -51,7 +52,9 @@ class SandboxProcess:
         cmd = [sys.executable, "-m", "sandbox", "--host", "127.0.0.1", "--port", str(self.port),
                "--data-dir", str(self.data_dir), "--api-key", self.api_key]
         for name, value in self.options.items():
-            if value is not None:
+            if value is True:
+                cmd.append("--" + name.replace("_", "-"))
+            elif value is not None and value is not False:
                 cmd += ["--" + name.replace("_", "-"), str(value)]
         return cmd
 
