@@ -172,13 +172,12 @@ def _parse_retry_after(value: str | None) -> float | None:
         return None
 
 
-def _format_timestamp(value: date | datetime | str) -> str:
-    """A ``state_updated_at_from`` value: a date as ``YYYY-MM-DD``, a datetime in UTC with ms."""
+def _format_date(value: date | datetime | str) -> str:
+    """A date filter as documented, ``YYYY-MM-DD``; an aware datetime gives its UTC date."""
     if isinstance(value, datetime):
         if value.tzinfo is None:
-            raise ValueError("state_updated_at_from must be timezone-aware")
-        utc = value.astimezone(UTC)
-        return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+            raise ValueError("a datetime filter must be timezone-aware")
+        return value.astimezone(UTC).date().isoformat()
     if isinstance(value, date):
         return value.isoformat()
     return value
@@ -191,7 +190,7 @@ def _query_value(key: str, value: Any) -> str:
             return "true" if value else "false"
         return "1" if value else "0"
     if isinstance(value, (date, datetime)):
-        return _format_timestamp(value)
+        return _format_date(value)
     return str(value)
 
 
@@ -313,12 +312,31 @@ class B2BrouterClient:
     def list_contacts(
         self, account_id: int, *, offset: int = 0, limit: int = 100, **filters: Any
     ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-        """``GET /accounts/{id}/contacts`` filtered by ``name`` (substring), ``cin_value``,
-        ``cin1_value``, ``parent_id``, ``integration_code`` (exact). Returns ``(items, meta)``."""
+        """``GET /accounts/{id}/contacts``: one page. Documented filters (PHP SDK): ``name``
+        (name, address or VAT code), ``is_client``, ``is_provider`` and ``integration_code``
+        (exact match). B2Brouter may ignore any other: callers check every contact they get
+        against what they asked for. Returns ``(items, meta)``."""
         params = {"offset": offset, "limit": limit, **_clean(filters)}
         data = self._request("GET", f"/accounts/{int(account_id)}/contacts", params=params)
         page = self._page(data, "contacts")
         return page.items, data.get("meta") or {}
+
+    def iter_contacts(
+        self, account_id: int, *, page_size: int = 100, **filters: Any
+    ) -> Iterator[dict[str, Any]]:
+        """Every contact the list answers for ``filters``, page after page. Idempotent.
+
+        A filter the API honours makes this one page; one it ignores makes it every contact of
+        the account, which is still correct for a caller that checks each item.
+        """
+        offset = 0
+        while True:
+            items, meta = self.list_contacts(account_id, offset=offset, limit=page_size, **filters)
+            yield from items
+            offset += len(items)
+            total = meta.get("total_count", meta.get("total"))
+            if not items or len(items) < page_size or (total is not None and offset >= int(total)):
+                return
 
     # ---- invoices -------------------------------------------------------------------------
 
@@ -345,20 +363,27 @@ class B2BrouterClient:
         path = f"/invoices/{int(invoice_id)}"
         return self._unwrap(self._request("PUT", path, json=body), "invoice")
 
-    def send_invoice(self, invoice_id: int) -> dict[str, Any]:
-        """``POST /invoices/send_invoice/{id}``: queue for transmission. Raises ConflictError when
-        already sent; on an ambiguous failure, re-read the invoice's state before sending again."""
+    def send_invoice(self, invoice_id: int) -> dict[str, Any] | None:
+        """``POST /invoices/send_invoice/{id}``: queue a ``new`` invoice for transmission.
+
+        The answer's shape is not settled by the documentation (an ``{"invoice": ...}``
+        envelope, a body such as ``{"tax_report_ids": [...]}``, or 204): the invoice is returned
+        when the answer holds it, None otherwise (read it with :meth:`get_invoice`). Raises
+        ConflictError when the state forbids sending; on an ambiguous failure, re-read the
+        invoice's state before sending again."""
         path = f"/invoices/send_invoice/{int(invoice_id)}"
-        return self._unwrap(self._request("POST", path), "invoice")
+        return _invoice_or_none(self._request("POST", path))
 
     def delete_invoice(self, invoice_id: int) -> None:
-        """``DELETE /invoices/{id}`` (only new/error, else ConflictError)."""
+        """``DELETE /invoices/{id}``: discard a ``new`` or ``error`` invoice (else ConflictError;
+        NotFound when it is already gone)."""
         self._request("DELETE", f"/invoices/{int(invoice_id)}")
 
-    def ack_invoice(self, invoice_id: int) -> dict[str, Any]:
-        """``POST /invoices/{id}/ack``. Idempotent at the server (a second ack keeps ``ack_at``)."""
+    def ack_invoice(self, invoice_id: int) -> dict[str, Any] | None:
+        """``POST /invoices/{id}/ack``. Idempotent at the server. Returns the invoice when the
+        answer holds it (with ``ack_at``), None for another body or 204."""
         path = f"/invoices/{int(invoice_id)}/ack"
-        return self._unwrap(self._request("POST", path), "invoice")
+        return _invoice_or_none(self._request("POST", path))
 
     def list_invoices(
         self,
@@ -367,22 +392,36 @@ class B2BrouterClient:
         offset: int = 0,
         limit: int = 100,
         number: str | None = None,
-        state_updated_at_from: date | datetime | str | None = None,
+        state_updated_at_from: date | None = None,
         **filters: Any,
     ) -> Page:
-        """``GET /accounts/{id}/invoices``, ordered by ``state_updated_at`` then id.
+        """``GET /accounts/{id}/invoices``: one page, in no order the documentation promises.
 
-        Other filters (``ack``, ``type``, ``date_from``, ``sent=True``...) pass through; booleans
-        are written ``ack=true|false`` and ``<state>=1|0``.
+        ``state_updated_at_from`` is a date, as documented (``2025-06-12``): a datetime is
+        written as its UTC date, so the answer may start earlier than asked, never later.
+        Other filters (``ack``, ``type``, ``date_from``, ``sent=True``...) pass through;
+        booleans are written ``ack=true|false`` and ``<state>=1|0``.
         """
         params: dict[str, Any] = {"offset": offset, "limit": limit}
         if number is not None:
             params["number"] = number
         if state_updated_at_from is not None:
-            params["state_updated_at_from"] = _format_timestamp(state_updated_at_from)
+            params["state_updated_at_from"] = _format_date(state_updated_at_from)
         params.update(_clean(filters))
         data = self._request("GET", f"/accounts/{int(account_id)}/invoices", params=params)
         return self._page(data, "invoices")
+
+    def iter_invoices(self, account_id: int, *, page_size: int = 100, **filters: Any
+                      ) -> Iterator[Page]:
+        """Every page of :meth:`list_invoices` for ``filters``, by offset, until a short or
+        empty page (or ``total_count``) says there is no more. Idempotent."""
+        offset = 0
+        while True:
+            page = self.list_invoices(account_id, offset=offset, limit=page_size, **filters)
+            yield page
+            offset += len(page.items)
+            if not page.items or len(page.items) < page_size or offset >= page.total_count:
+                return
 
     def find_invoice_by_number(self, account_id: int, number: str) -> dict[str, Any] | None:
         """The account's issued invoice with exactly this number, or None. Idempotent: this is
@@ -632,6 +671,13 @@ class B2BrouterClient:
     def _scrub(self, text: str) -> str:
         """Remove the API key from anything echoed back (an error body, an exception text)."""
         return text.replace(self._api_key, REDACTED) if text else text
+
+
+def _invoice_or_none(data: Any) -> dict[str, Any] | None:
+    """The invoice of an ``{"invoice": {...}}`` answer; None for any other body or none."""
+    if isinstance(data, dict) and isinstance(data.get("invoice"), dict):
+        return data["invoice"]
+    return None
 
 
 def _request_id(response: requests.Response) -> str | None:

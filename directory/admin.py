@@ -1,12 +1,13 @@
 """Admin for public buyers and their services (organisational units).
 
 Adding a buyer takes an account and a SIRET: the rest comes from the Chorus Pro directory and the
-buyer is registered at B2Brouter. Edits are pushed to B2Brouter after saving; what B2Brouter says
+buyer is registered at B2Brouter. Where the directory says less (no Chorus Pro rules, no
+services) or nothing (no entry, unreachable), the admin types what they know: the identity, the
+rules, the service codes (checked for form, flagged "not confirmed by the directory"). Edits are pushed to B2Brouter after saving; what B2Brouter says
 is shown as a message and recorded on the row (`sync_state`, `sync_error`). Admin history (the
 "Historique" button) records additions, changes and the actions below.
 """
 
-import re
 
 from django import forms
 from django.contrib import admin, messages
@@ -16,32 +17,55 @@ from django.utils.translation import gettext_lazy, ngettext
 import b2brouter
 from directory import services
 from directory.fields import SiretField, VatNumberField
+from directory.forms import (
+    FLAG_FIELDS,
+    IDENTITY_FIELDS,
+    add_flag_fields,
+    add_identity_fields,
+    clean_service_codes,
+    details_from,
+    flags_from,
+)
 from directory.models import Buyer, Service
 from invoicing.forms import xml_text
 from invoicing.selectors import accounts_for
 
-_CONTACT_FIELDS = {"name", "address", "city", "postalcode", "country", "public_sector"}
+_CONTACT_FIELDS = {"name", "address", "city", "postalcode", "country", "public_sector", "vat_number"}
 _SERVICE_FIELDS = {"code", "name"}
 _REMOTE_READONLY = ["remote_contact_id", "sync_state", "sync_error", "synced_at"]
 
 
-def _codes(text: str) -> list[str]:
-    return [code for code in re.split(r"[\s,;]+", text or "") if code]
+_NO_ANSWER = ("unknown", "unavailable", "timeout")
 
 
 class BuyerAddForm(forms.ModelForm):
-    """Account + SIRET (+ optional service codes): the directory fills in everything else."""
+    """Account + SIRET (+ optional service codes): the directory fills in everything else. When
+    it has no entry or cannot be reached, the typed identity creates the buyer all the same;
+    when it publishes no Chorus Pro rules, the ticked ones stand."""
 
     siret = SiretField()
     service_codes = forms.CharField(
         label=gettext_lazy("Codes service"), required=False,
         help_text=gettext_lazy("Séparés par des espaces ou des virgules. Vide : tous les services "
-                               "actifs que l'annuaire liste pour cette structure."),
+                               "actifs que l'annuaire liste pour cette structure. Un code que "
+                               "l'annuaire ne liste pas est gardé, « non confirmé par "
+                               "l'annuaire »."),
     )
 
     class Meta:
         model = Buyer
         fields = ["account", "siret"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        add_identity_fields(self, required=False)
+        add_flag_fields(self)
+        for name in IDENTITY_FIELDS:
+            self.fields[name].validators.append(xml_text)
+        self.directory_entry = None
+
+    def clean_service_codes(self) -> list[str]:
+        return clean_service_codes(self.cleaned_data.get("service_codes", ""))
 
     def clean(self):
         cleaned = super().clean()
@@ -51,16 +75,21 @@ class BuyerAddForm(forms.ModelForm):
         try:
             entry = services.directory_lookup(siret=siret)
         except services.DirectoryError as exc:
-            self.add_error("siret", exc.message)
+            if exc.kind not in _NO_ANSWER:
+                self.add_error("siret", exc.message)
+            elif not (cleaned.get("name") or "").strip():
+                self.add_error("siret", _("%(error)s Si vous connaissez cet acheteur, saisissez "
+                                          "au moins sa raison sociale ci-dessous pour le créer "
+                                          "quand même.") % {"error": exc.message})
             return cleaned
-        available = [s["code"] for s in services.entry_services(entry)]
-        codes = _codes(cleaned.get("service_codes", ""))
-        unknown = [c for c in codes if c not in available]
-        if unknown:
+        listed = {s["code"]: s for s in services.entry_services(entry, active_only=False)}
+        closed = [c for c in cleaned.get("service_codes") or []
+                  if c in listed and not listed[c].get("active", True)]
+        if closed:
+            active = [c for c, s in listed.items() if s.get("active", True)]
             self.add_error("service_codes", _(
-                "%(codes)s : pas un service actif de cette structure. Services actifs : %(available)s."
-            ) % {"codes": ", ".join(unknown), "available": ", ".join(available) or "—"})
-        cleaned["service_codes"] = codes or available
+                "%(codes)s : service fermé dans l'annuaire. Services actifs : %(available)s."
+            ) % {"codes": ", ".join(closed), "available": ", ".join(active) or "—"})
         self.directory_entry = entry
         return cleaned
 
@@ -82,12 +111,28 @@ class BuyerChangeForm(forms.ModelForm):
                 field.validators.append(xml_text)
 
 
+class ServiceForm(forms.ModelForm):
+    """A service code typed in the admin is checked for form like everywhere else."""
+
+    class Meta:
+        model = Service
+        fields = ["code"]
+
+    def clean_code(self) -> str:
+        try:
+            return services.service_code_clean(self.cleaned_data.get("code", ""))
+        except services.DirectoryError as exc:
+            raise forms.ValidationError(exc.message) from exc
+
+
 class ServiceInline(admin.TabularInline):
     model = Service
+    form = ServiceForm
     extra = 0
     can_delete = False  # invoices point at services: close one by unticking "actif"
-    fields = ["code", "name", "active", "engagement_required", *_REMOTE_READONLY]
-    readonly_fields = _REMOTE_READONLY
+    fields = ["code", "name", "active", "engagement_required", "directory_confirmed",
+              *_REMOTE_READONLY]
+    readonly_fields = ["directory_confirmed", *_REMOTE_READONLY]
 
 
 def _report(modeladmin, request, obj, exc: b2brouter.B2BrouterError) -> None:
@@ -103,15 +148,24 @@ class BuyerAdmin(admin.ModelAdmin):
                    "service_code_or_engagement_required", "payment_status_not_reported", "account"]
     search_fields = ["siret", "name", "services__code"]
     list_select_related = ["account"]
-    readonly_fields = [*_REMOTE_READONLY, "directory_checked_at", "created_at", "updated_at"]
+    readonly_fields = [*_REMOTE_READONLY, "integration_code", "flags_from_directory",
+                       "transport_type_code", "document_type_code", "directory_checked_at",
+                       "created_at", "updated_at"]
     actions = ["recheck_directory", "register_at_b2brouter"]
     fieldsets = [
         (None, {"fields": ["account", "siret", "name", "vat_number", "public_sector"]}),
         (gettext_lazy("Adresse"), {"fields": ["address", "postalcode", "city", "country"]}),
-        (gettext_lazy("Règles Chorus Pro (annuaire)"), {"fields": [
-            "service_code_required", "engagement_required", "service_code_or_engagement_required",
-            "payment_status_not_reported", "directory_checked_at"]}),
-        (gettext_lazy("B2Brouter"), {"fields": [*_REMOTE_READONLY, "created_at", "updated_at"]}),
+        (gettext_lazy("Règles Chorus Pro"), {
+            "fields": ["service_code_required", "engagement_required",
+                       "service_code_or_engagement_required", "payment_status_not_reported",
+                       "flags_from_directory", "directory_checked_at"],
+            "description": gettext_lazy("Lues dans l'annuaire quand il les publie (une "
+                                        "revérification les met à jour) ; sinon, celles que vous "
+                                        "saisissez ici."),
+        }),
+        (gettext_lazy("B2Brouter"), {"fields": [*_REMOTE_READONLY, "integration_code",
+                                                "transport_type_code", "document_type_code",
+                                                "created_at", "updated_at"]}),
     ]
 
     # ---- scoping: an admin sees the buyers of the accounts they work for -------------------
@@ -136,19 +190,30 @@ class BuyerAdmin(admin.ModelAdmin):
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
             kwargs["form"] = BuyerAddForm
-            kwargs["fields"] = ["account", "siret", "service_codes"]
+            kwargs["fields"] = ["account", "siret", "service_codes", *IDENTITY_FIELDS,
+                                *FLAG_FIELDS]
         else:
             kwargs["form"] = BuyerChangeForm
         return super().get_form(request, obj, change=change, **kwargs)
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
-            return [(None, {
-                "fields": ["account", "siret", "service_codes"],
-                "description": _("Saisissez le SIRET : raison sociale, adresse, règles Chorus Pro "
-                                 "et services viennent de l'annuaire, puis l'acheteur est "
-                                 "enregistré chez B2Brouter."),
-            })]
+            return [
+                (None, {
+                    "fields": ["account", "siret", "service_codes"],
+                    "description": _("Saisissez le SIRET : raison sociale, adresse, règles "
+                                     "Chorus Pro et services viennent de l'annuaire, puis "
+                                     "l'acheteur est enregistré chez B2Brouter."),
+                }),
+                (_("Si l'annuaire ne connaît pas cet acheteur (ou ne répond pas)"), {
+                    "fields": list(IDENTITY_FIELDS),
+                    "description": _("Ignoré quand l'annuaire a une fiche pour ce SIRET."),
+                }),
+                (_("Règles Chorus Pro, si l'annuaire ne les publie pas"), {
+                    "fields": list(FLAG_FIELDS),
+                    "description": _("Ignorées quand l'annuaire les publie."),
+                }),
+            ]
         return super().get_fieldsets(request, obj)
 
     def get_readonly_fields(self, request, obj=None):
@@ -161,11 +226,25 @@ class BuyerAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
+            if set(FLAG_FIELDS) & set(form.changed_data):
+                obj.flags_from_directory = False  # the admin's own settings from now on
             super().save_model(request, obj, form, change)
             return
-        buyer = services.buyer_create_from_directory(
-            account=form.cleaned_data["account"], siret=form.cleaned_data["siret"],
-            service_codes=form.cleaned_data["service_codes"])
+        cleaned = form.cleaned_data
+        entry = form.directory_entry
+        if entry is not None:
+            # no code typed: every active service the directory lists
+            codes = cleaned["service_codes"] or [s["code"] for s in services.entry_services(entry)]
+            buyer = services.buyer_create_from_directory(
+                account=cleaned["account"], siret=cleaned["siret"], service_codes=codes,
+                flags=flags_from(cleaned))
+        else:
+            buyer = services.buyer_create_by_hand(
+                account=cleaned["account"], siret=cleaned["siret"],
+                details=details_from(cleaned), service_codes=cleaned["service_codes"])
+            self.message_user(request, _("%(buyer)s : créé à la main, l'annuaire ne le connaît "
+                                         "pas (ou n'a pas répondu).") % {"buyer": buyer},
+                              messages.WARNING)
         # the admin goes on with `obj` (history, redirect): make it the row just written
         obj.pk = buyer.pk
         obj._state.adding = False
@@ -256,12 +335,14 @@ class BuyerAdmin(admin.ModelAdmin):
 
 @admin.register(Service)
 class ServiceAdmin(admin.ModelAdmin):
-    list_display = ["code", "name", "buyer", "active", "engagement_required", "sync_state",
-                    "remote_contact_id"]
-    list_filter = ["active", "engagement_required", "sync_state"]
+    form = ServiceForm
+    list_display = ["code", "name", "buyer", "active", "engagement_required",
+                    "directory_confirmed", "sync_state", "remote_contact_id"]
+    list_filter = ["active", "engagement_required", "directory_confirmed", "sync_state"]
     search_fields = ["code", "name", "buyer__siret", "buyer__name"]
     list_select_related = ["buyer"]
-    readonly_fields = [*_REMOTE_READONLY, "created_at", "updated_at"]
+    readonly_fields = [*_REMOTE_READONLY, "directory_confirmed", "integration_code",
+                       "created_at", "updated_at"]
     autocomplete_fields = ["buyer"]
     actions = ["register_at_b2brouter"]
 

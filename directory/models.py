@@ -4,11 +4,32 @@ Each mirrors a B2Brouter contact: the buyer a contact with the entity's SIRET (s
 service a sub-contact with `parent_id` and the service code (scheme 8017).
 """
 
+import hashlib
+import re
+
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 RESERVED_SERVICE_CODE = "FACTURES_PUBLIQUES"
+# The guide's Chorus Pro contact settings, used unless the directory names others.
+CHORUS_TRANSPORT = "fr.chorus"
+CHORUS_DOCUMENT_TYPE = "xml.ubl.invoice.chorus"
+_PLAIN_CODE = re.compile(r"[A-Za-z0-9_.-]{1,60}")
+
+
+def buyer_integration_code(siret: str) -> str:
+    """The `integration_code` our buyer contacts carry at B2Brouter (documented, exact match):
+    how a contact created by a lost request is found again."""
+    return f"CP-{siret}"
+
+
+def service_integration_code(siret: str, code: str) -> str:
+    """The `integration_code` of an organisational unit: its entity's SIRET and its service
+    code (a digest of the code when it holds characters an ERP code should not)."""
+    if _PLAIN_CODE.fullmatch(code):
+        return f"CP-{siret}-{code}"
+    return f"CP-{siret}-H{hashlib.sha256(code.encode()).hexdigest()[:16]}"
 
 
 class SyncState(models.TextChoices):
@@ -21,6 +42,9 @@ class RegisteredContact(models.Model):
     """What a buyer and a service share: their B2Brouter contact and how it is kept in step."""
 
     remote_contact_id = models.BigIntegerField(_("id contact B2Brouter"), null=True, blank=True)
+    # Set once, when the row is created, and never changed: the contact is looked up by it.
+    integration_code = models.CharField(_("code d'intégration B2Brouter"), max_length=100,
+                                        blank=True, editable=False)
     sync_state = models.CharField(
         _("état chez B2Brouter"), max_length=10, choices=SyncState.choices, default=SyncState.PENDING
     )
@@ -54,6 +78,13 @@ class Buyer(RegisteredContact):
     payment_status_not_reported = models.BooleanField(
         _("ne remonte pas le statut de paiement"), default=False
     )
+    # True when the flags above were read in the directory (a re-check refreshes them); False
+    # when the directory does not publish them and they are this buyer's own settings.
+    flags_from_directory = models.BooleanField(_("règles lues dans l'annuaire"), default=False)
+    transport_type_code = models.CharField(_("transport B2Brouter"), max_length=50,
+                                           default=CHORUS_TRANSPORT)
+    document_type_code = models.CharField(_("format B2Brouter"), max_length=80,
+                                          default=CHORUS_DOCUMENT_TYPE)
     directory_checked_at = models.DateTimeField(_("vérifié dans l'annuaire le"), null=True, blank=True)
 
     class Meta:
@@ -79,6 +110,11 @@ class Buyer(RegisteredContact):
     def __str__(self) -> str:
         return f"{self.name} ({self.siret})"
 
+    def save(self, *args, **kwargs):
+        if not self.integration_code and self.siret:
+            self.integration_code = buyer_integration_code(self.siret)
+        super().save(*args, **kwargs)
+
 
 class Service(RegisteredContact):
     buyer = models.ForeignKey(
@@ -88,6 +124,8 @@ class Service(RegisteredContact):
     name = models.CharField(_("libellé"), max_length=200, blank=True)
     active = models.BooleanField(_("actif"), default=True)
     engagement_required = models.BooleanField(_("n° d'engagement obligatoire"), default=False)
+    # False for a code typed in by a person that the directory did not list (or could not).
+    directory_confirmed = models.BooleanField(_("confirmé par l'annuaire"), default=False)
 
     class Meta:
         verbose_name = _("service")
@@ -115,3 +153,8 @@ class Service(RegisteredContact):
 
     def __str__(self) -> str:
         return f"{self.code} — {self.name}" if self.name else self.code
+
+    def save(self, *args, **kwargs):
+        if not self.integration_code and self.code and self.buyer_id:
+            self.integration_code = service_integration_code(self.buyer.siret, self.code)
+        super().save(*args, **kwargs)

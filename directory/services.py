@@ -6,20 +6,28 @@ recorded on the row (`sync_state`, `sync_error`, `remote_contact_id`).
 """
 
 import logging
+import re
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 import b2brouter
 from b2brouter import payloads
 from directory.identifiers import InvalidIdentifier, siret_validate
-from directory.models import RESERVED_SERVICE_CODE, Buyer, Service, SyncState
+from directory.models import (
+    CHORUS_DOCUMENT_TYPE,
+    CHORUS_TRANSPORT,
+    RESERVED_SERVICE_CODE,
+    Buyer,
+    Service,
+    SyncState,
+)
 from invoicing.gateway import b2brouter_client
 
 logger = logging.getLogger(__name__)
@@ -83,95 +91,233 @@ def directory_lookup(*, siret: str, fresh: bool = False) -> dict:
         raise DirectoryError(
             _("L'annuaire n'a pas répondu à temps ; réessayez dans un instant."), kind="timeout"
         ) from exc
+    if not isinstance(entry, dict) or not str(entry.get("name") or "").strip():
+        # An answer without the entity (a lookup still pending, an unexpected body).
+        logger.warning("directory lookup siret=%s answered no entity", siret)
+        raise DirectoryError(
+            _("L'annuaire n'a pas donné de fiche pour ce SIRET ; réessayez dans un instant."),
+            kind="unavailable")
+    answered = "".join(str(entry.get("cin_value") or "").split())
+    if answered and answered != siret:
+        # Never take another entity's details for this one.
+        logger.warning("directory lookup siret=%s answered for %s", siret, answered)
+        raise DirectoryError(
+            _("L'annuaire a répondu pour un autre SIRET (%(other)s) : rien n'est repris.")
+            % {"other": answered}, kind="unavailable")
     cache.set(_cache_key(siret), entry, settings.DIRECTORY_CACHE_SECONDS)
     return entry
 
 
+# What the directory publishes beyond the entity's identity (sandbox convenience, see
+# docs/b2brouter-contract.md "Directory"): Chorus Pro's flags and the entity's services. When an
+# entry does not carry them, the buyer's own settings and typed-in service codes stand in.
+FLAG_NAMES = ("service_code_required", "engagement_required",
+              "service_code_or_engagement_required", "payment_status_not_reported")
+_SERVICE_CODE = re.compile(r"[A-Za-z0-9_./-]+( [A-Za-z0-9_./-]+)*")
+SERVICE_CODE_MAX = 100
+
+
+def entry_lists_services(entry: dict) -> bool:
+    """True when the entry says which services the entity has (possibly none)."""
+    return isinstance((entry.get("chorus") or {}).get("services"), list)
+
+
 def entry_services(entry: dict, *, active_only: bool = True) -> list[dict]:
-    """The services of a directory entry a supplier may invoice (FACTURES_PUBLIQUES left out)."""
+    """The services of a directory entry a supplier may invoice (FACTURES_PUBLIQUES left out);
+    empty when the entry lists none."""
     services = (entry.get("chorus") or {}).get("services") or []
-    return [s for s in services if s.get("code") != RESERVED_SERVICE_CODE
+    return [s for s in services if isinstance(s, dict) and s.get("code")
+            and s.get("code") != RESERVED_SERVICE_CODE
             and (s.get("active", True) or not active_only)]
 
 
-def _flags(entry: dict) -> dict:
-    chorus = entry.get("chorus") or {}
+def entry_flags(entry: dict) -> dict | None:
+    """Chorus Pro's flags for the entity as the entry publishes them; None when it does not."""
+    chorus = entry.get("chorus")
+    if not isinstance(chorus, dict) or not any(name in chorus for name in FLAG_NAMES):
+        return None
+    return {name: bool(chorus.get(name)) for name in FLAG_NAMES}
+
+
+def _entry_codes(entry: dict) -> dict:
+    """The transport and document type the entry gives for invoices (documented, per document
+    kind), else the guide's Chorus Pro settings."""
+    invoice = entry.get("Invoice") if isinstance(entry.get("Invoice"), dict) else {}
     return {
-        "service_code_required": bool(chorus.get("service_code_required")),
-        "engagement_required": bool(chorus.get("engagement_required")),
-        "service_code_or_engagement_required": bool(chorus.get("service_code_or_engagement_required")),
-        "payment_status_not_reported": bool(chorus.get("payment_status_not_reported")),
+        "transport_type_code": invoice.get("transport_type_code") or CHORUS_TRANSPORT,
+        "document_type_code": invoice.get("document_type_code") or CHORUS_DOCUMENT_TYPE,
     }
 
 
+def service_code_clean(value: str) -> str:
+    """A service code as typed, checked for form: 1 to 100 letters, digits, `_ . / -`, single
+    spaces between words, not FACTURES_PUBLIQUES. Raises DirectoryError(kind="invalid")."""
+    code = (value or "").strip()
+    if not code:
+        raise DirectoryError(_("Saisissez un code service."), kind="invalid")
+    if len(code) > SERVICE_CODE_MAX:
+        raise DirectoryError(_("Un code service compte au plus %(max)d caractères.")
+                             % {"max": SERVICE_CODE_MAX}, kind="invalid")
+    if code == RESERVED_SERVICE_CODE:
+        raise DirectoryError(_("FACTURES_PUBLIQUES est réservé aux factures entre entités "
+                               "publiques : un fournisseur ne peut pas l'utiliser."), kind="invalid")
+    if not _SERVICE_CODE.fullmatch(code):
+        raise DirectoryError(
+            _("« %(code)s » n'a pas la forme d'un code service Chorus Pro (lettres sans accent, "
+              "chiffres et _ . / -).") % {"code": code}, kind="invalid")
+    return code
+
+
+def service_codes_split(text: str) -> list[str]:
+    """Codes typed in one field, separated by spaces, commas or semicolons."""
+    return [code for code in re.split(r"[\s,;]+", text or "") if code]
+
+
+def _flags(entry: dict) -> dict:
+    flags = entry_flags(entry)
+    if flags is None:
+        return {}
+    return {**flags, "flags_from_directory": True}
+
+
 def _buyer_fields(entry: dict) -> dict:
+    """What the buyer takes from a directory entry; the Chorus flags only when it has them."""
     return {
-        "name": entry.get("name", ""),
+        "name": entry.get("name", "") or "",
         "address": entry.get("address", "") or "",
         "city": entry.get("city", "") or "",
         "postalcode": entry.get("postalcode", "") or "",
         "country": (entry.get("country") or "fr").lower(),
         "vat_number": entry.get("tin_value", "") or "",
         "public_sector": bool(entry.get("public_sector", True)),
+        **_entry_codes(entry),
         **_flags(entry),
     }
 
 
 def _service_fields(item: dict) -> dict:
     return {
-        "name": item.get("name", ""),
+        "name": item.get("name", "") or "",
         "active": bool(item.get("active", True)),
         "engagement_required": bool(item.get("engagement_required", False)),
+        "directory_confirmed": True,
     }
 
 
-def buyer_create_from_directory(*, account, siret: str, service_codes=None) -> Buyer:
-    """Creates (or refreshes) the buyer and its services from the directory entry.
+@dataclass(frozen=True)
+class ChosenService:
+    code: str
+    fields: dict
 
-    `service_codes=None` takes every service the directory lists (FACTURES_PUBLIQUES excepted);
-    otherwise only those codes, each of which must be an active service of the entity. Raises
-    DirectoryError before anything is written (lookup failed, unknown code): no half-made buyer.
-    """
-    entry = directory_lookup(siret=siret)
-    if service_codes is None:
-        chosen = entry_services(entry, active_only=False)
-    else:
-        available = {s["code"]: s for s in entry_services(entry)}
-        unknown = [code for code in service_codes if code not in available]
-        if unknown:
-            raise DirectoryError(
-                _("%(codes)s : pas un service actif de cette entité dans l'annuaire.")
-                % {"codes": ", ".join(unknown)}, kind="invalid")
-        chosen = [available[code] for code in service_codes]
+
+def _choose_services(entry: dict | None, codes) -> list[ChosenService]:
+    """The services to create for `codes` (None: every service the entry lists). A code the
+    entry lists active is confirmed by it; one it lists closed is refused; any other is taken
+    as typed, checked for form, "not confirmed by the directory". Raises DirectoryError."""
+    listed = {s["code"]: s for s in entry_services(entry, active_only=False)} if entry else {}
+    if codes is None:
+        return [ChosenService(code, _service_fields(item)) for code, item in listed.items()]
+    chosen, seen = [], set()
+    for raw in codes:
+        code = service_code_clean(raw)
+        if code in seen:
+            continue
+        seen.add(code)
+        item = listed.get(code)
+        if item is not None and not item.get("active", True):
+            raise DirectoryError(_("%(code)s : service fermé dans l'annuaire Chorus Pro.")
+                                 % {"code": code}, kind="invalid")
+        fields = _service_fields(item) if item else {"directory_confirmed": False}
+        chosen.append(ChosenService(code, fields))
+    return chosen
+
+
+@dataclass(frozen=True)
+class BuyerDetails:
+    """A buyer as a person types it when the directory cannot tell (no entry, or unreachable):
+    its identity and Chorus Pro's rules as they know them."""
+
+    name: str
+    address: str = ""
+    postalcode: str = ""
+    city: str = ""
+    vat_number: str = ""
+    service_code_required: bool = False
+    engagement_required: bool = False
+    service_code_or_engagement_required: bool = False
+    payment_status_not_reported: bool = False
+
+
+def _save_buyer(*, account, siret: str, fields: dict, chosen: list[ChosenService]) -> Buyer:
     with transaction.atomic():
-        buyer, _created = Buyer.objects.update_or_create(
-            account=account,
-            siret=entry["cin_value"],
-            defaults={**_buyer_fields(entry), "directory_checked_at": timezone.now()},
-        )
+        buyer, _created = Buyer.objects.update_or_create(account=account, siret=siret,
+                                                         defaults=fields)
         for item in chosen:
-            Service.objects.update_or_create(buyer=buyer, code=item["code"],
-                                             defaults=_service_fields(item))
+            Service.objects.update_or_create(buyer=buyer, code=item.code, defaults=item.fields)
     return buyer
 
 
-def service_add_from_directory(*, buyer: Buyer, code: str) -> Service:
-    """Adds (or refreshes) one of the entity's directory services under an existing buyer.
+def buyer_create_from_directory(*, account, siret: str, service_codes=None,
+                                flags: dict | None = None) -> Buyer:
+    """Creates (or refreshes) the buyer and its services from the directory entry.
 
-    Raises DirectoryError when the lookup fails or the code is not an active service.
+    `service_codes=None` takes every service the directory lists (FACTURES_PUBLIQUES excepted);
+    otherwise those codes (see `_choose_services`: typed codes the directory does not list are
+    kept, unconfirmed). `flags` are the user's Chorus Pro rules, used when the entry publishes
+    none. Raises DirectoryError before anything is written: no half-made buyer.
     """
-    entry = directory_lookup(siret=buyer.siret)
-    item = next((s for s in entry_services(entry) if s["code"] == code), None)
-    if item is None:
-        raise DirectoryError(
-            _("%(codes)s : pas un service actif de cette entité dans l'annuaire.") % {"codes": code},
-            kind="invalid")
-    service, _created = Service.objects.update_or_create(buyer=buyer, code=code,
-                                                         defaults=_service_fields(item))
+    entry = directory_lookup(siret=siret)
+    chosen = _choose_services(entry, service_codes)
+    fields = {**_buyer_fields(entry), "directory_checked_at": timezone.now()}
+    if not fields.get("flags_from_directory"):
+        fields.update(_typed_flags(flags))
+    return _save_buyer(account=account, siret=siret_clean(entry.get("cin_value") or siret),
+                       fields=fields, chosen=chosen)
+
+
+def _typed_flags(flags: dict | None) -> dict:
+    flags = flags or {}
+    return {**{name: bool(flags.get(name)) for name in FLAG_NAMES}, "flags_from_directory": False}
+
+
+def buyer_create_by_hand(*, account, siret: str, details: BuyerDetails,
+                         service_codes=()) -> Buyer:
+    """Creates the buyer from what a person typed, for an entity the directory does not list or
+    while it is unreachable: an admin who knows the buyer is never blocked. The SIRET is still
+    checked (checksum); its services are typed codes, not confirmed by the directory. Raises
+    DirectoryError (nothing written) when the SIRET, the name or a code is wrong."""
+    siret = siret_clean(siret)
+    if not details.name.strip():
+        raise DirectoryError(_("Saisissez la raison sociale de l'acheteur."), kind="invalid")
+    chosen = _choose_services(None, list(service_codes))
+    fields = {
+        "name": details.name.strip(), "address": details.address.strip(),
+        "postalcode": details.postalcode.strip(), "city": details.city.strip(),
+        "vat_number": details.vat_number.strip(), "country": "fr", "public_sector": True,
+        "transport_type_code": CHORUS_TRANSPORT, "document_type_code": CHORUS_DOCUMENT_TYPE,
+        **_typed_flags({name: getattr(details, name) for name in FLAG_NAMES}),
+    }
+    return _save_buyer(account=account, siret=siret, fields=fields, chosen=chosen)
+
+
+def service_add_from_directory(*, buyer: Buyer, code: str) -> Service:
+    """Adds (or refreshes) one service under an existing buyer: confirmed when the directory
+    lists it active, taken as typed (unconfirmed) when the directory does not list it or cannot
+    be reached. Raises DirectoryError for a malformed code or one the directory lists closed."""
+    try:
+        entry = directory_lookup(siret=buyer.siret)
+    except DirectoryError as exc:
+        if exc.kind == "invalid":
+            raise
+        entry = None  # no entry, or no answer: the typed code stands, unconfirmed
+    [item] = _choose_services(entry, [code])
+    service, _created = Service.objects.update_or_create(buyer=buyer, code=item.code,
+                                                         defaults=item.fields)
     return service
 
 
-_CONTACT_FIELDS = ("name", "address", "city", "postalcode", "country", "public_sector")
+_CONTACT_FIELDS = ("name", "address", "city", "postalcode", "country", "public_sector",
+                   "vat_number", "transport_type_code", "document_type_code")
 _FLAG_LABELS = {
     "service_code_required": "code service obligatoire",
     "engagement_required": "n° d'engagement obligatoire",
@@ -190,9 +336,11 @@ class Recheck:
 
 
 def buyer_recheck(*, buyer: Buyer) -> Recheck:
-    """Reads the entity afresh from the directory and updates the buyer's flags, identity and
-    existing services; a service the directory no longer lists becomes inactive. New directory
-    services are reported, not added. Raises DirectoryError (nothing written)."""
+    """Reads the entity afresh from the directory and updates the buyer's identity, and its
+    flags and services where the entry publishes them: a confirmed service the directory no
+    longer lists becomes inactive, a typed one it now lists becomes confirmed; flags the entry
+    does not publish stay the buyer's own. New directory services are reported, not added.
+    Raises DirectoryError (nothing written)."""
     entry = directory_lookup(siret=buyer.siret, fresh=True)
     result = Recheck()
     fields = _buyer_fields(entry)
@@ -203,23 +351,33 @@ def buyer_recheck(*, buyer: Buyer) -> Recheck:
         if name in _FLAG_LABELS:
             state = _("désormais") if value else _("plus")
             result.changes.append(f"{_FLAG_LABELS[name]} : {state}")
+        elif name == "flags_from_directory":
+            result.changes.append(_("règles Chorus Pro désormais lues dans l'annuaire"))
         else:
             result.changes.append(f"{Buyer._meta.get_field(name).verbose_name} : « {old} » → « {value} »")
         if name in _CONTACT_FIELDS:
             result.contact_changed = True
         setattr(buyer, name, value)
+    lists_services = entry_lists_services(entry)
     listed = {s["code"]: s for s in entry_services(entry, active_only=False)}
     with transaction.atomic():
         buyer.directory_checked_at = timezone.now()
         buyer.save()
         for service in buyer.services.all():
             item = listed.pop(service.code, None)
-            wanted = _service_fields(item) if item else {"active": False}
+            if item:
+                wanted = _service_fields(item)
+            elif lists_services and service.directory_confirmed:
+                wanted = {"active": False}
+            else:
+                continue  # typed in by hand, or the entry lists no services: left as it is
             diff = {k: v for k, v in wanted.items() if getattr(service, k) != v}
             if not diff:
                 continue
             if diff.get("active") is False:
                 result.changes.append(_("service %(code)s : fermé dans l'annuaire") % {"code": service.code})
+            elif diff.get("directory_confirmed"):
+                result.changes.append(_("service %(code)s : confirmé par l'annuaire") % {"code": service.code})
             else:
                 result.changes.append(_("service %(code)s : mis à jour (%(fields)s)")
                                       % {"code": service.code, "fields": ", ".join(diff)})
@@ -245,6 +403,11 @@ def _contact_data(buyer: Buyer) -> payloads.ContactData:
         country=buyer.country,
         public_sector=buyer.public_sector,
         cin_value=buyer.siret,
+        tin_value=buyer.vat_number,
+        tin_scheme="9957" if buyer.vat_number.upper().startswith("FR") else "",
+        transport_type_code=buyer.transport_type_code or CHORUS_TRANSPORT,
+        document_type_code=buyer.document_type_code or CHORUS_DOCUMENT_TYPE,
+        integration_code=buyer.integration_code,
     )
 
 
@@ -258,14 +421,85 @@ def _org_unit_data(service: Service, parent_id: int) -> payloads.OrgUnitData:
         postalcode=buyer.postalcode,
         country=buyer.country,
         service_code=service.code,
+        integration_code=service.integration_code,
     )
+
+
+def _compact(value) -> str:
+    return "".join(str(value or "").split())
+
+
+def _same_id(value, expected) -> bool:
+    try:
+        return value is not None and int(value) == int(expected)
+    except (TypeError, ValueError):
+        return False
+
+
+def _code_agrees(contact: dict, integration_code: str) -> bool:
+    """A contact that carries an integration code must carry ours."""
+    theirs = contact.get("integration_code")
+    return theirs in (None, "") or theirs == integration_code
+
+
+def is_buyer_contact(contact: dict, buyer: Buyer) -> bool:
+    """True when a contact B2Brouter listed is this buyer's: the entity itself (no parent),
+    with the buyer's SIRET, and our integration code if it carries one."""
+    return (not contact.get("parent_id")
+            and _compact(contact.get("cin_value")) == buyer.siret
+            and _code_agrees(contact, buyer.integration_code))
+
+
+def is_unit_contact(contact: dict, service: Service, parent_id: int) -> bool:
+    """True when a contact B2Brouter listed is this service's organisational unit: under the
+    buyer's contact, with the service code (or, when the answer does not show the code, our
+    integration code)."""
+    if not _same_id(contact.get("parent_id"), parent_id):
+        return False
+    code = contact.get("cin1_value")
+    if code not in (None, ""):
+        return str(code) == service.code and _code_agrees(contact, service.integration_code)
+    return contact.get("integration_code") == service.integration_code
+
+
+def _find_contact(client, account_id: int, obj, matches) -> dict | None:
+    """The contact B2Brouter already has for `obj`, found by its integration code and checked
+    with `matches`; never one another of our rows already uses. An exact integration-code match
+    is preferred over a contact that only carries the same identity."""
+    found = [c for c in client.iter_contacts(account_id, integration_code=obj.integration_code)
+             if matches(c)]
+    if not found:
+        return None
+    taken = set(type(obj).objects.filter(remote_contact_id__in=[c.get("id") for c in found])
+                .exclude(pk=obj.pk).values_list("remote_contact_id", flat=True))
+    free = [c for c in found if c.get("id") not in taken]
+    exact = [c for c in free if c.get("integration_code") == obj.integration_code]
+    return (exact or free or [None])[0]
+
+
+class ContactConflict(b2brouter.RejectedError):
+    """The B2Brouter contact found or created for a row is already another row's, or is not
+    the contact asked for."""
+
+
+def _check_created(contact: dict, obj, agrees) -> dict:
+    """The answer to a create is checked like a listed contact: a contact that contradicts what
+    was sent (another SIRET, another parent or code) is not taken."""
+    if not isinstance(contact, dict) or contact.get("id") is None or not agrees(contact):
+        message = _("B2Brouter a répondu avec un autre contact que celui demandé pour %(obj)s "
+                    ": il n'est pas repris.") % {"obj": obj}
+        raise ContactConflict(message, code="contact_mismatch")
+    return contact
 
 
 def error_text(exc: b2brouter.B2BrouterError) -> str:
     """A B2Brouter error as the user reads it in `sync_error` (never the API key)."""
-    if isinstance(exc, b2brouter.RejectedError) and exc.field_errors:
+    if isinstance(exc, ContactConflict):
+        return exc.message
+    if isinstance(exc, b2brouter.RejectedError):
+        # The documented 422 names no field: its message says what is wrong.
         detail = "; ".join(f"{name} : {', '.join(messages)}"
-                           for name, messages in exc.field_errors.items())
+                           for name, messages in exc.field_errors.items()) or exc.message
         return _("B2Brouter refuse le contact — %(detail)s") % {"detail": detail}
     if isinstance(exc, b2brouter.TransientError):
         return _("B2Brouter injoignable (%(error)s) ; nouvel essai automatique.") % {"error": exc}
@@ -273,6 +507,8 @@ def error_text(exc: b2brouter.B2BrouterError) -> str:
 
 
 def _mark(obj, *, remote_id=None, error: str = "", clear_remote: bool = False) -> None:
+    """Records the outcome of a call on the row. Raises ContactConflict (recorded as the row's
+    error) when `remote_id` is already another row's contact: two buyers never share one."""
     model = type(obj)
     fields = {"sync_error": error, "sync_state": SyncState.FAILED if error else SyncState.SYNCED}
     if remote_id is not None:
@@ -281,7 +517,16 @@ def _mark(obj, *, remote_id=None, error: str = "", clear_remote: bool = False) -
         fields["remote_contact_id"] = None
     if not error:
         fields["synced_at"] = timezone.now()
-    model.objects.filter(pk=obj.pk).update(**fields)
+    try:
+        with transaction.atomic():
+            model.objects.filter(pk=obj.pk).update(**fields)
+    except IntegrityError as exc:
+        other = model.objects.filter(remote_contact_id=remote_id).exclude(pk=obj.pk).first()
+        message = _("Le contact B2Brouter %(id)s est déjà celui de « %(other)s » : il n'est pas "
+                    "repris. Vérifiez les deux fiches.") % {"id": remote_id, "other": other}
+        model.objects.filter(pk=obj.pk).update(sync_error=message, sync_state=SyncState.FAILED)
+        obj.sync_error, obj.sync_state = message, SyncState.FAILED
+        raise ContactConflict(message, code="contact_conflict") from exc
     for name, value in fields.items():
         setattr(obj, name, value)
 
@@ -347,10 +592,13 @@ def _buyer_register_locked(buyer: Buyer, verify: bool) -> int:
             raise b2brouter.B2BrouterError(
                 _("Le compte %(account)s n'est pas encore enregistré chez B2Brouter.")
                 % {"account": buyer.account})
-        existing, _meta = client.list_contacts(account_id, cin_value=buyer.siret)
-        match = next((c for c in existing if not c.get("parent_id")), None)
-        contact = match or client.create_contact(account_id,
-                                                 payloads.contact_body(_contact_data(buyer)))
+        contact = _find_contact(client, account_id, buyer,
+                                lambda c: is_buyer_contact(c, buyer))
+        if contact is None:
+            contact = _check_created(
+                client.create_contact(account_id, payloads.contact_body(_contact_data(buyer))),
+                buyer, lambda c: not c.get("parent_id") and (
+                    not c.get("cin_value") or _compact(c["cin_value"]) == buyer.siret))
     except b2brouter.B2BrouterError as exc:
         _mark(buyer, error=error_text(exc))
         raise
@@ -377,10 +625,15 @@ def _service_register_locked(service: Service, parent_id: int, verify: bool) -> 
             return service.remote_contact_id
         client = b2brouter_client()
         account_id = service.buyer.account.remote_id
-        existing, _meta = client.list_contacts(account_id, parent_id=parent_id,
-                                               cin1_value=service.code)
-        contact = existing[0] if existing else client.create_contact(
-            account_id, payloads.org_unit_body(_org_unit_data(service, parent_id)))
+        contact = _find_contact(client, account_id, service,
+                                lambda c: is_unit_contact(c, service, parent_id))
+        if contact is None:
+            contact = _check_created(
+                client.create_contact(
+                    account_id, payloads.org_unit_body(_org_unit_data(service, parent_id))),
+                service, lambda c: (c.get("parent_id") is None
+                                    or _same_id(c.get("parent_id"), parent_id)) and (
+                    c.get("cin1_value") in (None, "") or str(c["cin1_value"]) == service.code))
     except b2brouter.B2BrouterError as exc:
         _mark(service, error=error_text(exc))
         raise

@@ -19,7 +19,7 @@ from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 import b2brouter
 from directory import selectors, services
-from directory.forms import BuyerCreateForm, LookupForm, ServiceAddForm
+from directory.forms import BuyerCreateForm, LookupForm, ServiceAddForm, details_from, flags_from
 from directory.models import Buyer
 from invoicing.roles import ADMINS, ALL, STAFF, has_role
 from invoicing.selectors import accounts_for
@@ -56,12 +56,16 @@ def _service_choices(entry: dict, exclude=()) -> list[tuple[str, str]]:
     return choices
 
 
+# Lookup failures after which the person may still create the buyer by hand.
+_NO_ANSWER = ("unknown", "unavailable", "timeout")
+
+
 def _widget_context(request, *, siret: str = "", target: str = "", lookup_form=None,
                     create_form=None, error=None, buyer: Buyer | None = None) -> dict:
     """Everything the widget partial shows for `siret` (already validated) or its error."""
     user = request.user
     lookup = {"siret": siret, "error": error, "entry": None, "buyers": [], "buyer": buyer,
-              "create_form": None, "add_forms": {}}
+              "create_form": None, "add_forms": {}, "manual": False, "flags": None}
     if siret and error is None:
         try:
             lookup["entry"] = services.directory_lookup(siret=siret)
@@ -70,20 +74,26 @@ def _widget_context(request, *, siret: str = "", target: str = "", lookup_form=N
     if siret:
         lookup["buyers"] = list(selectors.buyers_with_siret(user=user, siret=siret))
     entry = lookup["entry"]
-    if entry and _can_edit(user):
+    if entry:
+        lookup["flags"] = services.entry_flags(entry)
+        lookup["lists_services"] = services.entry_lists_services(entry)
+    failed = lookup["error"] is not None and lookup["error"].kind in _NO_ANSWER
+    if (entry or (siret and failed)) and _can_edit(user):
         have = {b.account_id for b in lookup["buyers"]}
         accounts = accounts_for(user).exclude(pk__in=have)
         if accounts.exists():
+            lookup["manual"] = entry is None
             lookup["create_form"] = create_form or BuyerCreateForm(
                 accounts=accounts,
-                service_choices=_service_choices(entry),
+                service_choices=_service_choices(entry) if entry else [],
+                manual=entry is None, ask_flags=bool(entry) and lookup["flags"] is None,
                 initial={"siret": siret, "target": target, "account": accounts.first()},
             )
         for existing in lookup["buyers"]:
-            choices = _service_choices(entry, exclude={s.code for s in existing.services.all()})
-            if choices:
-                lookup["add_forms"][existing.pk] = ServiceAddForm(
-                    service_choices=choices, initial={"target": target})
+            choices = _service_choices(entry, exclude={s.code for s in existing.services.all()}) \
+                if entry else []
+            lookup["add_forms"][existing.pk] = ServiceAddForm(
+                service_choices=choices, initial={"target": target})
     lookup["add_form_list"] = [(b, lookup["add_forms"].get(b.pk)) for b in lookup["buyers"]]
     return {
         "lookup_form": lookup_form or LookupForm(initial={"siret": siret, "target": target}),
@@ -138,23 +148,35 @@ def _buyer_create(request) -> HttpResponse:
     if not _can_edit(request.user):
         raise PermissionDenied(_("Seuls les rôles « staff » et « admins » créent des acheteurs."))
     target = request.POST.get("target", "")[:64]
+    manual = request.POST.get("manual") in ("1", "True", "true", "on")
     try:
         siret = services.siret_clean(request.POST.get("siret", ""))
-        entry = services.directory_lookup(siret=siret)
+        entry = None if manual else services.directory_lookup(siret=siret)
     except services.DirectoryError as exc:
         lookup_form = LookupForm({"siret": request.POST.get("siret", ""), "target": target})
+        if exc.kind in _NO_ANSWER:  # offered: create it by hand
+            return _render_widget(request, _widget_context(
+                request, siret=services.siret_clean(request.POST.get("siret", "")), target=target,
+                lookup_form=lookup_form, error=exc))
         return _render_widget(request, _widget_context(
             request, siret="", target=target, lookup_form=lookup_form, error=exc))
     have = selectors.buyers_with_siret(user=request.user, siret=siret).values("account_id")
     form = BuyerCreateForm(request.POST, accounts=accounts_for(request.user).exclude(pk__in=have),
-                           service_choices=_service_choices(entry))
+                           service_choices=_service_choices(entry) if entry else [],
+                           manual=manual,
+                           ask_flags=bool(entry) and services.entry_flags(entry) is None)
     if not form.is_valid():
         return _render_widget(request, _widget_context(request, siret=siret, target=target,
                                                        create_form=form))
     try:
-        buyer = services.buyer_create_from_directory(
-            account=form.cleaned_data["account"], siret=siret,
-            service_codes=form.cleaned_data["services"])
+        if manual:
+            buyer = services.buyer_create_by_hand(
+                account=form.cleaned_data["account"], siret=siret,
+                details=details_from(form.cleaned_data), service_codes=form.service_codes())
+        else:
+            buyer = services.buyer_create_from_directory(
+                account=form.cleaned_data["account"], siret=siret,
+                service_codes=form.service_codes(), flags=flags_from(form.cleaned_data))
     except services.DirectoryError as exc:
         return _render_widget(request, _widget_context(request, siret=siret, target=target,
                                                        create_form=form, error=exc))
@@ -182,9 +204,9 @@ def buyer_detail(request, pk: int) -> HttpResponse:
             entry = services.directory_lookup(siret=buyer.siret)
         except services.DirectoryError:
             entry = None
-        choices = _service_choices(entry, exclude={s.code for s in buyer.services.all()}) if entry else []
-        if choices:
-            add_form = ServiceAddForm(service_choices=choices)
+        choices = _service_choices(entry, exclude={s.code for s in buyer.services.all()}) \
+            if entry else []
+        add_form = ServiceAddForm(service_choices=choices)
     return render(request, "directory/buyer_detail.html", {
         "buyer": buyer, "services": buyer.services.all(), "add_form": add_form,
         "can_edit": _can_edit(request.user),
@@ -195,31 +217,29 @@ def buyer_detail(request, pk: int) -> HttpResponse:
 @login_required
 @role_required(STAFF, ADMINS)
 def service_add(request, pk: int) -> HttpResponse:
-    """`POST /directory/buyers/<pk>/services/`: add one of the entity's directory services."""
+    """`POST /directory/buyers/<pk>/services/`: add a service, picked among the directory's or
+    typed (then "not confirmed by the directory")."""
     buyer = get_object_or_404(selectors.buyer_list(user=request.user), pk=pk)
     target = request.POST.get("target", "")[:64]
-    try:
-        entry = services.directory_lookup(siret=buyer.siret)
-    except services.DirectoryError as exc:
-        messages.error(request, exc.message)
-        return _after_buyer_action(request, buyer, target)
-    form = ServiceAddForm(request.POST, service_choices=_service_choices(entry))
+    form = ServiceAddForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _("Choisissez un service de la liste."))
+        messages.error(request, " ".join(form.errors.get("code", [])) or
+                       _("Saisissez un code service."))
         return _after_buyer_action(request, buyer, target)
     try:
         service = services.service_add_from_directory(buyer=buyer, code=form.cleaned_data["code"])
     except services.DirectoryError as exc:
         messages.error(request, exc.message)
         return _after_buyer_action(request, buyer, target)
+    unconfirmed = "" if service.directory_confirmed else " " + _("(non confirmé par l'annuaire)")
     try:
         services.service_ensure_registered(service=service)
         messages.success(request, _("Service %(code)s ajouté et enregistré chez B2Brouter.")
-                         % {"code": service.code})
+                         % {"code": service.code} + unconfirmed)
     except b2brouter.TransientError:
         services.buyer_register_later(buyer_id=buyer.pk)
         messages.warning(request, _("Service %(code)s ajouté ; l'enregistrement chez B2Brouter "
-                                    "sera réessayé.") % {"code": service.code})
+                                    "sera réessayé.") % {"code": service.code} + unconfirmed)
     except b2brouter.B2BrouterError:
         messages.error(request, _("Service %(code)s ajouté, mais B2Brouter l'a refusé.")
                        % {"code": service.code})

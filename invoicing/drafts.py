@@ -153,13 +153,15 @@ def draft_update(*, invoice_id: int, data: DraftData, lines: list[LineData], use
 
 def invoice_fix_routing(*, invoice_id: int, service, po_number: str, contract_reference: str,
                         user=None) -> Invoice:
-    """Corrects the routing data of a routing return (refused, A_RECYCLER): service, commitment,
-    contract. The number, lines and amounts stay as deposited. Resending is
-    `services.invoice_request_send`, which starts a new submission round under the same number.
+    """Corrects the routing data of a routing return (refused for its routing: A_RECYCLER, or a
+    refusal whose kind B2Brouter does not say): service, commitment, contract. The number, lines
+    and amounts stay as deposited. Resending is `services.invoice_request_send`, which starts a
+    new submission round under the same number.
     Raises InvoiceActionError when the invoice is not a routing return."""
     with transaction.atomic():
         invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
-        if not states.can_resend(invoice.state, invoice.chorus_status):
+        if not states.can_fix_routing(invoice.state, invoice.chorus_status,
+                                      invoice.chorus_status_reason):
             raise InvoiceActionError(_("Seul un retour pour correction (A_RECYCLER) se corrige et "
                                        "se renvoie sous le même numéro."))
         invoice.service = service
@@ -213,11 +215,12 @@ def credit_note_create(*, invoice_id: int, user=None) -> Invoice:
 
 
 def rejection_replace(*, invoice_id: int, user=None) -> tuple[Invoice, Invoice]:
-    """For a rejected invoice (refused, REJETEE: dead at Chorus Pro), prepares in one go the credit
-    note that cancels it and a new draft invoice with the same content under a new number.
-    Both are drafts, to check and send. Raises InvoiceActionError for any other invoice."""
+    """For a rejected invoice (refused, REJETEE: dead at Chorus Pro, or a refusal whose kind
+    B2Brouter does not say), prepares in one go the credit note that cancels it and a new draft
+    invoice with the same content under a new number. Both are drafts, to check and send.
+    Raises InvoiceActionError for any other invoice."""
     invoice = Invoice.objects.select_related("account", "buyer", "service").get(pk=invoice_id)
-    if invoice.state != Invoice.State.REFUSED or invoice.chorus_status != "REJETEE":
+    if not states.can_replace(invoice.state, invoice.chorus_status, invoice.chorus_status_reason):
         raise InvoiceActionError(_("Seule une facture rejetée (REJETEE) se remplace par un avoir "
                                    "et une nouvelle facture."))
     with transaction.atomic():

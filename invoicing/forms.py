@@ -91,6 +91,8 @@ class ServiceChoiceField(forms.ModelChoiceField):
         label = str(obj)
         if not obj.active:
             label += " " + str(_("(inactif)"))
+        elif not obj.directory_confirmed:
+            label += " " + str(_("(non confirmé par l'annuaire)"))
         return label
 
 

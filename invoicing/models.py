@@ -65,15 +65,22 @@ class InvoiceState(models.TextChoices):
     REGISTERED = "registered", _("mise à disposition")
     ACCEPTED = "accepted", _("service fait")
     REFUSED = "refused", _("refusée")
+    ALLEGEDLY_PAID = "allegedly_paid", _("paiement signalé")
     PAID = "paid", _("mise en paiement")
     CLOSED = "closed", _("close")
     ERROR = "error", _("erreur de dépôt")
+    CANCELLED = "cancelled", _("annulée")
+    ANNULLED = "annulled", _("invalidée")
+    DISCARDED = "discarded", _("abandonnée")
+
+
+STATE_MAX_LENGTH = 20
 
 
 # Invoices waiting on us (the worklist), and invoices waiting on Chorus Pro (the ageing view).
 WORKLIST_STATES = [InvoiceState.REFUSED, InvoiceState.ERROR, InvoiceState.FAILED]
 AWAITING_STATES = [InvoiceState.SENDING, InvoiceState.SENT, InvoiceState.REGISTERED,
-                   InvoiceState.ACCEPTED]
+                   InvoiceState.ACCEPTED, InvoiceState.ALLEGEDLY_PAID]
 
 
 class Invoice(models.Model):
@@ -115,9 +122,13 @@ class Invoice(models.Model):
     iban = models.CharField(_("IBAN"), max_length=34, blank=True)
     notes = models.TextField(_("mentions"), blank=True)
 
-    state = models.CharField(_("état"), max_length=12, choices=InvoiceState.choices,
+    state = models.CharField(_("état"), max_length=STATE_MAX_LENGTH, choices=InvoiceState.choices,
                              default=InvoiceState.DRAFT, db_index=True)
     remote_id = models.BigIntegerField(_("id B2Brouter"), null=True, blank=True, unique=True)
+    # A deposit that failed (state `error`) is terminal at B2Brouter: once corrected, the
+    # invoice is created again under the same number after this document is deleted there.
+    remote_id_to_delete = models.BigIntegerField(_("id B2Brouter à supprimer"), null=True,
+                                                 blank=True)
     state_updated_at = models.DateTimeField(_("état changé le"), null=True, blank=True)
     # Bumped when a routing return is fixed and resent under the same number: each round has
     # its own deposit, hence its own legal XML.
@@ -172,8 +183,17 @@ class Invoice(models.Model):
     def is_editable(self) -> bool:
         return self.state in EDITABLE_STATES
 
+    @property
+    def refusal_kind(self) -> str:
+        """What a refusal asks of the supplier (see `invoicing.states.refusal_kind`)."""
+        from invoicing import states
 
-EDITABLE_STATES = frozenset({InvoiceState.DRAFT, InvoiceState.FAILED})
+        return states.refusal_kind(self.state, self.chorus_status, self.chorus_status_reason)
+
+
+# Drafts, and invoices that never reached Chorus Pro: refused by B2Brouter on creation
+# (`failed`), or whose deposit failed (`error`, corrected and created again, same number).
+EDITABLE_STATES = frozenset({InvoiceState.DRAFT, InvoiceState.FAILED, InvoiceState.ERROR})
 
 
 class InvoiceLine(models.Model):
@@ -235,8 +255,8 @@ class InvoiceEvent(models.Model):
     source = models.CharField(max_length=10, choices=Source.choices)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
                               blank=True, related_name="+")
-    from_state = models.CharField(max_length=12, blank=True)
-    to_state = models.CharField(max_length=12, blank=True)
+    from_state = models.CharField(max_length=STATE_MAX_LENGTH, blank=True)
+    to_state = models.CharField(max_length=STATE_MAX_LENGTH, blank=True)
     chorus_status = models.CharField(max_length=40, blank=True)
     reason = models.TextField(blank=True)
     remote_event_id = models.BigIntegerField(null=True, blank=True)
@@ -388,7 +408,7 @@ class InvoiceStateTotal(models.Model):
     cost one small read whatever the number of invoices."""
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="state_totals")
-    state = models.CharField(max_length=12)
+    state = models.CharField(max_length=STATE_MAX_LENGTH)
     count = models.BigIntegerField(default=0)
     total = models.DecimalField(max_digits=18, decimal_places=2, default=ZERO)
 

@@ -172,15 +172,17 @@ def invoice_create(*, account: Account, number: str, buyer, lines: list[LineData
 def invoice_request_send(*, invoice_id: int, user=None) -> Invoice:
     """Queues an invoice for submission; the task is enqueued once the transaction commits.
 
-    Idempotent: an invoice already queued or further along is left as it is. A routing return
-    (refused, A_RECYCLER) starts a new submission round under the same number.
+    Idempotent: an invoice already queued or further along is left as it is. A new submission
+    round starts, under the same number, for a routing return (refused, fixed) and for a failed
+    deposit (error, corrected: its document at B2Brouter is deleted and created again).
     Raises InvoiceActionError when the state does not allow sending.
     """
     from invoicing.tasks import invoice_submit_task
 
     with transaction.atomic():
         invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
-        resend = states.can_resend(invoice.state, invoice.chorus_status)
+        resend = states.can_resend(invoice.state, invoice.chorus_status,
+                                   invoice.chorus_status_reason)
         if invoice.state in (S.QUEUED, S.SUBMITTING) or (
             invoice.state in states.REMOTE_STATES and not resend
         ):
@@ -191,11 +193,16 @@ def invoice_request_send(*, invoice_id: int, user=None) -> Invoice:
         if resend:
             invoice.submission_round += 1
             invoice.download_legal_url = ""  # the new deposit will have its own
+        if previous == S.ERROR and invoice.remote_id:
+            # Terminal at B2Brouter (its French guide): delete it there, create it again.
+            invoice.remote_id_to_delete = invoice.remote_id
+            invoice.remote_id = None
         invoice.state = S.QUEUED
         invoice.last_error = ""
         invoice.remote_field_errors = {}
         invoice.save(update_fields=["state", "submission_round", "download_legal_url", "last_error",
-                                    "remote_field_errors", "updated_at"])
+                                    "remote_field_errors", "remote_id", "remote_id_to_delete",
+                                    "updated_at"])
         _record_state(invoice, from_state=previous, source=InvoiceEvent.Source.USER, actor=user,
                       message="Envoi demandé")
         transaction.on_commit(lambda: invoice_submit_task.delay(invoice.pk))
@@ -285,37 +292,90 @@ def _submit(invoice: Invoice) -> Invoice:
         body = invoice_body(invoice)
         if invoice.remote_id:
             # A routing return fixed by the user: same invoice, same number, sent again.
-            client.update_invoice(invoice.remote_id, {"invoice": body["invoice"]})
-            remote = client.send_invoice(invoice.remote_id)
-            path = f"/invoices/send_invoice/{invoice.remote_id}"
+            remote, path = _resend(client, invoice, body)
         else:
+            if invoice.remote_id_to_delete:
+                _delete_failed_deposit(client, invoice)
             remote = None
             if invoice.submit_attempts > 1:
-                remote = client.find_invoice_by_number(account_id, invoice.number)
+                remote = _find_ours(client, invoice, account_id, body)
             path = f"/accounts/{account_id}/invoices"
             if remote is None:
                 remote = _create_or_adopt(client, invoice, account_id, body)
             else:
                 _log(logging.WARNING, invoice, "found at B2Brouter after an ambiguous attempt")
     except b2brouter.RejectedError as exc:
-        _submission_rejected(invoice, exc, body)
+        if invoice.remote_id:
+            _resend_refused(invoice, exc, body)
+        else:
+            _submission_rejected(invoice, exc, body)
         return invoice
     except b2brouter.TransientError as exc:
         _submission_interrupted(invoice, exc, body)
         raise
+    if not isinstance(remote, dict) or remote.get("id") is None or remote.get("number") not in (
+            None, invoice.number):
+        # Not the invoice we sent: taken for an answer lost, settled by number next time.
+        exc = b2brouter.ResponseLost("the answer is not the invoice sent", path=path)
+        _submission_interrupted(invoice, exc, body)
+        raise exc
     _submission_accepted(invoice, remote, body, path)
     return invoice
+
+
+def _resend(client, invoice: Invoice, body: dict) -> tuple[dict, str]:
+    """PUT the corrected invoice, then send it. The answer to a send need not hold the invoice
+    (documented shapes vary): it is read again when it does not."""
+    client.update_invoice(invoice.remote_id, {"invoice": body["invoice"]})
+    remote = client.send_invoice(invoice.remote_id)
+    if remote is None or "state" not in remote:
+        remote = client.get_invoice(invoice.remote_id)
+    return remote, f"/invoices/send_invoice/{invoice.remote_id}"
+
+
+def _delete_failed_deposit(client, invoice: Invoice) -> None:
+    """Deletes the document whose deposit failed before the corrected invoice is created again
+    under its number. Idempotent: already gone (404) is done."""
+    try:
+        client.delete_invoice(invoice.remote_id_to_delete)
+        status, message = 200, "Document en erreur supprimé chez B2Brouter avant renvoi"
+    except b2brouter.NotFound:
+        status, message = 404, "Document en erreur déjà supprimé chez B2Brouter"
+    _record_exchange(invoice, method="DELETE", path=f"/invoices/{invoice.remote_id_to_delete}",
+                     status=status, message=message)
+
+
+def _remote_contact_id(remote: dict):
+    contact = remote.get("contact") if isinstance(remote.get("contact"), dict) else {}
+    return remote.get("contact_id", contact.get("id"))
+
+
+def _is_ours(remote: dict | None, invoice: Invoice, body: dict) -> bool:
+    """True when an invoice B2Brouter listed under our number is the one we sent: not the
+    document we deleted, and addressed to our contact (when the answer says)."""
+    if remote is None or remote.get("number") != invoice.number:
+        return False
+    if invoice.remote_id_to_delete and remote.get("id") == invoice.remote_id_to_delete:
+        return False
+    contact_id = _remote_contact_id(remote)
+    return contact_id is None or str(contact_id) == str(body["invoice"]["contact_id"])
+
+
+def _find_ours(client, invoice: Invoice, account_id: int, body: dict) -> dict | None:
+    remote = client.find_invoice_by_number(account_id, invoice.number)
+    return remote if _is_ours(remote, invoice, body) else None
 
 
 def _create_or_adopt(client, invoice: Invoice, account_id: int, body: dict) -> dict:
     """Creates the invoice at B2Brouter. When an earlier, ambiguous attempt is still landing (a
     slow answer the client gave up on stores the invoice after the lookup by number found
-    nothing), B2Brouter refuses the number as taken: that invoice is ours, adopt it."""
+    nothing), B2Brouter refuses the number as taken (documented: 422 `parameter_taken`, with no
+    field named): the invoice it holds under our number is adopted if it is ours."""
     try:
         return client.create_invoice(account_id, body)
     except b2brouter.ValidationError as exc:
-        if invoice.submit_attempts > 1 and exc.code == "parameter_taken" and exc.param == "number":
-            remote = client.find_invoice_by_number(account_id, invoice.number)
+        if invoice.submit_attempts > 1 and exc.code == "parameter_taken":
+            remote = _find_ours(client, invoice, account_id, body)
             if remote is not None:
                 _log(logging.WARNING, invoice, "adopted at B2Brouter: an earlier attempt stored it")
                 return remote
@@ -326,13 +386,40 @@ def _submission_accepted(invoice: Invoice, remote: dict, body: dict, path: str) 
     with transaction.atomic():
         locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
         locked.remote_id = remote["id"]
+        locked.remote_id_to_delete = None
         locked.last_error = "; ".join(_error_texts(remote.get("errors")))
-        locked.save(update_fields=["remote_id", "last_error", "updated_at"])
+        locked.save(update_fields=["remote_id", "remote_id_to_delete", "last_error", "updated_at"])
         _record_exchange(locked, method="POST", path=path, status=201, request_body=body,
                          response_body=remote)
         _apply(locked, remote, source=InvoiceEvent.Source.WORKER)
     invoice.refresh_from_db()
     _log(logging.INFO, invoice, "submitted, state=%s", invoice.state)
+
+
+def _resend_refused(invoice: Invoice, exc: "b2brouter.RejectedError", body) -> None:
+    """B2Brouter would not take the correction of a refused invoice (the update or the send of a
+    deposited invoice is not documented): it stays refused, as deposited, and staff are told to
+    treat it as a rejection or to correct it on the Chorus Pro portal."""
+    with transaction.atomic():
+        locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        previous = locked.state
+        last = locked.legal_documents.order_by("-submission_round").first()
+        locked.state = S.REFUSED
+        locked.submission_round = last.submission_round if last else max(
+            1, locked.submission_round - 1)
+        locked.download_legal_url = last.source_url if last else ""
+        locked.last_error = (
+            "B2Brouter n'accepte pas de renvoyer cette facture corrigée "
+            f"({exc.status or ''} {exc.message}). Émettez un avoir et une nouvelle facture, ou "
+            "corrigez-la sur le portail Chorus Pro.")
+        locked.save(update_fields=["state", "submission_round", "download_legal_url",
+                                   "last_error", "updated_at"])
+        _record_exchange(locked, method="PUT", path=f"/invoices/{locked.remote_id}",
+                         status=exc.status, request_body=body,
+                         response_body=getattr(exc, "body", None), message=str(exc))
+        _record_state(locked, from_state=previous, source=InvoiceEvent.Source.WORKER,
+                      reason=locked.last_error)
+    _log(logging.WARNING, invoice, "resend refused by B2Brouter: %s", exc)
 
 
 def _submission_interrupted(invoice: Invoice, exc: Exception, body) -> None:
@@ -380,10 +467,33 @@ def parse_timestamp(value) -> datetime | None:
     return parse_datetime(str(value).replace("Z", "+00:00"))
 
 
+def _reason(remote: dict) -> str:
+    """Why B2Brouter refused or failed the invoice: its documented `refuse_reason`, a webhook's
+    `notes`, or Chorus Pro's reason when B2Brouter adds it."""
+    return str(remote.get("refuse_reason") or remote.get("notes")
+               or remote.get("chorus_status_reason") or "")
+
+
+def _note_unknown_state(invoice: Invoice, remote: dict, *, source: str, remote_ts) -> bool:
+    """Records, once, that B2Brouter reported a state this product does not know. The invoice
+    keeps its state: nothing is dropped silently, nothing is guessed."""
+    message = f"État B2Brouter inconnu : « {remote.get('state')} » (l'état de la facture ne change pas)"
+    if invoice.events.filter(kind=InvoiceEvent.Kind.NOTE, message=message,
+                             remote_state_updated_at=remote_ts).exists():
+        return False
+    InvoiceEvent.objects.create(invoice=invoice, kind=InvoiceEvent.Kind.NOTE, source=source,
+                                message=message, remote_state_updated_at=remote_ts,
+                                response_body=_jsonable(remote))
+    _log(logging.WARNING, invoice, "unknown B2Brouter state %r recorded", remote.get("state"))
+    return True
+
+
 def _apply(invoice: Invoice, remote: dict, *, source: str, remote_event_id: int | None = None,
            whole_seconds: bool = False) -> bool:
     """Applies a B2Brouter invoice resource to the locked `invoice`. Returns True on a change.
 
+    Only documented fields are needed (`state`, `state_updated_at`, `refuse_reason`, `errors`,
+    `download_legal_url`); `chorus_status` is used when B2Brouter gives it, never required.
     `whole_seconds`: the update's timestamp has no sub-second part (a webhook's `triggered_at`),
     so it is compared with ours truncated to the second.
     """
@@ -393,6 +503,8 @@ def _apply(invoice: Invoice, remote: dict, *, source: str, remote_event_id: int 
         return False
     new_state = remote.get("state")
     remote_ts = parse_timestamp(remote.get("state_updated_at"))
+    if new_state and not states.is_known(new_state):
+        return _note_unknown_state(invoice, remote, source=source, remote_ts=remote_ts)
     learned_url = bool(remote.get("download_legal_url")) and (
         remote["download_legal_url"] != invoice.download_legal_url)
     if learned_url and not invoice.download_legal_url:
@@ -403,9 +515,11 @@ def _apply(invoice: Invoice, remote: dict, *, source: str, remote_event_id: int 
         ours = ours.replace(microsecond=0)
     if remote_ts and ours and remote_ts < ours:
         return False
-    if new_state == invoice.state and remote.get("chorus_status", "") == invoice.chorus_status:
-        return False
-    if new_state != invoice.state and not states.is_forward(invoice.state, new_state):
+    chorus_status = remote.get("chorus_status") or ""
+    reason = _reason(remote)
+    if new_state == invoice.state:
+        return _same_state_news(invoice, chorus_status, reason, source=source)
+    if not states.is_forward(invoice.state, new_state):
         return False
     if remote.get("download_legal_url"):
         invoice.download_legal_url = remote["download_legal_url"]
@@ -414,10 +528,11 @@ def _apply(invoice: Invoice, remote: dict, *, source: str, remote_event_id: int 
         previous not in states.DEPOSITED_STATES or learned_url)
     invoice.state = new_state
     invoice.state_updated_at = remote_ts or timezone.now()
-    invoice.chorus_status = remote.get("chorus_status") or ""
-    invoice.chorus_status_reason = remote.get("chorus_status_reason") or remote.get("refuse_reason") or ""
+    invoice.chorus_status = chorus_status
+    invoice.chorus_status_reason = reason if new_state in (S.REFUSED, S.ERROR) or chorus_status else ""
     if new_state == S.ERROR:
-        invoice.last_error = "; ".join(_error_texts(remote.get("errors"))) or invoice.last_error
+        invoice.last_error = ("; ".join(_error_texts(remote.get("errors"))) or reason
+                              or invoice.last_error)
     invoice.save(update_fields=["state", "state_updated_at", "chorus_status", "chorus_status_reason",
                                 "download_legal_url", "last_error", "updated_at"])
     _record_state(
@@ -441,6 +556,27 @@ def _apply(invoice: Invoice, remote: dict, *, source: str, remote_event_id: int 
     return True
 
 
+def _same_state_news(invoice: Invoice, chorus_status: str, reason: str, *, source: str) -> bool:
+    """What an update in the invoice's own state may still tell: Chorus Pro's status (when
+    B2Brouter gives it) or, for a refusal or an error, a reason we did not have."""
+    changed = []
+    if chorus_status and chorus_status != invoice.chorus_status:
+        invoice.chorus_status = chorus_status
+        changed.append("chorus_status")
+    if reason and reason != invoice.chorus_status_reason and (
+            invoice.state in (S.REFUSED, S.ERROR) or "chorus_status" in changed):
+        invoice.chorus_status_reason = reason
+        changed.append("chorus_status_reason")
+    if not changed:
+        return False
+    invoice.save(update_fields=[*changed, "updated_at"])
+    InvoiceEvent.objects.create(
+        invoice=invoice, kind=InvoiceEvent.Kind.NOTE, source=source,
+        chorus_status=invoice.chorus_status, reason=invoice.chorus_status_reason,
+        message="Statut ou motif communiqué par B2Brouter")
+    return True
+
+
 def invoice_apply_remote(*, remote: dict, source: str, remote_event_id: int | None = None,
                          whole_seconds: bool = False) -> bool:
     """Applies B2Brouter's view of one invoice (from a GET, a list page or a webhook) to ours.
@@ -457,6 +593,20 @@ def invoice_apply_remote(*, remote: dict, source: str, remote_event_id: int | No
     if changed:
         _log(logging.INFO, invoice, "state %s (%s)", invoice.state, source)
     return changed
+
+
+def invoice_read_remote(*, remote_id: int) -> dict | None:
+    """B2Brouter's current view of one of our invoices, or None when it cannot be read now
+    (unknown to us, or B2Brouter unreachable: the caller goes on with what it has)."""
+    invoice = Invoice.objects.filter(remote_id=remote_id).first()
+    if invoice is None:
+        return None
+    try:
+        with invoice_log_context(invoice):
+            return b2brouter_client().get_invoice(remote_id)
+    except b2brouter.B2BrouterError as exc:
+        _log(logging.WARNING, invoice, "could not read the invoice from B2Brouter: %s", exc)
+        return None
 
 
 def invoice_refresh(*, invoice_id: int) -> Invoice:
@@ -525,7 +675,8 @@ def invoice_acknowledge(*, invoice_id: int) -> bool:
     if document.acknowledged_at is not None:
         return True
     with invoice_log_context(invoice):
-        remote = b2brouter_client().ack_invoice(invoice.remote_id)
+        remote = b2brouter_client().ack_invoice(invoice.remote_id) or {}
+    # The answer need not hold the invoice (documented shapes vary): then it is acked now.
     acked_at = parse_timestamp(remote.get("ack_at")) or timezone.now()
     with transaction.atomic():
         LegalDocument.objects.filter(pk=document.pk, acknowledged_at__isnull=True).update(
@@ -572,7 +723,9 @@ def account_register(*, account: Account) -> Account:
         remote = client.create_account(payloads.account_body(payloads.AccountData(
             name=account.name,
             tin_value=account.vat_number,
+            # the SIRET under its scheme, so that the legal XML names the seller by its SIRET
             cin_value=account.siret,
+            cin_scheme="0009" if account.siret else "",
             address=account.address,
             city=account.city,
             postalcode=account.postalcode,
@@ -604,17 +757,24 @@ def invoice_notify_rejection(*, invoice_id: int) -> int:
                            else set()))
     if not recipients:
         return 0
+    kind = invoice.refusal_kind
     if invoice.state == S.ERROR:
-        what, fix = "n'a pas pu être déposée", "Corrigez-la et renvoyez-la."
-    elif states.can_resend(invoice.state, invoice.chorus_status):
+        what, fix = "n'a pas pu être déposée", "Corrigez-la et renvoyez-la sous le même numéro."
+    elif kind == states.ROUTING:
         what, fix = "a été retournée (à recycler)", "Corrigez le code service ou le n° d'engagement et renvoyez-la sous le même numéro."
-    else:
+    elif kind == states.SUSPENSION:
+        what, fix = "a été suspendue", "Complétez les pièces justificatives sur le portail Chorus Pro."
+    elif kind == states.REJECTION:
         what, fix = "a été rejetée", "Émettez un avoir puis une nouvelle facture sous un nouveau numéro."
+    else:
+        what, fix = "a été refusée", ("Lisez le motif : s'il porte sur le routage (code service, n° "
+                                      "d'engagement), corrigez-la et renvoyez-la sous le même numéro ; "
+                                      "sinon émettez un avoir puis une nouvelle facture.")
     subject = f"Facture {invoice.number} {what} par Chorus Pro"
     body = (
         f"La facture {invoice.number} à {invoice.buyer.name if invoice.buyer_id else '?'} "
         f"({invoice.total} {invoice.currency}) {what}.\n"
-        f"Statut Chorus Pro : {invoice.chorus_status or invoice.state}\n"
+        f"Statut : {invoice.chorus_status or invoice.get_state_display()}\n"
         f"Motif : {invoice.chorus_status_reason or invoice.last_error or 'non précisé'}\n\n{fix}\n"
     )
     return send_mail(subject, body, None, recipients)

@@ -22,17 +22,35 @@ class SyncResult:
     applied: int = 0
 
 
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+# B2Brouter's day may not be ours: a date filter is read from the cursor moved back this much,
+# so that it starts no later than the cursor in any time zone (UTC-12 to UTC+14).
+DAY_SAFETY = timedelta(hours=14)
+
+
+def _latest_per_invoice(items) -> dict:
+    """One change per invoice, the latest by `state_updated_at`: the answer is in no documented
+    order and may hold an invoice twice (it changed while the pages were read)."""
+    latest: dict = {}
+    for item in items:
+        if not isinstance(item, dict) or item.get("id") is None:
+            continue
+        moment = services.parse_timestamp(item.get("state_updated_at"))
+        kept = latest.get(item["id"])
+        if kept is None or (moment and (kept[0] is None or moment >= kept[0])):
+            latest[item["id"]] = (moment, item)
+    return latest
 
 
 def account_sync_states(*, account: Account, page_size: int = 100) -> SyncResult:
     """Applies every state change B2Brouter reports since the last successful sync.
 
-    Pages through `state_updated_at_from` in B2Brouter's (ascending) order, moving the cursor
-    after each page, so a crash resumes where it stopped and re-reads at most one page; changes
-    made while it runs are not skipped (no offset drift, as the cursor is a timestamp). Applying is
-    idempotent, so overlaps cost nothing. Costs one call per page of changes, not per invoice.
+    `state_updated_at_from` is sent in its documented form, a date: every change since the start
+    of the cursor's day (in any time zone) is listed, in no promised order. Every page is read
+    (offset by offset), the changes are reduced to the latest per invoice, an invoice whose
+    state we already have is skipped without a write, and the rest go through the one state
+    machine. The cursor moves to the latest change seen only once a pass is complete: a crash
+    re-reads from the same day, and changes sharing a day overlap instead of being missed.
+    Applying is idempotent, so overlaps cost reads, never a wrong state.
     """
     result = SyncResult()
     if account.remote_id is None:
@@ -45,31 +63,60 @@ def account_sync_states(*, account: Account, page_size: int = 100) -> SyncResult
             return result
         since = first["first"] - timedelta(minutes=5)
     client = b2brouter_client()
-    offset = 0
-    while True:
-        page = client.list_invoices(account.remote_id, offset=offset, limit=page_size,
-                                    state_updated_at_from=_iso(since))
+    newest = since
+    changes: dict = {}
+    for page in client.iter_invoices(account.remote_id, page_size=page_size,
+                                     state_updated_at_from=(since - DAY_SAFETY).date()):
         result.pages += 1
-        for item in page.items:
-            result.seen += 1
-            if services.invoice_apply_remote(remote=item, source=InvoiceEvent.Source.POLL):
-                result.applied += 1
-        if not page.items:
-            break
-        newest = services.parse_timestamp(page.items[-1]["state_updated_at"])
-        at_newest = sum(1 for i in page.items if services.parse_timestamp(i["state_updated_at"]) == newest)
-        if newest == since:
-            offset += len(page.items)
-        else:
-            since, offset = newest, at_newest
-        SyncCursor.objects.filter(pk=cursor.pk).update(state_updated_at_from=since)
-        if len(page.items) < page_size:
-            break
-    SyncCursor.objects.filter(pk=cursor.pk).update(state_updated_at_from=since,
+        result.seen += len(page.items)
+        for remote_id, (moment, item) in _latest_per_invoice(page.items).items():
+            kept = changes.get(remote_id)
+            if kept is None or (moment and (kept[0] is None or moment >= kept[0])):
+                changes[remote_id] = (moment, item)
+            if moment and moment > newest:
+                newest = moment
+    result.applied = _apply_changes(account, changes)
+    SyncCursor.objects.filter(pk=cursor.pk).update(state_updated_at_from=newest,
                                                     last_success_at=timezone.now())
     logger.info("account=%s sync pages=%s seen=%s applied=%s", account.remote_id, result.pages,
                 result.seen, result.applied)
     return result
+
+
+def _apply_changes(account: Account, changes: dict) -> int:
+    """Applies the changes whose state, Chorus status or reason we do not already hold; one
+    read for the whole set, then one short transaction per invoice that changes."""
+    if not changes:
+        return 0
+    held = {
+        remote_id: (state, chorus_status, reason)
+        for remote_id, state, chorus_status, reason in Invoice.objects.filter(
+            account=account, remote_id__in=list(changes)).values_list(
+            "remote_id", "state", "chorus_status", "chorus_status_reason")
+    }
+    applied = 0
+    for remote_id, (_moment, item) in sorted(changes.items(), key=lambda kv: kv[1][0] or _EPOCH):
+        mine = held.get(remote_id)
+        if mine is None:
+            continue  # not one of ours (another system's invoice in the same account)
+        if _nothing_new(mine, item):
+            continue
+        if services.invoice_apply_remote(remote=item, source=InvoiceEvent.Source.POLL):
+            applied += 1
+    return applied
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _nothing_new(mine: tuple, item: dict) -> bool:
+    state, chorus_status, reason = mine
+    if item.get("state") != state:
+        return False
+    if item.get("chorus_status") and item["chorus_status"] != chorus_status:
+        return False
+    theirs = item.get("refuse_reason") or item.get("chorus_status_reason") or ""
+    return not theirs or theirs == reason
 
 
 def sync_all_accounts() -> None:

@@ -42,7 +42,6 @@ from invoicing.roles import ADMINS, ALL, STAFF, has_role, role_required
 
 EDITORS = (STAFF, ADMINS)
 PAGE_SIZE = 50
-REJECTED = "REJETEE"
 # States the page follows closely (on its way to Chorus Pro), then more calmly once deposited.
 IN_TRANSIT = frozenset({S.QUEUED, S.SUBMITTING, S.NEW, S.SENDING})
 
@@ -57,20 +56,23 @@ def _can_edit(user) -> bool:
 
 
 def _sendable(invoice: Invoice) -> bool:
-    return invoice.is_editable or states.can_resend(invoice.state, invoice.chorus_status)
+    return invoice.is_editable or states.can_fix_routing(
+        invoice.state, invoice.chorus_status, invoice.chorus_status_reason)
+
+
+# What a refusal asks of the supplier, as the pages name it.
+_FIX_OF_REFUSAL = {states.ROUTING: "fix", states.REJECTION: "replace",
+                   states.SUSPENSION: "suspended", states.UNKNOWN: "choose"}
 
 
 def _fix_for(invoice: Invoice) -> str:
     """The fix that applies to an invoice sent back or refused: "fix" (routing return, same
-    number), "replace" (rejection: credit note + new invoice), "edit" (refused by B2Brouter before
-    deposit), or ""."""
-    if states.can_resend(invoice.state, invoice.chorus_status):
-        return "fix"
-    if invoice.state == S.REFUSED and invoice.chorus_status == REJECTED:
-        return "replace"
-    if invoice.state == S.FAILED:
+    number), "replace" (rejection: credit note + new invoice), "choose" (a refusal B2Brouter does
+    not qualify: the user reads the reason and takes one of the two), "suspended" (documents
+    missing), "edit" (refused by B2Brouter before deposit, or a failed deposit), or ""."""
+    if invoice.state in (S.FAILED, S.ERROR):
         return "edit"
-    return ""
+    return _FIX_OF_REFUSAL.get(invoice.refusal_kind, "")
 
 
 def _safe_next(request: HttpRequest, default: str) -> str:
@@ -309,7 +311,7 @@ def _send_one(request: HttpRequest, invoice: Invoice) -> HttpResponse:
         messages.error(request, ngettext(
             "Envoi refusé : %(count)d problème à corriger.",
             "Envoi refusé : %(count)d problèmes à corriger.", count) % {"count": count})
-        if _fix_for(invoice) == "fix":
+        if _fix_for(invoice) in ("fix", "choose"):
             return redirect("invoicing:fix", pk=invoice.pk)
         return redirect(reverse("invoicing:edit", args=[invoice.pk]) + "?check=1")
     try:
@@ -373,9 +375,10 @@ STEPS = [
     (5, gettext_lazy("service fait")), (6, gettext_lazy("mise en paiement")),
 ]
 STEP_OF = {S.DRAFT: 0, S.FAILED: 2, S.QUEUED: 1, S.SUBMITTING: 2, S.NEW: 2, S.SENDING: 2,
-           S.SENT: 3, S.ERROR: 3, S.REGISTERED: 4, S.ACCEPTED: 5, S.REFUSED: 5, S.PAID: 6,
-           S.CLOSED: 6}
-TROUBLE = frozenset({S.FAILED, S.ERROR, S.REFUSED})
+           S.SENT: 3, S.ERROR: 3, S.REGISTERED: 4, S.ACCEPTED: 5, S.REFUSED: 5,
+           S.ALLEGEDLY_PAID: 6, S.PAID: 6, S.CLOSED: 6, S.CANCELLED: 3, S.ANNULLED: 3,
+           S.DISCARDED: 3}
+TROUBLE = frozenset({S.FAILED, S.ERROR, S.REFUSED, S.CANCELLED, S.ANNULLED, S.DISCARDED})
 
 
 def _steps(invoice: Invoice) -> list[tuple[str, str]]:
@@ -500,7 +503,7 @@ def invoice_legal_view(request: HttpRequest, pk: int) -> HttpResponse:
 def invoice_fix(request: HttpRequest, pk: int) -> HttpResponse:
     """A routing return (A_RECYCLER): correct the service / commitment and resend, same number."""
     invoice = _invoice(request, pk)
-    if _fix_for(invoice) != "fix":
+    if _fix_for(invoice) not in ("fix", "choose"):
         messages.warning(request, _("Cette facture n'est pas un retour pour correction."))
         return redirect("invoicing:detail", pk=invoice.pk)
     form = RoutingFixForm(request.POST or None, invoice=invoice)

@@ -101,29 +101,49 @@ def _int_or_none(value):
     return number if 0 < number < 2**63 else None
 
 
+def _remote_from(event: WebhookEvent) -> dict:
+    """The invoice as a notification describes it. Documented: `invoice_id`, `event_id`,
+    `state`, `notes`; used when present (sandbox extras): `chorus_status`, `state_updated_at`
+    (else `triggered_at`, whole seconds) and `download_legal_url` (else a GET when needed)."""
+    data = event.payload.get("data") or {}
+    remote = {
+        "id": event.remote_invoice_id,
+        "state": data.get("state"),
+        "chorus_status": data.get("chorus_status") or "",
+        "notes": data.get("notes") or "",
+        "state_updated_at": data.get("state_updated_at") or (
+            event.triggered_at.isoformat() if event.triggered_at else None),
+        "download_legal_url": data.get("download_legal_url") or None,
+    }
+    if data.get("state") == "error":
+        remote["errors"] = [{"error": data.get("notes") or ""}]
+    return remote
+
+
 def webhook_process(*, event_pk: int) -> str:
-    """Applies a stored notification once. Idempotent; returns its outcome."""
+    """Applies a stored notification once. Idempotent; returns its outcome.
+
+    A refusal or an error notified without `notes` is read from B2Brouter first (outside any
+    transaction), so that its documented `refuse_reason` reaches the invoice and its worklist.
+    """
+    event = WebhookEvent.objects.get(pk=event_pk)
+    if event.processed_at is not None:
+        return event.outcome
+    data = event.payload.get("data") or {}
+    remote, whole_seconds = _remote_from(event), not data.get("state_updated_at")
+    if remote["state"] in ("refused", "error") and not remote["notes"]:
+        read = services.invoice_read_remote(remote_id=event.remote_invoice_id)
+        if read is not None:
+            remote, whole_seconds = read, False
     with transaction.atomic():
         event = WebhookEvent.objects.select_for_update().get(pk=event_pk)
         if event.processed_at is not None:
             return event.outcome
-        data = event.payload.get("data") or {}
-        remote = {
-            "id": event.remote_invoice_id,
-            "state": data.get("state"),
-            "chorus_status": data.get("chorus_status") or "",
-            "chorus_status_reason": data.get("notes") or "",
-            "state_updated_at": data.get("state_updated_at") or (
-                event.triggered_at.isoformat() if event.triggered_at else None),
-            "download_legal_url": data.get("download_legal_url") or None,
-        }
-        if data.get("state") == "error":
-            remote["errors"] = [{"error": data.get("notes") or ""}]
         changed = services.invoice_apply_remote(
             remote=remote,
             source=InvoiceEvent.Source.WEBHOOK,
             remote_event_id=_int_or_none(data.get("event_id")),
-            whole_seconds=not data.get("state_updated_at"),
+            whole_seconds=whole_seconds,
         )
         event.outcome = "applied" if changed else "ignored"
         event.processed_at = timezone.now()

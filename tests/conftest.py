@@ -1,8 +1,13 @@
 """Fixtures shared by the whole suite.
 
 - No network but loopback (an autouse guard).
-- `sandbox`: the B2Brouter emulator as a real HTTP server in its own process, per session.
-- `b2b`: settings pointing the product at that sandbox, with a registered account.
+- `sandbox`: the B2Brouter emulator as a real HTTP server in its own process, per session, in
+  documented-only mode: it does what B2Brouter documents and nothing more, so that the product
+  is tested against the documentation, not against the sandbox's conveniences.
+- `rich_sandbox`: the same emulator with its conveniences (Chorus Pro flags and services in the
+  directory, Chorus statuses, webhook extras), for the tests of what the product does with them.
+- `b2b`: settings pointing the product at the documented-only sandbox, or, for a test marked
+  `@pytest.mark.rich_sandbox`, at the sandbox with conveniences.
 - `celery_worker_process`: a real Celery worker process on the configured broker (Redis in CI).
 """
 
@@ -50,9 +55,24 @@ def _loopback_only():
 
 @pytest.fixture(scope="session")
 def sandbox(tmp_path_factory):
-    """One sandbox for the session; tests create their own accounts in it, so they don't collide."""
+    """One documented-only sandbox for the session; tests create their own accounts in it, so
+    they don't collide."""
     server = SandboxProcess(
         data_dir=tmp_path_factory.mktemp("sandbox"),
+        api_key=os.environ["B2BROUTER_API_KEY"],
+        send_delay=0.1,
+        documented_only=True,
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def rich_sandbox(tmp_path_factory):
+    """The sandbox with its conveniences (see docs/b2brouter-contract.md, each a DECISION)."""
+    server = SandboxProcess(
+        data_dir=tmp_path_factory.mktemp("rich-sandbox"),
         api_key=os.environ["B2BROUTER_API_KEY"],
         send_delay=0.1,
     )
@@ -61,26 +81,38 @@ def sandbox(tmp_path_factory):
     server.stop()
 
 
-@pytest.fixture
-def b2b(sandbox, settings):
-    """Points the product at the session sandbox."""
-    settings.B2BROUTER_API_URL = sandbox.url
-    settings.B2BROUTER_API_KEY = sandbox.api_key
+def _point_at(server, settings):
+    settings.B2BROUTER_API_URL = server.url
+    settings.B2BROUTER_API_KEY = server.api_key
     from django.core.cache import cache
 
     cache.clear()
-    return sandbox
+    return server
+
+
+@pytest.fixture
+def b2b(request, settings):
+    """Points the product at the session's documented-only sandbox; a test marked
+    `rich_sandbox` (what the product does with a convenience) gets the other one."""
+    rich = request.node.get_closest_marker("rich_sandbox") is not None
+    return _point_at(request.getfixturevalue("rich_sandbox" if rich else "sandbox"), settings)
+
+
+def new_registered_account(**fields):
+    """A local account registered at the sandbox the settings point at, with a fresh VAT number
+    so that its invoice numbers never collide with another test's."""
+    from invoicing.services import account_register
+    from tests.factories import AccountFactory
+
+    return account_register(account=AccountFactory(
+        name=f"Exemplar {time.monotonic_ns()}",
+        vat_number=f"FR{time.monotonic_ns() % 10**11:011d}", **fields))
 
 
 @pytest.fixture
 def registered_account(b2b, db):
-    """A local account registered at the sandbox, with a fresh VAT number per test so that its
-    invoice numbers never collide with another test's."""
-    from invoicing.services import account_register
-    from tests.factories import AccountFactory
-
-    return account_register(account=AccountFactory(name=f"Exemplar {time.monotonic_ns()}",
-                                                   vat_number=f"FR{time.monotonic_ns() % 10**11:011d}"))
+    """A local account registered at the sandbox `b2b` points at."""
+    return new_registered_account()
 
 
 def _database_url() -> str:

@@ -25,7 +25,7 @@ def advancing_sandbox(tmp_path, settings):
     server = SandboxProcess(
         data_dir=tmp_path,
         api_key=os.environ["B2BROUTER_API_KEY"],
-        send_delay=0.1, advance_after=0.3, refuse_share=0,
+        send_delay=0.1, advance_after=0.3, refuse_share=0, documented_only=True,
     )
     server.start()
     settings.B2BROUTER_API_URL = server.url

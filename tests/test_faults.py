@@ -28,7 +28,8 @@ SETTLED = {S.SENDING, S.SENT, S.REGISTERED, S.ACCEPTED, S.REFUSED, S.PAID, S.ERR
 @pytest.fixture
 def faulty_sandbox(tmp_path, settings):
     server = SandboxProcess(data_dir=tmp_path, api_key=os.environ["B2BROUTER_API_KEY"],
-                            send_delay=0.2, slow_ms=4000, retry_after=1, seed=7)
+                            send_delay=0.2, slow_ms=4000, retry_after=1, seed=7,
+                            documented_only=True)
     server.start()
     settings.B2BROUTER_API_URL = server.url
     settings.B2BROUTER_TIMEOUT = 2.0

@@ -6,7 +6,7 @@ import logging
 import socket
 import threading
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -211,6 +211,8 @@ def test_contacts(client: B2BrouterClient, mocked: responses.RequestsMock) -> No
 
 
 def test_list_invoices_filters(client: B2BrouterClient, mocked: responses.RequestsMock) -> None:
+    """`state_updated_at_from` goes out in its documented form, a date (a datetime: its UTC
+    date, so the answer starts no later than asked)."""
     mocked.get(
         BASE + "/accounts/42/invoices",
         json={"invoices": [{"id": 1}], "meta": {"total_count": 1, "offset": 0, "limit": 100}},
@@ -219,7 +221,7 @@ def test_list_invoices_filters(client: B2BrouterClient, mocked: responses.Reques
                 {
                     "offset": "0",
                     "limit": "100",
-                    "state_updated_at_from": "2026-11-25T10:00:00.123Z",
+                    "state_updated_at_from": "2026-11-24",
                     "ack": "false",
                     "sent": "1",
                 }
@@ -235,9 +237,10 @@ def test_list_invoices_filters(client: B2BrouterClient, mocked: responses.Reques
             )
         ],
     )
+    paris = timezone(timedelta(hours=1))
     page = client.list_invoices(
         42,
-        state_updated_at_from=datetime(2026, 11, 25, 10, 0, 0, 123456, tzinfo=UTC),
+        state_updated_at_from=datetime(2026, 11, 25, 0, 30, 0, 123456, tzinfo=paris),
         ack=False,
         sent=True,
     )
@@ -274,6 +277,23 @@ def test_send_ack_delete(client: B2BrouterClient, mocked: responses.RequestsMock
     client.delete_invoice(5)
     assert [c.request.method for c in mocked.calls] == ["POST", "POST", "DELETE"]
     assert "Content-Type" not in mocked.calls[0].request.headers
+
+
+@pytest.mark.parametrize("answer", [
+    {"json": {"tax_report_ids": [42]}},  # the PHP SDK's documented send answer
+    {"json": {}},
+    {"status": 204},  # the legacy answer
+    {"status": 200, "body": b""},
+])
+def test_send_and_ack_accept_every_documented_answer(
+    client: B2BrouterClient, mocked: responses.RequestsMock, answer: dict
+) -> None:
+    """Neither answer's shape is settled by the documentation: an envelope gives the invoice,
+    anything else (another body, 204, nothing) gives None, never an error."""
+    mocked.post(BASE + "/invoices/send_invoice/5", **answer)
+    mocked.post(BASE + "/invoices/5/ack", **answer)
+    assert client.send_invoice(5) is None
+    assert client.ack_invoice(5) is None
 
 
 def test_download_legal_returns_exact_bytes(

@@ -35,7 +35,7 @@ IBAN = "FR7630006000011234567890189"
 def sandbox_with_webhooks(tmp_path, settings, live_server):
     server = SandboxProcess(
         data_dir=tmp_path, api_key=os.environ["B2BROUTER_API_KEY"],
-        send_delay=0.1, advance_after=0.5, refuse_share=0,
+        send_delay=0.1, advance_after=0.5, refuse_share=0, documented_only=True,
         webhook_url=live_server.url + "/webhooks/b2brouter/",
         webhook_secret=settings.B2BROUTER_WEBHOOK_SECRET,
     )
@@ -51,12 +51,15 @@ def sandbox_with_webhooks(tmp_path, settings, live_server):
 
 @pytest.fixture
 def office(sandbox_with_webhooks, tmp_path):
-    """A registered account, the guide's buyer from the directory, a staff member, a worker."""
+    """A registered account, the guide's buyer from the directory (its rules and its service as
+    the guide gives them: B2Brouter's directory publishes neither), a staff member, a worker."""
     from directory.services import buyer_create_from_directory
     from invoicing.services import account_register
 
     account = account_register(account=AccountFactory(invoice_number_prefix="F2026-", iban=IBAN))
-    buyer = buyer_create_from_directory(account=account, siret=SIRET)
+    buyer = buyer_create_from_directory(
+        account=account, siret=SIRET, service_codes=[SERVICE_CODE],
+        flags={"service_code_required": True, "engagement_required": True})
     user = UserFactory(username="camille")
     user.groups.add(Group.objects.get_or_create(name=STAFF)[0])
     account.users.add(user)

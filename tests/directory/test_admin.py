@@ -47,11 +47,13 @@ def test_changelist_search_and_filters(admin_client, account):
     assert names(service_code_required__exact="1") == ["COMMUNE DE LYON"]
 
 
-def test_add_form_asks_only_for_account_and_siret(admin_client):
+def test_add_form_asks_for_account_and_siret_the_rest_optional(admin_client):
     form = admin_client.get(ADD).context["adminform"].form
-    assert list(form.fields) == ["account", "siret", "service_codes"]
+    assert list(form.fields)[:3] == ["account", "siret", "service_codes"]
+    assert not any(form.fields[name].required for name in list(form.fields)[2:])
 
 
+@pytest.mark.rich_sandbox
 def test_add_by_siret_fills_from_the_directory_and_registers(admin_client, account):
     response = admin_client.post(ADD, {"account": account.pk, "siret": "130 015 332 00013",
                                        "service_codes": SEED_SERVICE}, follow=True)
@@ -64,6 +66,7 @@ def test_add_by_siret_fills_from_the_directory_and_registers(admin_client, accou
     assert LogEntry.objects.filter(object_id=str(buyer.pk)).exists()  # history
 
 
+@pytest.mark.rich_sandbox
 def test_add_with_blank_codes_takes_every_active_service(admin_client, account):
     admin_client.post(ADD, {"account": account.pk, "siret": "21750001600019"})
     buyer = Buyer.objects.get(siret="21750001600019")
@@ -74,7 +77,9 @@ def test_add_with_blank_codes_takes_every_active_service(admin_client, account):
 @pytest.mark.parametrize("siret, codes, field, message", [
     ("13001533200014", "", "siret", "clé de contrôle"),
     ("73282932000074", "", "siret", "Aucune entité publique"),
-    (SEED_SIRET, "FACTURES_PUBLIQUES", "service_codes", "pas un service actif"),
+    ("73282932000074", "", "siret", "saisissez au moins sa raison sociale"),
+    (SEED_SIRET, "FACTURES_PUBLIQUES", "service_codes", "réservé aux factures entre entités"),
+    (SEED_SIRET, "ÉCOLE_FACTURES", "service_codes", "n'a pas la forme d'un code service"),
 ])
 def test_add_refuses_with_a_clear_message(admin_client, account, siret, codes, field, message):
     response = admin_client.post(ADD, {"account": account.pk, "siret": siret,
@@ -164,6 +169,7 @@ def test_a_failed_push_is_shown_and_recorded(admin_client, account):
     assert buyer.sync_state == SyncState.FAILED and buyer.city == "MARSEILLE"
 
 
+@pytest.mark.rich_sandbox
 def test_recheck_action_reports_changes_and_logs_them(admin_client, account):
     buyer = services.buyer_create_from_directory(account=account, siret="21750001600019",
                                                  service_codes=["DFA_FACTURES"])
@@ -178,6 +184,7 @@ def test_recheck_action_reports_changes_and_logs_them(admin_client, account):
                                    change_message__contains="Revérifié").exists()
 
 
+@pytest.mark.rich_sandbox
 def test_register_action_registers_failed_buyers(admin_client, account):
     buyer = services.buyer_create_from_directory(account=account, siret="21750001600019",
                                                  service_codes=["DFA_FACTURES"])
@@ -201,3 +208,53 @@ def test_change_form_shows_remote_ids_read_only_and_units_inline(admin_client, a
                                     args=[service.buyer.pk])).status_code == 200
     assert admin_client.get(reverse("admin:directory_service_changelist"),
                             {"q": SEED_SERVICE}).status_code == 200
+
+
+# ---- what B2Brouter documents: the directory gives the identity only, or nothing ------------
+
+
+def test_add_by_siret_takes_the_identity_and_the_typed_rules(admin_client, account):
+    """The documented directory entry has no Chorus Pro rules and no services: the admin's
+    ticks stand, the typed code is kept "not confirmed by the directory"."""
+    response = admin_client.post(ADD, {
+        "account": account.pk, "siret": SEED_SIRET, "service_codes": SEED_SERVICE,
+        "service_code_required": "on", "engagement_required": "on"}, follow=True)
+    buyer = Buyer.objects.get(account=account, siret=SEED_SIRET)
+    assert buyer.name == "UNIVERSITE D AIX MARSEILLE" and buyer.directory_checked_at
+    assert buyer.service_code_required and buyer.engagement_required
+    assert not buyer.service_code_or_engagement_required and not buyer.flags_from_directory
+    service = buyer.services.get()
+    assert service.code == SEED_SERVICE and not service.directory_confirmed
+    assert service.remote_contact_id and buyer.sync_state == SyncState.SYNCED
+    assert "enregistré chez B2Brouter" in _messages(response)
+
+
+def test_an_unknown_siret_is_created_by_hand(admin_client, account):
+    response = admin_client.post(ADD, {
+        "account": account.pk, "siret": "732 829 320 00074", "name": "SYNDICAT DES EAUX",
+        "address": "1 RUE DU LAC", "postalcode": "74000", "city": "ANNECY",
+        "service_codes": "EAU_FACTURES", "engagement_required": "on"}, follow=True)
+    buyer = Buyer.objects.get(account=account, siret="73282932000074")
+    assert (buyer.name, buyer.city, buyer.engagement_required) == (
+        "SYNDICAT DES EAUX", "ANNECY", True)
+    assert buyer.directory_checked_at is None and not buyer.flags_from_directory
+    assert buyer.services.get().code == "EAU_FACTURES"
+    assert buyer.remote_contact_id and buyer.services.get().remote_contact_id
+    assert "créé à la main" in _messages(response)
+
+
+def test_a_directory_that_is_down_does_not_block_the_admin(admin_client, account, settings,
+                                                           sandbox_faults):
+    sandbox_faults({"queue": [{"kind": "error_5xx", "method": "GET", "path": "/directory/*"}] * 4})
+    admin_client.post(ADD, {"account": account.pk, "siret": "21750001600019",
+                            "name": "VILLE DE PARIS", "service_code_required": "on"})
+    buyer = Buyer.objects.get(account=account, siret="21750001600019")
+    assert buyer.name == "VILLE DE PARIS" and buyer.service_code_required
+
+
+def test_rules_typed_in_the_change_form_become_the_buyers_own(admin_client, account):
+    buyer = BuyerFactory(account=account, flags_from_directory=True, service_code_required=False)
+    admin_client.post(reverse("admin:directory_buyer_change", args=[buyer.pk]),
+                      _change_data(buyer, service_code_required="on"))
+    buyer.refresh_from_db()
+    assert buyer.service_code_required and not buyer.flags_from_directory

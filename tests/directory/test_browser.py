@@ -62,9 +62,13 @@ def test_seed_buyer_from_the_lookup_widget(page, live_server, b2b, transactional
     page.get_by_role("button", name="Chercher dans l'annuaire").click()
     result = page.locator("#buyer-lookup-result")
     result.get_by_text("UNIVERSITE D AIX MARSEILLE").wait_for()
-    assert "Code service obligatoire : oui" in result.inner_text()
     assert "/directory/buyers/" in page.url  # htmx swapped the widget in place
-    page.get_by_label(SEED_SERVICE, exact=False).check()
+    # B2Brouter's directory gives the entity, not Chorus Pro's rules nor its services: the
+    # person who knows the buyer ticks the rules and types the service code.
+    assert "L'annuaire ne les publie pas" in result.inner_text()
+    result.get_by_label("Code service obligatoire").check()
+    result.get_by_label("N° d'engagement obligatoire").check()
+    result.get_by_label("Autres codes service").fill(SEED_SERVICE)
     page.screenshot(path=ARTIFACTS / "directory-widget-lookup.png", full_page=True)
 
     page.get_by_role("button", name="Créer l'acheteur").click()
@@ -75,6 +79,7 @@ def test_seed_buyer_from_the_lookup_widget(page, live_server, b2b, transactional
 
     buyer = Buyer.objects.get(account=account, siret=SEED_SIRET)
     assert buyer.sync_state == SyncState.SYNCED and buyer.remote_contact_id
+    assert buyer.service_code_required and buyer.engagement_required
     service = buyer.services.get()
     assert service.code == SEED_SERVICE and service.remote_contact_id
 

@@ -21,6 +21,51 @@ pytestmark = pytest.mark.django_db
 # ---- lookup -------------------------------------------------------------------------------
 
 
+def test_the_documented_entry_gives_the_entity_and_its_invoice_codes(b2b, account):
+    """What B2Brouter documents: the entity's basic details and, per document kind, the
+    transport and document type; no Chorus Pro rules, no services."""
+    entry = services.directory_lookup(siret=SEED_SIRET)
+    assert entry["name"] == "UNIVERSITE D AIX MARSEILLE" and entry["cin_value"] == SEED_SIRET
+    assert entry["Invoice"]["transport_type_code"] == "fr.chorus"
+    assert services.entry_flags(entry) is None and not services.entry_lists_services(entry)
+    buyer = services.buyer_create_from_directory(
+        account=account, siret=SEED_SIRET, service_codes=[SEED_SERVICE],
+        flags={"service_code_required": True, "engagement_required": True})
+    assert buyer.service_code_required and buyer.engagement_required
+    assert not buyer.flags_from_directory and buyer.transport_type_code == "fr.chorus"
+    assert buyer.address == "58 BD CHARLES LIVON" and buyer.directory_checked_at
+    service = buyer.services.get()
+    assert service.code == SEED_SERVICE and not service.directory_confirmed
+
+
+def test_typed_service_codes_are_checked_for_form(b2b, account):
+    for code, message in [("FACTURES_PUBLIQUES", "réservé"), ("ÉCOLE", "n'a pas la forme"),
+                          ("A" * 101, "au plus 100"), ("", "Saisissez")]:
+        with pytest.raises(services.DirectoryError) as caught:
+            services.buyer_create_by_hand(account=account, siret=SEED_SIRET,
+                                          details=services.BuyerDetails(name="AMU"),
+                                          service_codes=[code])
+        assert message in caught.value.message
+    assert not Buyer.objects.exists()
+
+
+def test_a_buyer_unknown_to_the_directory_is_created_by_hand(b2b, account):
+    buyer = services.buyer_create_by_hand(
+        account=account, siret="732 829 320 00074",
+        details=services.BuyerDetails(name="SYNDICAT DES EAUX", city="ANNECY",
+                                      engagement_required=True),
+        service_codes=["EAU_FACTURES"])
+    assert (buyer.siret, buyer.engagement_required, buyer.directory_checked_at) == (
+        "73282932000074", True, None)
+    assert services.buyer_register_now_or_later(buyer=buyer)
+    buyer.refresh_from_db()
+    assert buyer.remote_contact_id and buyer.services.get().remote_contact_id
+    with pytest.raises(services.DirectoryError):  # the SIRET is still checked
+        services.buyer_create_by_hand(account=account, siret="73282932000075",
+                                      details=services.BuyerDetails(name="X"))
+
+
+@pytest.mark.rich_sandbox
 def test_lookup_returns_the_entity_with_its_flags_and_services(b2b):
     entry = services.directory_lookup(siret="130 015 332 00013")
     assert entry["name"] == "UNIVERSITE D AIX MARSEILLE"
@@ -106,6 +151,7 @@ def test_directory_errors_are_not_cached(b2b, settings, no_retry_client):
 # ---- creating buyers --------------------------------------------------------------------------
 
 
+@pytest.mark.rich_sandbox
 def test_create_from_directory_with_chosen_services(b2b, account):
     buyer = services.buyer_create_from_directory(account=account, siret=SEED_SIRET,
                                                  service_codes=[SEED_SERVICE])
@@ -119,18 +165,24 @@ def test_create_from_directory_with_chosen_services(b2b, account):
     assert buyer.sync_state == SyncState.PENDING
 
 
-def test_create_refuses_a_service_the_directory_does_not_list(b2b, account):
-    for code in ["FACTURES_PUBLIQUES", "ESR_ANCIEN_SERVICE", "INVENTE"]:
+@pytest.mark.rich_sandbox
+def test_create_refuses_a_reserved_or_closed_service_and_flags_an_unlisted_one(b2b, account):
+    for code in ["FACTURES_PUBLIQUES", "ESR_ANCIEN_SERVICE"]:
         with pytest.raises(services.DirectoryError) as caught:
             services.buyer_create_from_directory(account=account, siret=SEED_SIRET,
                                                  service_codes=[code])
         assert code in caught.value.message
     assert not Buyer.objects.exists()
+    buyer = services.buyer_create_from_directory(account=account, siret=SEED_SIRET,
+                                                 service_codes=["INVENTE", SEED_SERVICE])
+    assert {s.code: s.directory_confirmed for s in buyer.services.all()} == {
+        "INVENTE": False, SEED_SERVICE: True}
 
 
 # ---- registration at B2Brouter -------------------------------------------------------------
 
 
+@pytest.mark.rich_sandbox
 def test_registration_payloads_are_the_guides(b2b, account):
     buyer = services.buyer_create_from_directory(account=account, siret=SEED_SIRET,
                                                  service_codes=[SEED_SERVICE])
@@ -177,8 +229,10 @@ def test_a_lost_answer_is_retried_without_duplicating_the_contact(
 
     buyer.refresh_from_db()
     assert buyer.sync_state == SyncState.SYNCED and buyer.sync_error == ""
-    contacts, _meta = b2brouter_client().list_contacts(account.remote_id, cin_value=buyer.siret)
+    contacts = [c for c in b2brouter_client().iter_contacts(account.remote_id)
+                if c.get("cin_value") == buyer.siret]
     assert [c["id"] for c in contacts] == [buyer.remote_contact_id]
+    assert contacts[0]["integration_code"] == buyer.integration_code == f"CP-{buyer.siret}"
 
 
 def test_a_lost_answer_for_a_unit_is_not_duplicated_either(b2b, account, sandbox_faults):
@@ -192,8 +246,8 @@ def test_a_lost_answer_for_a_unit_is_not_duplicated_either(b2b, account, sandbox
         services.service_ensure_registered(service=service)
     services.buyer_register(buyer=Buyer.objects.get(pk=buyer.pk))
     service.refresh_from_db()
-    units, _meta = b2brouter_client().list_contacts(
-        account.remote_id, parent_id=buyer.remote_contact_id, cin1_value="HDF_FIN")
+    units = [u for u in b2brouter_client().iter_contacts(account.remote_id)
+             if u.get("parent_id") == buyer.remote_contact_id and u.get("cin1_value") == "HDF_FIN"]
     assert [u["id"] for u in units] == [service.remote_contact_id]
 
 
@@ -204,7 +258,7 @@ def test_a_rejected_contact_is_shown_and_not_retried(b2b, account,
         assert services.buyer_register_now_or_later(buyer=buyer) is False
     buyer.refresh_from_db()
     assert buyer.sync_state == SyncState.FAILED
-    assert "refuse" in buyer.sync_error and "name" in buyer.sync_error
+    assert "refuse" in buyer.sync_error and "name" in buyer.sync_error.lower()
     assert callbacks == []
 
 
@@ -261,10 +315,13 @@ def test_push_records_a_failure(b2b, account):
     assert buyer.sync_state == SyncState.FAILED and buyer.sync_error
 
 
+@pytest.mark.rich_sandbox
 def test_recheck_reports_what_the_directory_changed(b2b, account):
     buyer = services.buyer_create_from_directory(account=account, siret="21750001600019")
     Buyer.objects.filter(pk=buyer.pk).update(service_code_required=False, city="LUTECE")
-    Service.objects.create(buyer=buyer, code="DISPARU", name="Service supprimé")
+    Service.objects.create(buyer=buyer, code="DISPARU", name="Service supprimé",
+                           directory_confirmed=True)
+    Service.objects.create(buyer=buyer, code="SAISI_A_LA_MAIN")  # typed: the directory never said
     Service.objects.filter(buyer=buyer, code="DPE_FACTURES").delete()
     buyer.refresh_from_db()
 
@@ -278,6 +335,7 @@ def test_recheck_reports_what_the_directory_changed(b2b, account):
     buyer.refresh_from_db()
     assert buyer.service_code_required and buyer.city == "PARIS"
     assert not buyer.services.get(code="DISPARU").active
+    assert buyer.services.get(code="SAISI_A_LA_MAIN").active
     # nothing else changed: only the new service is still mentioned
     assert services.buyer_recheck(buyer=buyer).changes == [
         "nouveau service dans l'annuaire : DPE_FACTURES"]
@@ -298,7 +356,7 @@ def test_concurrent_registrations_of_one_buyer_create_one_contact(tmp_path, sett
     from tests.support.sandbox import SandboxProcess
 
     with SandboxProcess(data_dir=tmp_path, api_key=os.environ["B2BROUTER_API_KEY"],
-                        latency_ms=300) as slow:
+                        latency_ms=300, documented_only=True) as slow:
         settings.B2BROUTER_API_URL = slow.url
         account = account_register(account=AccountFactory())
         buyer = BuyerFactory(account=account)
@@ -317,7 +375,8 @@ def test_concurrent_registrations_of_one_buyer_create_one_contact(tmp_path, sett
             thread.start()
         for thread in threads:
             thread.join(30)
-        contacts = slow.control("GET", f"/accounts/{account.remote_id}/contacts?cin_value={buyer.siret}")
+        contacts = slow.control(
+            "GET", f"/accounts/{account.remote_id}/contacts?integration_code=CP-{buyer.siret}")
         assert len(contacts["contacts"]) == 1
         assert sorted(map(str, outcomes)) == sorted([str(contacts["contacts"][0]["id"]), "busy"])
         again = buyer_ensure_registered(buyer=type(buyer).objects.get(pk=buyer.pk))

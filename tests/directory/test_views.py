@@ -37,6 +37,7 @@ def test_the_list_page_shows_the_widget_with_real_forms(client, staff_user):
     assert "js/htmx.min.js" in html
 
 
+@pytest.mark.rich_sandbox
 def test_htmx_lookup_returns_the_partial_with_flags_and_services(client, staff_user):
     client.force_login(staff_user)
     response = client.get(LOOKUP, {"siret": "130 015 332 00013"}, **HX)
@@ -71,13 +72,57 @@ def test_an_invalid_siret_is_shown_on_the_field(client, staff_user, siret, messa
     assert 'id="buyer-lookup-siret-error"' in html
 
 
-def test_an_unknown_siret_says_so(client, staff_user):
+def test_an_unknown_siret_says_so_and_offers_to_create_it_by_hand(client, staff_user, account):
     client.force_login(staff_user)
     html = client.get(LOOKUP, {"siret": "73282932000074"}, **HX).content.decode()
     assert "Aucune entité publique" in html and "lookup-error-unknown" in html
-    assert "Créer l'acheteur" not in html
+    assert "Créer l'acheteur à la main" in html and 'name="manual"' in html
+    response = client.post(BUYERS, {"siret": "73282932000074", "account": account.pk,
+                                    "manual": "True", "name": "SYNDICAT DES EAUX",
+                                    "city": "ANNECY", "engagement_required": "on",
+                                    "other_services": "EAU_FACTURES"}, **HX)
+    assert response.status_code == 200
+    buyer = Buyer.objects.get(siret="73282932000074")
+    assert buyer.name == "SYNDICAT DES EAUX" and buyer.engagement_required
+    assert buyer.services.get().code == "EAU_FACTURES" and buyer.remote_contact_id
 
 
+def test_a_manual_buyer_needs_a_name(client, staff_user, account):
+    client.force_login(staff_user)
+    response = client.post(BUYERS, {"siret": "73282932000074", "account": account.pk,
+                                    "manual": "True", "name": ""}, **HX)
+    assert "Ce champ est obligatoire" in response.content.decode()
+    assert not Buyer.objects.exists()
+
+
+def test_the_documented_entry_asks_for_the_rules_and_takes_typed_codes(client, staff_user,
+                                                                       account):
+    """The directory gives the identity only: the rules are ticked, the codes typed."""
+    client.force_login(staff_user)
+    html = client.get(LOOKUP, {"siret": SEED_SIRET}, **HX).content.decode()
+    assert "UNIVERSITE D AIX MARSEILLE" in html
+    assert "L'annuaire ne les publie pas" in html and 'name="service_code_required"' in html
+    assert "L'annuaire ne publie pas les services de cette structure" in html
+    client.post(BUYERS, {"siret": SEED_SIRET, "account": account.pk,
+                         "service_code_required": "on", "other_services": SEED_SERVICE}, **HX)
+    buyer = Buyer.objects.get(siret=SEED_SIRET)
+    assert buyer.service_code_required and not buyer.engagement_required
+    service = buyer.services.get()
+    assert service.code == SEED_SERVICE and not service.directory_confirmed
+    detail = client.get(reverse("directory:buyer_detail", args=[buyer.pk])).content.decode()
+    assert "non confirmé par l&#x27;annuaire" in detail or "non confirmé par l'annuaire" in detail
+
+
+def test_a_malformed_typed_code_is_refused_beside_the_field(client, staff_user, account):
+    client.force_login(staff_user)
+    html = client.post(BUYERS, {"siret": SEED_SIRET, "account": account.pk,
+                                "other_services": "ÉCOLE"}, **HX).content.decode()
+    assert "forme d&#x27;un code service" in html or "forme d'un code service" in html
+    assert 'id="buyer-create-services-error"' in html
+    assert not Buyer.objects.exists()
+
+
+@pytest.mark.rich_sandbox
 def test_staff_creates_the_buyer_and_its_service_with_htmx(client, staff_user, account):
     client.force_login(staff_user)
     response = client.post(BUYERS, {"siret": SEED_SIRET, "account": account.pk,
@@ -94,6 +139,7 @@ def test_staff_creates_the_buyer_and_its_service_with_htmx(client, staff_user, a
     assert f'<option value="{service.pk}">' in html
 
 
+@pytest.mark.rich_sandbox
 def test_creating_without_htmx_redirects_to_the_buyer(client, staff_user, account):
     client.force_login(staff_user)
     response = client.post(BUYERS, {"siret": "21750001600019", "account": account.pk,
@@ -105,6 +151,7 @@ def test_creating_without_htmx_redirects_to_the_buyer(client, staff_user, accoun
     assert "VILLE DE PARIS" in html and "DFA_FACTURES" in html and "enregistré" in html
 
 
+@pytest.mark.rich_sandbox
 def test_a_service_is_added_to_an_existing_buyer(client, staff_user, account):
     client.force_login(staff_user)
     client.post(BUYERS, {"siret": SEED_SIRET, "account": account.pk, "services": []})
@@ -171,3 +218,18 @@ def test_a_user_with_two_accounts_chooses_one(client, account):
     client.force_login(user)
     html = client.get(LOOKUP, {"siret": SEED_SIRET}, **HX).content.decode()
     assert 'name="account"' in html and "Seconde société" in html
+
+
+def test_a_typed_service_is_added_to_an_existing_buyer(client, staff_user, account):
+    client.force_login(staff_user)
+    buyer = BuyerFactory(account=account)
+    response = client.post(reverse("directory:service_add", args=[buyer.pk]),
+                           {"code": "ESR_DAF_FACTURES"}, follow=True)
+    service = buyer.services.get()
+    assert service.code == "ESR_DAF_FACTURES" and not service.directory_confirmed
+    assert service.remote_contact_id
+    assert "non confirmé par l" in response.content.decode()
+    response = client.post(reverse("directory:service_add", args=[buyer.pk]),
+                           {"code": "FACTURES_PUBLIQUES"}, follow=True)
+    assert "réservé aux factures entre entités publiques" in response.content.decode()
+    assert buyer.services.count() == 1

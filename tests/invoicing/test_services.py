@@ -115,6 +115,7 @@ def test_ambiguous_failure_is_settled_by_number_not_by_luck(invoice, b2b, kind):
     assert attempts.count() == 2
 
 
+@pytest.mark.rich_sandbox
 def test_rejection_by_b2brouter_is_shown_on_the_invoice(registered_account, b2b):
     invoice = InvoiceFactory(account=registered_account, po_number="")  # the buyer demands one
     queue(invoice)
@@ -130,6 +131,40 @@ def test_rejection_by_b2brouter_is_shown_on_the_invoice(registered_account, b2b)
     services.invoice_submit(invoice_id=invoice.pk)
     invoice.refresh_from_db()
     assert invoice.remote_id and invoice.state in (S.SENDING, S.SENT)
+
+
+def test_a_documented_rejection_without_a_field_is_shown(registered_account, b2b):
+    """A documented 422 says `code`, `message`, `type`, no field: the message is shown."""
+    invoice = InvoiceFactory(account=registered_account)
+    Invoice.objects.filter(pk=invoice.pk).update(iban="FR7630006000011234567890180")  # bad key
+    queue(invoice)
+    services.invoice_submit(invoice_id=invoice.pk)
+    invoice.refresh_from_db()
+    assert invoice.state == S.FAILED and "IBAN" in invoice.last_error
+    assert invoice.remote_field_errors == {}
+
+
+def test_a_routing_rule_broken_fails_the_deposit_then_is_corrected_under_its_number(
+        registered_account, b2b):
+    """A documented B2Brouter does not check Chorus Pro's routing rules on creation: the
+    deposit fails (error, with the reason); corrected, the invoice is created again under the
+    same number after the failed document is deleted at B2Brouter (its French guide)."""
+    invoice = InvoiceFactory(account=registered_account, po_number="")  # the buyer demands one
+    queue(invoice)
+    services.invoice_submit(invoice_id=invoice.pk)
+    wait_for(lambda: services.invoice_refresh(invoice_id=invoice.pk).state == S.ERROR)
+    invoice.refresh_from_db()
+    assert "engagement" in invoice.last_error and invoice.is_editable
+    failed_id = invoice.remote_id
+    Invoice.objects.filter(pk=invoice.pk).update(po_number="0123456")
+    queue(invoice)
+    services.invoice_submit(invoice_id=invoice.pk)
+    invoice.refresh_from_db()
+    assert invoice.remote_id != failed_id and invoice.remote_id_to_delete is None
+    assert invoice.number == invoice.number and invoice.state in (S.SENDING, S.SENT)
+    assert [r["id"] for r in remote_invoices(b2b, registered_account, invoice.number)] == [
+        invoice.remote_id]
+    assert invoice.events.filter(http_method="DELETE", http_path=f"/invoices/{failed_id}").exists()
 
 
 def test_a_fresh_claim_is_not_taken_twice(invoice, b2b):
@@ -170,6 +205,7 @@ def test_states_move_forward_only_and_repeats_change_nothing(invoice, b2b):
         "registered", "refused", "webhook", "Service inconnu")
 
 
+@pytest.mark.rich_sandbox
 def test_routing_return_is_resent_under_the_same_number(invoice, b2b):
     queue(invoice)
     services.invoice_submit(invoice_id=invoice.pk)
@@ -188,6 +224,29 @@ def test_routing_return_is_resent_under_the_same_number(invoice, b2b):
     assert invoice.state in (S.SENDING, S.SENT)
     found = remote_invoices(b2b, invoice.account, invoice.number)
     assert [r["id"] for r in found] == [invoice.remote_id]
+
+
+def test_a_refusal_b2brouter_will_not_take_back_stays_refused_with_the_way_out(invoice, b2b):
+    """Updating or sending a refused (deposited) invoice is not documented: a B2Brouter that
+    answers 409 leaves it refused, as deposited, its round and legal XML untouched, and says
+    what to do instead."""
+    invoice = _sent(invoice)
+    document = services.invoice_fetch_legal(invoice_id=invoice.pk)
+    b2b.control("POST", f"/_sandbox/invoices/{invoice.remote_id}/state",
+                {"state": "refused", "chorus_status": "A_RECYCLER", "reason": "Code service inconnu"})
+    services.invoice_refresh(invoice_id=invoice.pk)
+    invoice.refresh_from_db()
+    # the documented resource gives no Chorus Pro status: the reason alone, both fixes offered
+    assert (invoice.state, invoice.chorus_status, invoice.refusal_kind) == (
+        S.REFUSED, "", "unknown")
+    assert invoice.chorus_status_reason == "Code service inconnu"
+    services.invoice_request_send(invoice_id=invoice.pk)
+    services.invoice_submit(invoice_id=invoice.pk)
+    invoice.refresh_from_db()
+    assert invoice.state == S.REFUSED and invoice.submission_round == 1
+    assert invoice.download_legal_url == document.source_url
+    assert "avoir" in invoice.last_error
+    assert services.invoice_fetch_legal(invoice_id=invoice.pk).pk == document.pk
 
 
 # --- Legal XML and ack -------------------------------------------------------------------------
@@ -239,14 +298,15 @@ def test_polling_applies_every_change_one_call_per_page(registered_account, b2b)
         invoice.refresh_from_db()
         b2b.control("POST", f"/_sandbox/invoices/{invoice.remote_id}/state", {"state": "registered"})
     result = sync.account_sync_states(account=registered_account, page_size=2)
-    assert result.pages >= 3
+    assert result.pages >= 3 and result.applied == 5
     for invoice in invoices:
         invoice.refresh_from_db()
         assert invoice.state == S.REGISTERED
-    # Nothing changed since: the cursor moved, the next sync reads at most one short page.
+    # Nothing changed since: the documented filter is a date, so the next sync reads the day
+    # again (the overlap that misses nothing) but writes nothing.
+    events = InvoiceEvent.objects.count()
     again = sync.account_sync_states(account=registered_account, page_size=2)
-    assert again.applied == 0
-    assert again.pages <= 2
+    assert again.applied == 0 and InvoiceEvent.objects.count() == events
 
 
 def test_reconcile_takes_up_a_dead_workers_submission(invoice, b2b, django_capture_on_commit_callbacks):
@@ -274,9 +334,10 @@ def test_failed_deposit_is_fixed_and_resent_under_the_same_number(invoice, b2b):
     services.invoice_request_send(invoice_id=invoice.pk)
     invoice.refresh_from_db()
     assert (invoice.state, invoice.submission_round) == (S.QUEUED, 2)
+    failed_id = invoice.remote_id
     services.invoice_submit(invoice_id=invoice.pk)
     invoice.refresh_from_db()
-    assert invoice.state in (S.SENDING, S.SENT)
+    assert invoice.state in (S.SENDING, S.SENT) and invoice.remote_id != failed_id
     assert [r["id"] for r in remote_invoices(b2b, invoice.account, invoice.number)] == [invoice.remote_id]
 
 

@@ -135,8 +135,10 @@ def test_unknown_invoice_is_recorded_and_ignored(client, settings, process_now,
     assert WebhookEvent.objects.get().outcome == "ignored"
 
 
-def test_lost_webhooks_are_recovered_by_polling(b2b, sent_invoice):
-    """No webhook reaches us (none configured): the beat's polling still sees every change."""
+@pytest.mark.rich_sandbox
+def test_lost_webhooks_are_recovered_by_polling_with_the_chorus_status(b2b, sent_invoice):
+    """No webhook reaches us (none configured): the beat's polling still sees every change,
+    Chorus Pro's status included when B2Brouter gives it."""
     b2b.control("POST", f"/_sandbox/invoices/{sent_invoice.remote_id}/state",
                 {"state": "refused", "chorus_status": "REJETEE", "reason": "Montant total erroné"})
     sync.account_sync_states(account=sent_invoice.account)
@@ -144,6 +146,19 @@ def test_lost_webhooks_are_recovered_by_polling(b2b, sent_invoice):
     assert sent_invoice.state == S.REFUSED
     assert sent_invoice.chorus_status == "REJETEE"
     assert "Montant" in sent_invoice.chorus_status_reason
+    assert sent_invoice.events.filter(source="poll", to_state=S.REFUSED).exists()
+
+
+def test_lost_webhooks_are_recovered_by_polling(b2b, sent_invoice):
+    """The same from what B2Brouter documents: the state and the `refuse_reason`, no Chorus Pro
+    status, so the refusal's kind is read from its reason (here: not said, both fixes offered)."""
+    b2b.control("POST", f"/_sandbox/invoices/{sent_invoice.remote_id}/state",
+                {"state": "refused", "chorus_status": "REJETEE", "reason": "Montant total erroné"})
+    sync.account_sync_states(account=sent_invoice.account)
+    sent_invoice.refresh_from_db()
+    assert (sent_invoice.state, sent_invoice.chorus_status) == (S.REFUSED, "")
+    assert sent_invoice.chorus_status_reason == "Montant total erroné"
+    assert sent_invoice.refusal_kind == "unknown"
     assert sent_invoice.events.filter(source="poll", to_state=S.REFUSED).exists()
 
 
@@ -168,8 +183,9 @@ def test_a_stored_event_whose_task_was_lost_is_processed_by_the_reconciler(
 
 
 def test_a_sync_that_crashes_halfway_resumes_and_misses_nothing(b2b, registered_account, monkeypatch):
-    """The worker dies after two pages of changes: the next run starts from the saved cursor,
-    re-reads at most a page, and every change ends up applied exactly once."""
+    """The worker dies halfway through the changes: the cursor has not moved (an unordered
+    answer proves nothing until it is read whole), the next run reads the same day again, and
+    every change ends up applied exactly once."""
     invoices = []
     for _ in range(7):
         invoice = InvoiceFactory(account=registered_account)
@@ -194,8 +210,7 @@ def test_a_sync_that_crashes_halfway_resumes_and_misses_nothing(b2b, registered_
         sync.account_sync_states(account=registered_account, page_size=2)
     cursor = registered_account.sync_cursor
     cursor.refresh_from_db()
-    assert cursor.state_updated_at_from is not None  # progress was saved page by page
-    assert cursor.last_success_at is None
+    assert cursor.state_updated_at_from is None and cursor.last_success_at is None  # not moved
 
     monkeypatch.setattr(services, "invoice_apply_remote", real_apply)
     result = sync.account_sync_states(account=registered_account, page_size=2)
@@ -203,4 +218,21 @@ def test_a_sync_that_crashes_halfway_resumes_and_misses_nothing(b2b, registered_
         invoice.refresh_from_db()
         assert invoice.state == S.REGISTERED, invoice.number
         assert invoice.events.filter(to_state=S.REGISTERED).count() == 1
-    assert result.seen < len(invoices)  # resumed from the cursor, not started over
+    assert result.seen >= len(invoices) and result.applied == len(invoices) - 4
+    cursor.refresh_from_db()
+    assert cursor.last_success_at and cursor.state_updated_at_from
+
+
+def test_polling_keeps_the_latest_change_of_each_invoice_in_any_order():
+    """The list promises no order and may repeat an invoice that changed while it was read:
+    one change per invoice is kept, the latest."""
+    items = [
+        {"id": 1, "state": "registered", "state_updated_at": "2026-11-25T10:00:02.000Z"},
+        {"id": 2, "state": "sent", "state_updated_at": "2026-11-25T09:00:00.000Z"},
+        {"id": 1, "state": "sent", "state_updated_at": "2026-11-25T10:00:01.000Z"},
+        {"id": 1, "state": "accepted", "state_updated_at": "2026-11-25T10:00:03.000Z"},
+        {"id": 1, "state": "registered", "state_updated_at": "2026-11-25T10:00:02.000Z"},
+        {"state": "sent"}, "not an invoice",
+    ]
+    latest = sync._latest_per_invoice(items)
+    assert {k: v[1]["state"] for k, v in latest.items()} == {1: "accepted", 2: "sent"}

@@ -12,11 +12,20 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 
-from directory.services import DirectoryError, buyer_create_from_directory
+from directory.services import (
+    DirectoryError,
+    buyer_create_from_directory,
+    directory_lookup,
+    entry_lists_services,
+)
 from invoicing import roles, services
 from invoicing.models import Account, Invoice
 
 DEMO_BUYERS = ["13001533200013", "21750001600019", "21130055300016", "11000201100044", "21690123100011"]
+# What the seed guide says of its buyer, for a directory that publishes no services or rules
+# (B2Brouter documents neither): its organisational unit, a service code and a PO required.
+GUIDE_SERVICES = {"13001533200013": ["ESR_MISSION_FACTURES_DEPLACEMENTS"]}
+GUIDE_FLAGS = {"13001533200013": {"service_code_required": True, "engagement_required": True}}
 
 
 class Command(BaseCommand):
@@ -40,7 +49,11 @@ class Command(BaseCommand):
         self.stdout.write(f"Account {account.name}: B2Brouter id {account.remote_id}")
         for siret in DEMO_BUYERS:
             try:
-                buyer = buyer_create_from_directory(account=account, siret=siret)
+                listed = entry_lists_services(directory_lookup(siret=siret))
+                buyer = buyer_create_from_directory(
+                    account=account, siret=siret,
+                    service_codes=None if listed else GUIDE_SERVICES.get(siret, []),
+                    flags=GUIDE_FLAGS.get(siret))
                 self.stdout.write(f"Buyer {buyer.name} ({buyer.siret}), {buyer.services.count()} service(s)")
             except DirectoryError as exc:
                 self.stderr.write(f"Buyer {siret}: {exc.message}")
