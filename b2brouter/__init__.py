@@ -30,7 +30,15 @@ from .payloads import (
     invoice_update_body,
     org_unit_body,
 )
-from .webhooks import InvalidSignature, sign, verify_signature
+from .webhooks import (
+    InvalidPayload,
+    InvalidSignature,
+    InvoiceStateChange,
+    WebhookPayload,
+    parse_webhook,
+    sign,
+    verify_signature,
+)
 
 __all__ = [
     "DEFAULT_API_VERSION",
@@ -44,7 +52,9 @@ __all__ = [
     "ConnectionFailed",
     "ContactData",
     "Download",
+    "InvalidPayload",
     "InvalidSignature",
+    "InvoiceStateChange",
     "InvoiceData",
     "InvoiceLineData",
     "NotFound",
@@ -58,11 +68,13 @@ __all__ = [
     "Timeout",
     "TransientError",
     "ValidationError",
+    "WebhookPayload",
     "account_body",
     "contact_body",
     "invoice_body",
     "invoice_update_body",
     "org_unit_body",
+    "parse_webhook",
     "sign",
     "verify_signature",
 ]

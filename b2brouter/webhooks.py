@@ -1,16 +1,41 @@
-"""Webhook signatures: ``X-B2Brouter-Signature: t=<unix s>,s=<hex HMAC-SHA256(secret, "<t>.<body>")>``.
+"""B2Brouter's webhooks: the signature, and the payload read into a typed value.
 
-``verify_signature`` is what the receiving view calls on the raw body before trusting anything in
+Signature: ``X-B2Brouter-Signature: t=<unix s>,s=<hex HMAC-SHA256(secret, "<t>.<body>")>``.
+``verify_signature`` is what the receiving side calls on the raw body before trusting anything in
 it; ``sign`` produces the header (the sandbox and the tests use it).
+
+Payload: ``{"code", "triggered_at", "data": {...}}``; for ``issued_invoice.state_change`` the
+documented data are ``invoice_id``, ``event_id``, ``state`` and ``notes``; ``chorus_status``,
+``state_updated_at`` and ``download_legal_url`` are read when present (the sandbox adds them,
+B2Brouter does not document them). ``parse_webhook`` reads the raw body, ``InvoiceStateChange``
+the invoice's change.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
 
-__all__ = ["SIGNATURE_HEADER", "InvalidSignature", "sign", "verify_signature"]
+__all__ = [
+    "INVOICE_STATE_CHANGE",
+    "SIGNATURE_HEADER",
+    "InvalidPayload",
+    "InvalidSignature",
+    "InvoiceStateChange",
+    "WebhookPayload",
+    "parse_webhook",
+    "sign",
+    "verify_signature",
+]
+
+INVOICE_STATE_CHANGE = "issued_invoice.state_change"
+# The largest unix second a calendar date matches (9999-12-31T23:59:59Z).
+_LAST_SECOND = 253402300799
 
 SIGNATURE_HEADER = "X-B2Brouter-Signature"
 
@@ -82,3 +107,111 @@ def verify_signature(
     if abs(current - timestamp) > tolerance:
         raise InvalidSignature("timestamp outside tolerance")
     return timestamp
+
+
+class InvalidPayload(ValueError):
+    """The body is not a webhook payload B2Brouter sends (not JSON, no code, a bad id...)."""
+
+
+def _positive_id(value: Any) -> int | None:
+    """An id as B2Brouter sends them (a positive integer that fits a bigint), else None."""
+    if isinstance(value, bool):
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if 0 < number < 2**63 else None
+
+
+def _moment(value: Any) -> datetime | None:
+    """``triggered_at`` (unix seconds) as a datetime; None when absent."""
+    if value in (None, ""):
+        return None
+    seconds = _positive_id(value)
+    if seconds is None or seconds > _LAST_SECOND:
+        raise InvalidPayload(f"bad triggered_at {value!r}")
+    return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+@dataclass(frozen=True)
+class WebhookPayload:
+    """One notification: its ``code``, when it was triggered, and its ``data`` as sent."""
+
+    code: str
+    triggered_at: datetime | None
+    data: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, payload: Any) -> WebhookPayload:
+        if not isinstance(payload, dict) or not isinstance(payload.get("code"), str):
+            raise InvalidPayload("no code")
+        data = payload.get("data") or {}
+        if not isinstance(data, dict):
+            raise InvalidPayload("data is not an object")
+        return cls(payload["code"], _moment(payload.get("triggered_at")), data, payload)
+
+    def invoice_state_change(self) -> InvoiceStateChange:
+        """The invoice's change this notification tells. Raises InvalidPayload."""
+        if self.code != INVOICE_STATE_CHANGE:
+            raise InvalidPayload(f"not an invoice state change: {self.code}")
+        return InvoiceStateChange.from_payload(self)
+
+
+@dataclass(frozen=True)
+class InvoiceStateChange:
+    """``issued_invoice.state_change``: the documented fields, and the extras when present."""
+
+    invoice_id: int
+    state: str
+    event_id: int | None = None
+    notes: str = ""
+    triggered_at: datetime | None = None
+    chorus_status: str = ""
+    state_updated_at: str | None = None
+    download_legal_url: str | None = None
+
+    @classmethod
+    def from_payload(cls, payload: WebhookPayload) -> InvoiceStateChange:
+        data = payload.data
+        invoice_id = _positive_id(data.get("invoice_id"))
+        if invoice_id is None:
+            raise InvalidPayload("no invoice_id")
+        return cls(
+            invoice_id=invoice_id,
+            state=str(data.get("state") or ""),
+            event_id=_positive_id(data.get("event_id")),
+            notes=str(data.get("notes") or ""),
+            triggered_at=payload.triggered_at,
+            chorus_status=str(data.get("chorus_status") or ""),
+            state_updated_at=data.get("state_updated_at") or None,
+            download_legal_url=data.get("download_legal_url") or None,
+        )
+
+    def as_invoice(self) -> dict[str, Any]:
+        """The change as an invoice resource (what a GET would say of it): the state, when it
+        changed (``state_updated_at``, else ``triggered_at``), and what else the notice tells."""
+        moment = self.state_updated_at or (
+            self.triggered_at.isoformat() if self.triggered_at else None)
+        invoice: dict[str, Any] = {
+            "id": self.invoice_id, "state": self.state, "chorus_status": self.chorus_status,
+            "notes": self.notes, "state_updated_at": moment,
+            "download_legal_url": self.download_legal_url,
+        }
+        if self.state == "error":
+            invoice["errors"] = [{"error": self.notes}]
+        return invoice
+
+
+def parse_webhook(body: bytes) -> WebhookPayload:
+    """The payload of a raw webhook body. Raises InvalidPayload for anything B2Brouter would not
+    send: not UTF-8 JSON, a NUL character (no field holds one), no code, bad data."""
+    if b"\\u0000" in body or b"\x00" in body:
+        raise InvalidPayload("a NUL character")
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidPayload("not JSON") from exc
+    return WebhookPayload.from_dict(payload)
+

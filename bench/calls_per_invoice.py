@@ -56,8 +56,8 @@ def run(args) -> None:
     from invoicing import states
     from invoicing.models import Invoice, LegalDocument, WebhookEvent
     from invoicing.models import InvoiceState as S
-    from invoicing.services import invoice_request_send
-    from invoicing.sync import account_sync_states
+    from invoicing.services.remote import account_sync_states
+    from invoicing.services.submission import invoice_request_send
 
     webhook_url = f"http://127.0.0.1:{web_port}/webhooks/b2brouter/"
     sandbox = common.start_sandbox(

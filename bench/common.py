@@ -268,7 +268,7 @@ def purge_queue() -> None:
 
 def account_create(*, register: bool = False):
     """Our seller account (the guide's Exemplar SAS), registered at the sandbox if asked."""
-    from invoicing.models import Account
+    from core.models import Account
 
     account = Account.objects.create(
         name="Exemplar SAS", siret="45888033300018", vat_number="FR36458880333",
@@ -276,7 +276,7 @@ def account_create(*, register: bool = False):
         email="john.doe@example.com", iban="FR7630006000011234567890189",
     )
     if register:
-        from invoicing.services import account_register
+        from invoicing.services.accounts import account_register
 
         account = account_register(account=account)
     return account
@@ -287,7 +287,7 @@ def users_create(account) -> dict:
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
 
-    from invoicing import roles
+    from core import roles
 
     users = {}
     for role in roles.ALL:
@@ -354,7 +354,8 @@ def invoice_drafts(account, buyers: list[tuple], count: int, *, prefix: str, use
                    lines: int = 2) -> list[int]:
     """`count` draft invoices through the product's own service (validated, totals computed),
     spread over `buyers`. Returns their ids."""
-    from invoicing.services import LineData, invoice_create
+    from invoicing.lines import Line
+    from invoicing.services.drafts import invoice_create
 
     today = datetime.date.today()
     ids = []
@@ -364,7 +365,7 @@ def invoice_drafts(account, buyers: list[tuple], count: int, *, prefix: str, use
             account=account, number=f"{prefix}-{index:06d}", buyer=buyer, service=service,
             issue_date=today, due_date=today + datetime.timedelta(days=30),
             po_number=f"PO{index:07d}", user=user,
-            lines=[LineData(description=f"Prestation {n + 1}", quantity=Decimal(1 + n),
+            lines=[Line(description=f"Prestation {n + 1}", quantity=Decimal(1 + n),
                             unit_price=Decimal("125.50"), vat_rate=Decimal("20"))
                    for n in range(lines)],
         )

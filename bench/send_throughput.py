@@ -48,7 +48,7 @@ def run(args) -> None:
 
     from invoicing.models import Invoice
     from invoicing.models import InvoiceState as S
-    from invoicing.services import invoice_request_send
+    from invoicing.services.submission import invoice_request_send
 
     slots = args.workers * args.concurrency
     warmup = slots if args.warmup is None else args.warmup

@@ -56,7 +56,7 @@ def run(args) -> None:
     from invoicing import sync
     from invoicing.models import Invoice, InvoiceEvent
     from invoicing.models import InvoiceState as S
-    from invoicing.services import invoice_request_send
+    from invoicing.services.submission import invoice_request_send
 
     sandbox = common.start_sandbox(port=port, send_delay=0.5, slow_ms=4000, retry_after=1, seed=11)
     account = common.account_create(register=True)

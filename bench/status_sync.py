@@ -52,7 +52,7 @@ def run(args) -> None:
 
     from b2brouter import B2BrouterClient, payloads
     from invoicing.models import Invoice, InvoiceLine, SyncCursor
-    from invoicing.sync import account_sync_states
+    from invoicing.services.remote import account_sync_states
 
     sandbox = common.start_sandbox(port=port, send_delay=0.05)
     account = common.account_create(register=True)
@@ -91,7 +91,7 @@ def run(args) -> None:
         created = list(pool.map(create, range(args.changes)))
     creation_seconds = time.monotonic() - started
 
-    from invoicing.services import parse_timestamp
+    from invoicing.services.remote import parse_timestamp
 
     invoices = Invoice.objects.bulk_create([
         Invoice(account=account, number=c["remote"]["number"], buyer=c["buyer"],

@@ -40,7 +40,7 @@ DJANGO_APPS = [
     "django.contrib.humanize",
 ]
 THIRD_PARTY_APPS = ["django_htmx", "template_partials", "axes"]
-LOCAL_APPS = ["invoicing", "directory"]
+LOCAL_APPS = ["core", "directory", "invoicing", "finance"]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
 MIDDLEWARE = [
@@ -69,7 +69,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_SENSITIVE_PARAMETERS = ["password"]
-AXES_USERNAME_CALLABLE = "invoicing.roles.throttled_username"
+AXES_USERNAME_CALLABLE = "core.roles.throttled_username"
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -212,12 +212,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
-        "redact_secrets": {"()": "config.logging.RedactSecretsFilter"},
-        "context": {"()": "config.logging.ContextFilter"},
+        "redact_secrets": {"()": "core.logging.RedactSecretsFilter"},
+        "context": {"()": "core.logging.ContextFilter"},
     },
     "formatters": {
         "line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s %(context)s"},
-        "json": {"()": "config.logging.JsonFormatter"},
+        "json": {"()": "core.logging.JsonFormatter"},
     },
     "handlers": {
         "console": {

@@ -2,16 +2,16 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from invoicing import health, webhooks
-from invoicing import views as invoicing_views
+from core import health
+from invoicing.views import invoices, webhooks
 
 urlpatterns = [
-    path("", invoicing_views.home, name="home"),
+    path("", invoices.home, name="home"),
     path("health/", health.health, name="health"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("invoices/", include("invoicing.urls")),
-    path("finance/", include("invoicing.finance_urls")),
+    path("finance/", include("finance.urls")),
     path("directory/", include("directory.urls")),
     path("webhooks/b2brouter/", webhooks.b2brouter_webhook, name="b2brouter_webhook"),
     path("i18n/", include("django.conf.urls.i18n")),

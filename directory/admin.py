@@ -15,6 +15,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 import b2brouter
+from core.selectors import accounts_for
+from core.text import xml_text
 from directory import services
 from directory.fields import SiretField, VatNumberField
 from directory.forms import (
@@ -27,8 +29,6 @@ from directory.forms import (
     flags_from,
 )
 from directory.models import Buyer, Service
-from invoicing.forms import xml_text
-from invoicing.selectors import accounts_for
 
 _CONTACT_FIELDS = {"name", "address", "city", "postalcode", "country", "public_sector", "vat_number"}
 _SERVICE_FIELDS = {"code", "name"}
@@ -56,6 +56,10 @@ class BuyerAddForm(forms.ModelForm):
         model = Buyer
         fields = ["account", "siret"]
 
+    # (siret, entry or DirectoryError) read before the admin opened its transaction (see
+    # BuyerAdmin.changeform_view); None: the form looks the SIRET up itself.
+    looked_up: tuple | None = None
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         add_identity_fields(self, required=False)
@@ -73,7 +77,7 @@ class BuyerAddForm(forms.ModelForm):
         if not siret or "siret" in self.errors:
             return cleaned
         try:
-            entry = services.directory_lookup(siret=siret)
+            entry = self._lookup(siret)
         except services.DirectoryError as exc:
             if exc.kind not in _NO_ANSWER:
                 self.add_error("siret", exc.message)
@@ -92,6 +96,49 @@ class BuyerAddForm(forms.ModelForm):
             ) % {"codes": ", ".join(closed), "available": ", ".join(active) or "—"})
         self.directory_entry = entry
         return cleaned
+
+    def _lookup(self, siret: str) -> dict:
+        if self.looked_up is not None and self.looked_up[0] == siret:
+            if isinstance(self.looked_up[1], services.DirectoryError):
+                raise self.looked_up[1]
+            return self.looked_up[1]
+        return services.directory_lookup(siret=siret)
+
+
+def lookup_outside_transaction(siret_text: str) -> tuple | None:
+    """The directory's answer for a typed SIRET, read before any transaction is open: (siret,
+    entry or DirectoryError), or None when the SIRET is malformed (the form says why)."""
+    try:
+        siret = services.siret_clean(siret_text)
+    except services.DirectoryError:
+        return None
+    try:
+        return siret, services.directory_lookup(siret=siret)
+    except services.DirectoryError as exc:
+        return siret, exc
+
+
+class CallsAfterTheTransaction:
+    """The admin saves a change inside a transaction; B2Brouter is never called inside it.
+    `after_save(request, work)` keeps the work (a registration, a push) for when the admin's
+    transaction has committed, before the answer goes back (its messages included)."""
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        request.b2brouter_work = []
+        self.before_transaction(request, object_id)
+        response = super().changeform_view(request, object_id, form_url, extra_context)
+        for work in request.b2brouter_work:
+            work()
+        return response
+
+    def before_transaction(self, request, object_id) -> None:
+        """What must be read from B2Brouter before the transaction opens (nothing by default)."""
+
+    def after_save(self, request, work) -> None:
+        if hasattr(request, "b2brouter_work"):
+            request.b2brouter_work.append(work)
+        else:  # not through the change form (an action): no transaction of the admin's
+            work()
 
 
 class BuyerChangeForm(forms.ModelForm):
@@ -141,7 +188,7 @@ def _report(modeladmin, request, obj, exc: b2brouter.B2BrouterError) -> None:
 
 
 @admin.register(Buyer)
-class BuyerAdmin(admin.ModelAdmin):
+class BuyerAdmin(CallsAfterTheTransaction, admin.ModelAdmin):
     list_display = ["name", "siret", "account", "service_code_required", "engagement_required",
                     "service_code_or_engagement_required", "sync_state", "remote_contact_id"]
     list_filter = ["public_sector", "sync_state", "service_code_required", "engagement_required",
@@ -187,9 +234,14 @@ class BuyerAdmin(admin.ModelAdmin):
 
     # ---- add = SIRET only; change = everything but the SIRET --------------------------------
 
+    def before_transaction(self, request, object_id) -> None:
+        if object_id is None and request.method == "POST":
+            request.directory_lookup = lookup_outside_transaction(request.POST.get("siret", ""))
+
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
-            kwargs["form"] = BuyerAddForm
+            kwargs["form"] = type("BuyerAddForm", (BuyerAddForm,), {
+                "looked_up": getattr(request, "directory_lookup", None)})
             kwargs["fields"] = ["account", "siret", "service_codes", *IDENTITY_FIELDS,
                                 *FLAG_FIELDS]
         else:
@@ -237,7 +289,7 @@ class BuyerAdmin(admin.ModelAdmin):
             codes = cleaned["service_codes"] or [s["code"] for s in services.entry_services(entry)]
             buyer = services.buyer_create_from_directory(
                 account=cleaned["account"], siret=cleaned["siret"], service_codes=codes,
-                flags=flags_from(cleaned))
+                flags=flags_from(cleaned), entry=entry)
         else:
             buyer = services.buyer_create_by_hand(
                 account=cleaned["account"], siret=cleaned["siret"],
@@ -249,16 +301,21 @@ class BuyerAdmin(admin.ModelAdmin):
         obj.pk = buyer.pk
         obj._state.adding = False
         obj.refresh_from_db()
-        if services.buyer_register_now_or_later(buyer=obj):
+        self.after_save(request, lambda: self._register(request, obj))
+
+    def _register(self, request, buyer: Buyer) -> None:
+        if services.buyer_register_now_or_later(buyer=buyer):
             self.message_user(request, _("%(buyer)s : enregistré chez B2Brouter (contact %(id)s).")
-                              % {"buyer": obj, "id": obj.remote_contact_id}, messages.SUCCESS)
+                              % {"buyer": buyer, "id": buyer.remote_contact_id}, messages.SUCCESS)
         else:
-            self._report_rows(request, obj)
+            self._report_rows(request, buyer)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
-        if not change:
-            return
+        if change:
+            self.after_save(request, lambda: self._push(request, form, formsets))
+
+    def _push(self, request, form, formsets) -> None:
         buyer = form.instance
         try:
             if _CONTACT_FIELDS & set(form.changed_data) or not buyer.remote_contact_id:
@@ -334,7 +391,7 @@ class BuyerAdmin(admin.ModelAdmin):
 
 
 @admin.register(Service)
-class ServiceAdmin(admin.ModelAdmin):
+class ServiceAdmin(CallsAfterTheTransaction, admin.ModelAdmin):
     form = ServiceForm
     list_display = ["code", "name", "buyer", "active", "engagement_required",
                     "directory_confirmed", "sync_state", "remote_contact_id"]
@@ -353,6 +410,9 @@ class ServiceAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         if not obj.active or (change and not _SERVICE_FIELDS & set(form.changed_data)):
             return
+        self.after_save(request, lambda: self._push(request, obj))
+
+    def _push(self, request, obj) -> None:
         try:
             services.service_push(service=obj)
             self.message_user(request, _("Service %(code)s : à jour chez B2Brouter.")

@@ -59,7 +59,7 @@ class RegisteredContact(models.Model):
 
 class Buyer(RegisteredContact):
     account = models.ForeignKey(
-        "invoicing.Account", on_delete=models.PROTECT, related_name="buyers", verbose_name=_("compte")
+        "core.Account", on_delete=models.PROTECT, related_name="buyers", verbose_name=_("compte")
     )
     siret = models.CharField(_("SIRET"), max_length=14)
     name = models.CharField(_("raison sociale"), max_length=200)

@@ -2,8 +2,8 @@
 
 from django.db.models import Prefetch, Q, QuerySet
 
+from core.selectors import accounts_for
 from directory.models import Buyer, Service
-from invoicing.selectors import accounts_for
 
 
 def buyer_list(*, user, query: str = "") -> QuerySet[Buyer]:

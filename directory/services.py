@@ -19,6 +19,8 @@ from django.utils.translation import gettext as _
 
 import b2brouter
 from b2brouter import payloads
+from core.enqueue import enqueue_on_commit
+from core.gateway import b2brouter_client
 from directory.identifiers import InvalidIdentifier, siret_validate
 from directory.models import (
     CHORUS_DOCUMENT_TYPE,
@@ -28,7 +30,6 @@ from directory.models import (
     Service,
     SyncState,
 )
-from invoicing.gateway import b2brouter_client
 
 logger = logging.getLogger(__name__)
 
@@ -258,15 +259,16 @@ def _save_buyer(*, account, siret: str, fields: dict, chosen: list[ChosenService
 
 
 def buyer_create_from_directory(*, account, siret: str, service_codes=None,
-                                flags: dict | None = None) -> Buyer:
+                                flags: dict | None = None, entry: dict | None = None) -> Buyer:
     """Creates (or refreshes) the buyer and its services from the directory entry.
 
     `service_codes=None` takes every service the directory lists (FACTURES_PUBLIQUES excepted);
     otherwise those codes (see `_choose_services`: typed codes the directory does not list are
     kept, unconfirmed). `flags` are the user's Chorus Pro rules, used when the entry publishes
-    none. Raises DirectoryError before anything is written: no half-made buyer.
+    none. `entry`: the directory's answer, read already (outside the caller's transaction).
+    Raises DirectoryError before anything is written: no half-made buyer.
     """
-    entry = directory_lookup(siret=siret)
+    entry = entry if entry is not None else directory_lookup(siret=siret)
     chosen = _choose_services(entry, service_codes)
     fields = {**_buyer_fields(entry), "directory_checked_at": timezone.now()}
     if not fields.get("flags_from_directory"):
@@ -653,17 +655,13 @@ def buyer_register(*, buyer: Buyer, verify: bool = False) -> None:
         service_ensure_registered(service=service, verify=verify)
 
 
+REGISTER_TASK = "directory.buyer_register"
+
+
 def buyer_register_later(*, buyer_id: int) -> None:
-    """Enqueues the registration task once the current transaction commits."""
-    from directory.tasks import buyer_register_task
-
-    def enqueue() -> None:
-        try:
-            buyer_register_task.delay(buyer_id)
-        except Exception:  # the broker is down: the row stays failed, the admin can retry
-            logger.exception("could not enqueue directory.buyer_register for buyer %s", buyer_id)
-
-    transaction.on_commit(enqueue)
+    """Enqueues the registration task (by name) once the current transaction commits; a broker
+    that is down leaves the row failed, for the admin or a later attempt to retry."""
+    enqueue_on_commit(REGISTER_TASK, buyer_id)
 
 
 def buyer_register_now_or_later(*, buyer: Buyer, verify: bool = False) -> bool:

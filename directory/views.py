@@ -18,11 +18,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 import b2brouter
+from core.roles import ADMINS, ALL, STAFF, has_role
+from core.selectors import accounts_for
 from directory import selectors, services
 from directory.forms import BuyerCreateForm, LookupForm, ServiceAddForm, details_from, flags_from
 from directory.models import Buyer
-from invoicing.roles import ADMINS, ALL, STAFF, has_role
-from invoicing.selectors import accounts_for
 
 WIDGET = "directory/_buyer_lookup.html#buyer-lookup"
 

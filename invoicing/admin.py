@@ -1,13 +1,6 @@
 from django.contrib import admin
 
-from invoicing.models import Account, Invoice, InvoiceEvent, InvoiceLine, LegalDocument
-
-
-@admin.register(Account)
-class AccountAdmin(admin.ModelAdmin):
-    list_display = ["name", "siret", "vat_number", "remote_id", "environment"]
-    readonly_fields = ["remote_id", "created_at", "updated_at"]
-    filter_horizontal = ["users"]
+from invoicing.models import Invoice, InvoiceEvent, InvoiceLine, LegalDocument
 
 
 class InvoiceLineInline(admin.TabularInline):

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from stdnum import iban as stdnum_iban
 
 from invoicing import totals
+from invoicing.lines import Line
 from invoicing.models import Invoice, InvoiceLine
 
 Cat = InvoiceLine.VatCategory
@@ -64,7 +65,7 @@ def _add(problems: dict, key: str, message: str) -> None:
     problems.setdefault(key, []).append(message)
 
 
-def invoice_problems(invoice: Invoice, lines: Sequence[InvoiceLine] | None = None
+def invoice_problems(invoice: Invoice, lines: Sequence[InvoiceLine | Line] | None = None
                      ) -> dict[str, list[str]]:
     """Everything that would make this invoice rejected, by field.
 
@@ -135,7 +136,7 @@ def _payment_problems(invoice: Invoice, problems: dict) -> None:
         _add(problems, "iban", _("L'IBAN est obligatoire pour un paiement par virement."))
 
 
-def _line_problems(lines: Sequence[InvoiceLine], problems: dict) -> None:
+def _line_problems(lines: Sequence[InvoiceLine | Line], problems: dict) -> None:
     if not lines:
         _add(problems, "lines", _("Ajoutez au moins une ligne."))
         return
@@ -170,10 +171,6 @@ def _line_problems(lines: Sequence[InvoiceLine], problems: dict) -> None:
                        "applicable, art. 293 B du CGI »).") % {"category": category})
     if any(key.startswith("lines-") for key in problems):
         return
-    result = totals.compute(
-        [totals.LineInput(quantity=line.quantity, unit_price=line.unit_price,
-                          vat_category=line.vat_category, vat_rate=line.vat_rate,
-                          exemption_reason=line.exemption_reason) for line in lines]
-    )
+    result = totals.compute(lines)
     if result.total <= 0:
         _add(problems, "lines", _("Le total de la facture doit être positif."))

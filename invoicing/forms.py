@@ -5,7 +5,6 @@ A draft may be saved incomplete: the Chorus Pro rules are the pre-send checks
 (`invoicing.checks`), shown beside the same fields.
 """
 
-import re
 from decimal import Decimal
 from pathlib import PurePath
 
@@ -15,11 +14,12 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from stdnum import iban as stdnum_iban
 
+from core.text import xml_text
 from directory.models import Buyer, Service
 from invoicing import checks
-from invoicing.drafts import DraftData
+from invoicing.lines import Line
 from invoicing.models import Invoice, InvoiceLine, InvoiceState
-from invoicing.services import LineData
+from invoicing.services.drafts import DraftData
 
 # Chorus Pro's limits on attachments (communauté Chorus Pro, "pièces jointes : règles à
 # respecter", as OCA l10n_fr_chorus_account encodes them).
@@ -36,17 +36,6 @@ ATTACHMENT_EXTENSIONS = frozenset({
 
 # Amounts are stored with 14 digits, 2 of them decimals (`Invoice.total`, `InvoiceLine.line_total`).
 AMOUNT_LIMIT = Decimal(10) ** 12
-# Characters XML 1.0 cannot carry, so neither can the legal XML that repeats the text: the C0
-# controls but tab, line feed and carriage return, and the non-characters U+FFFE and U+FFFF.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-
-
-def xml_text(value: str) -> None:
-    """Validator of every text that goes to B2Brouter and into the legal XML."""
-    if value and _NOT_XML.search(value):
-        raise ValidationError(_("Caractère de contrôle non autorisé (il ne passerait pas dans le "
-                                "XML légal)."), code="control_character")
-
 
 class FiniteDecimalField(forms.DecimalField):
     """Django's DecimalField lets "sNaN" through to_python, and comparing it raises; refuse every
@@ -240,16 +229,16 @@ class LineForm(forms.Form):
             self.add_error("unit_price", _("Montant de ligne trop grand."))
         return cleaned
 
-    def line_data(self) -> LineData:
+    def line(self) -> Line:
         data = self.cleaned_data
-        return LineData(
+        return Line(
             description=data["description"].strip(), quantity=data["quantity"],
             unit_price=data["unit_price"], vat_rate=data["vat_rate"],
             vat_category=data["vat_category"], exemption_reason=data["exemption_reason"].strip(),
             article_code=data["article_code"].strip(), unit=data.get("unit") or 1,
         )
 
-    def partial_values(self) -> dict | None:
+    def partial_line(self) -> Line | None:
         """The figures of a row being typed, for the live totals: None until quantity and price
         are both readable. Tolerant: the description may still be missing."""
         values = {}
@@ -263,7 +252,7 @@ class LineForm(forms.Form):
                     continue
                 return None
         values["exemption_reason"] = (self["exemption_reason"].value() or "").strip()
-        return values
+        return Line(**values)
 
 
 def _amount_fits(quantity: Decimal, unit_price: Decimal, vat_rate: Decimal) -> bool:
@@ -299,8 +288,8 @@ class BaseLineFormSet(forms.BaseFormSet):
         if sum(amounts, Decimal(0)) >= AMOUNT_LIMIT:
             raise ValidationError(_("Le total de la facture est trop grand."), code="too_large")
 
-    def lines(self) -> list[LineData]:
-        return [form.line_data() for form in self.filled_forms]
+    def lines(self) -> list[Line]:
+        return [form.line() for form in self.filled_forms]
 
 
 LineFormSet = forms.formset_factory(LineForm, formset=BaseLineFormSet, extra=0, max_num=300,

@@ -1,4 +1,4 @@
-"""Accounts, invoices, their lines, their history and their legal XML.
+"""Invoices, their lines, their history and their legal XML (the accounts are `core`'s).
 
 The models mirror B2Brouter's resources. They hold data and the rules that must never be false
 (database constraints); the actions live in `invoicing.services`.
@@ -12,44 +12,6 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 ZERO = Decimal("0.00")
-
-
-class Account(models.Model):
-    """Our company's B2Brouter account: the seller on every invoice."""
-
-    class Environment(models.TextChoices):
-        STAGING = "staging", _("recette (staging)")
-        PRODUCTION = "production", _("production")
-
-    remote_id = models.BigIntegerField(_("id compte B2Brouter"), null=True, blank=True, unique=True)
-    name = models.CharField(_("raison sociale"), max_length=200)
-    siret = models.CharField(_("SIRET"), max_length=14)
-    vat_number = models.CharField(_("n° TVA"), max_length=20)
-    address = models.CharField(_("adresse"), max_length=200)
-    city = models.CharField(_("ville"), max_length=100)
-    postalcode = models.CharField(_("code postal"), max_length=10)
-    province = models.CharField(_("région"), max_length=100, blank=True)
-    country = models.CharField(_("pays"), max_length=2, default="fr")
-    email = models.EmailField(_("e-mail"), blank=True)
-    iban = models.CharField(_("IBAN"), max_length=34, blank=True)
-    rounding_method = models.CharField(_("arrondi"), max_length=20, default="half_up")
-    environment = models.CharField(
-        _("environnement"), max_length=12, choices=Environment.choices, default=Environment.STAGING
-    )
-    payment_terms_days = models.PositiveSmallIntegerField(_("délai de paiement (jours)"), default=30)
-    invoice_number_prefix = models.CharField(_("préfixe des numéros"), max_length=8, blank=True)
-    next_invoice_sequence = models.PositiveIntegerField(_("prochain numéro"), default=1)
-    users = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="accounts", blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        verbose_name = _("compte")
-        verbose_name_plural = _("comptes")
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
 
 
 class InvoiceState(models.TextChoices):
@@ -77,6 +39,41 @@ class InvoiceState(models.TextChoices):
 STATE_MAX_LENGTH = 20
 
 
+# Chorus Pro's statuses for an invoice it sends back (chorus-domain.md §1.4).
+ROUTING_RETURN = "A_RECYCLER"
+REJECTED = "REJETEE"
+SUSPENDED = "SUSPENDUE"
+
+# What a refusal asks of the supplier.
+ROUTING = "routing"  # fix the routing data (service, commitment), resend under the same number
+REJECTION = "rejection"  # dead: a credit note and a new invoice under a new number
+SUSPENSION = "suspension"  # documents missing: complete it on the Chorus Pro portal
+UNKNOWN = "unknown"  # B2Brouter gives a reason only: the user reads it and chooses
+
+_STATUS_KIND = {ROUTING_RETURN: ROUTING, REJECTED: REJECTION, SUSPENDED: SUSPENSION}
+# Words that name the Chorus Pro status in a refusal's reason when no status is given.
+_REASON_WORDS = (("A_RECYCLER", ROUTING), ("A RECYCLER", ROUTING), ("RECYCL", ROUTING),
+                 ("SUSPENDUE", SUSPENSION), ("REJETEE", REJECTION), ("REJETÉE", REJECTION))
+
+
+def refusal_kind(state: str, chorus_status: str, reason: str) -> str:
+    """What a refused invoice asks of the supplier: ROUTING, REJECTION, SUSPENSION or UNKNOWN;
+    "" when the invoice is not refused.
+
+    Chorus Pro's status decides when B2Brouter gives it (an extra, not documented); otherwise
+    the reason is read for the status's name; otherwise it is UNKNOWN and both fixes are offered.
+    """
+    if state != InvoiceState.REFUSED:
+        return ""
+    if chorus_status in _STATUS_KIND:
+        return _STATUS_KIND[chorus_status]
+    text = (reason or "").upper()
+    for word, kind in _REASON_WORDS:
+        if word in text:
+            return kind
+    return UNKNOWN
+
+
 # Invoices waiting on us (the worklist), and invoices waiting on Chorus Pro (the ageing view).
 WORKLIST_STATES = [InvoiceState.REFUSED, InvoiceState.ERROR, InvoiceState.FAILED]
 AWAITING_STATES = [InvoiceState.SENDING, InvoiceState.SENT, InvoiceState.REGISTERED,
@@ -94,7 +91,7 @@ class Invoice(models.Model):
         A1 = "A1", _("A1 — dépôt par le fournisseur")
         A2 = "A2", _("A2 — facture déjà payée")
 
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="invoices")
+    account = models.ForeignKey("core.Account", on_delete=models.PROTECT, related_name="invoices")
     number = models.CharField(_("numéro"), max_length=20)
     kind = models.CharField(_("type"), max_length=12, choices=Kind.choices, default=Kind.INVOICE)
     credited_invoice = models.ForeignKey(
@@ -185,10 +182,8 @@ class Invoice(models.Model):
 
     @property
     def refusal_kind(self) -> str:
-        """What a refusal asks of the supplier (see `invoicing.states.refusal_kind`)."""
-        from invoicing import states
-
-        return states.refusal_kind(self.state, self.chorus_status, self.chorus_status_reason)
+        """What a refusal asks of the supplier (see `refusal_kind`)."""
+        return refusal_kind(self.state, self.chorus_status, self.chorus_status_reason)
 
 
 # Drafts, and invoices that never reached Chorus Pro: refused by B2Brouter on creation
@@ -297,8 +292,8 @@ class LegalDocument(models.Model):
 
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="legal_documents")
     # The invoice's account, repeated so that the archive lists by account without a join.
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+", null=True,
-                                editable=False)
+    account = models.ForeignKey("core.Account", on_delete=models.PROTECT, related_name="+",
+                                null=True, editable=False)
     submission_round = models.PositiveIntegerField()
     content = models.BinaryField()
     sha256 = models.CharField(max_length=64)
@@ -337,7 +332,8 @@ class LegalDocument(models.Model):
 class SyncCursor(models.Model):
     """Where polling resumes: the latest `state_updated_at` fully applied for an account."""
 
-    account = models.OneToOneField(Account, on_delete=models.CASCADE, related_name="sync_cursor")
+    account = models.OneToOneField("core.Account", on_delete=models.CASCADE,
+                                   related_name="sync_cursor")
     state_updated_at_from = models.DateTimeField(null=True, blank=True)
     last_success_at = models.DateTimeField(null=True, blank=True)
 
@@ -407,7 +403,8 @@ class InvoiceStateTotal(models.Model):
     itself (triggers on invoicing_invoice, migration 0006), so that the list's counts per state
     cost one small read whatever the number of invoices."""
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="state_totals")
+    account = models.ForeignKey("core.Account", on_delete=models.CASCADE,
+                                related_name="state_totals")
     state = models.CharField(max_length=STATE_MAX_LENGTH)
     count = models.BigIntegerField(default=0)
     total = models.DecimalField(max_digits=18, decimal_places=2, default=ZERO)

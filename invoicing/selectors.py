@@ -5,28 +5,9 @@ from decimal import Decimal
 
 from django.db.models import Count, Q, QuerySet, Sum
 
+from core.selectors import account_ids, accounts_for
 from directory.models import Buyer
-from invoicing.models import Account, Invoice, InvoiceStateTotal
-
-
-def accounts_for(user) -> QuerySet[Account]:
-    """The accounts a user works for; superusers see every account."""
-    if user.is_superuser:
-        return Account.objects.all()
-    return Account.objects.filter(users=user)
-
-
-def account_ids(user) -> list[int]:
-    """The ids of `accounts_for(user)`, read once per request (kept on the user object).
-
-    Filtering on a list of ids rather than a subquery lets the database walk the
-    (account, created_at) index in order instead of sorting every invoice of the account.
-    """
-    ids = getattr(user, "_account_ids", None)
-    if ids is None:
-        ids = list(accounts_for(user).values_list("pk", flat=True))
-        user._account_ids = ids
-    return ids
+from invoicing.models import Invoice, InvoiceEvent, InvoiceStateTotal
 
 
 def invoice_list(*, user) -> QuerySet[Invoice]:
@@ -103,3 +84,21 @@ def invoice_state_totals(*, user) -> list[StateSummary]:
                             count=row["count"], total=row["amount"] or Decimal("0.00"))
                for row in rows]
     return sorted(summary, key=lambda s: order.index(s.state) if s.state in order else 99)
+
+
+def changes_since(*, user, since, limit: int = 20, window: int = 2000):
+    """State changes of the user's invoices since their last visit, newest first.
+
+    Reads at most the `window` newest state changes (by id: no sort of the whole history), then
+    keeps the user's: constant work however long the history.
+    """
+    candidates = InvoiceEvent.objects.filter(kind=InvoiceEvent.Kind.STATE)
+    if since:  # a range of the created_at index
+        candidates = candidates.filter(created_at__gt=since).order_by("-created_at")
+    else:  # the primary key, walked backwards
+        candidates = candidates.order_by("-id")
+    newest = list(candidates.values_list("id", flat=True)[:window])
+    if not newest:
+        return []
+    return (InvoiceEvent.objects.filter(id__in=newest, invoice__account_id__in=account_ids(user))
+            .select_related("invoice").order_by("-id")[:limit])

@@ -9,9 +9,25 @@ terminal at B2Brouter) corrected here and created again under the same number.
 Every state B2Brouter documents has its place here (the list filters, the mark_as targets and
 the historical engine, see docs/b2brouter-contract.md "States"); a state not listed is recorded
 in the invoice's history, never silently dropped, and changes nothing.
+
+`PIPELINE` says which state may follow which; `invoice_transition` is the one place that assigns
+`invoice.state`, refuses a move the pipeline does not allow, and writes the history row (a test
+fails if any other code assigns the state).
 """
 
+from invoicing.models import (  # noqa: F401 - what a refusal asks, read here too
+    REJECTED,
+    REJECTION,
+    ROUTING,
+    ROUTING_RETURN,
+    SUSPENDED,
+    SUSPENSION,
+    UNKNOWN,
+    Invoice,
+    refusal_kind,
+)
 from invoicing.models import InvoiceState as S
+from invoicing.services import events
 
 # Local states: the invoice is ours alone, or on its way to B2Brouter.
 LOCAL_STATES = frozenset({S.DRAFT, S.QUEUED, S.SUBMITTING, S.FAILED})
@@ -42,21 +58,51 @@ FINAL_STATES = frozenset({S.PAID, S.CLOSED, S.REFUSED, S.ERROR, S.FAILED, S.CANC
 DEPOSITED_STATES = frozenset({S.SENT, S.REGISTERED, S.ACCEPTED, S.REFUSED, S.ALLEGEDLY_PAID,
                               S.PAID, S.CLOSED})
 
-# Chorus Pro's statuses for an invoice it sends back (chorus-domain.md §1.4).
-ROUTING_RETURN = "A_RECYCLER"
-REJECTED = "REJETEE"
-SUSPENDED = "SUSPENDUE"
+def _forward(state: str) -> frozenset:
+    rank = REMOTE_RANK[state]
+    return frozenset(s for s, r in REMOTE_RANK.items() if r > rank)
 
-# What a refusal asks of the supplier.
-ROUTING = "routing"  # fix the routing data (service, commitment), resend under the same number
-REJECTION = "rejection"  # dead: a credit note and a new invoice under a new number
-SUSPENSION = "suspension"  # documents missing: complete it on the Chorus Pro portal
-UNKNOWN = "unknown"  # B2Brouter gives a reason only: the user reads it and chooses
 
-_STATUS_KIND = {ROUTING_RETURN: ROUTING, REJECTED: REJECTION, SUSPENDED: SUSPENSION}
-# Words that name the Chorus Pro status in a refusal's reason when no status is given.
-_REASON_WORDS = (("A_RECYCLER", ROUTING), ("A RECYCLER", ROUTING), ("RECYCL", ROUTING),
-                 ("SUSPENDUE", SUSPENSION), ("REJETEE", REJECTION), ("REJETÉE", REJECTION))
+# Which state may follow which. B2Brouter's states only move forward (by rank); the way back
+# to a new round is the user's: a failed deposit corrected, or a routing return fixed, is
+# queued again (whether a refusal may be is `can_resend`'s to say).
+PIPELINE: dict[str, frozenset] = {
+    S.DRAFT: frozenset({S.QUEUED}),
+    S.FAILED: frozenset({S.QUEUED}),
+    S.QUEUED: frozenset({S.SUBMITTING}) | REMOTE_STATES,
+    S.SUBMITTING: frozenset({S.QUEUED, S.FAILED}) | REMOTE_STATES,
+    **{state: _forward(state) for state in REMOTE_STATES},
+}
+PIPELINE[S.ERROR] |= {S.QUEUED}
+PIPELINE[S.REFUSED] |= {S.QUEUED}
+
+
+class InvalidTransition(Exception):
+    """A move the pipeline does not allow: a bug, never a user's doing."""
+
+
+def invoice_transition(*, invoice: Invoice, to: str, source: str, actor=None,
+                       history: dict | None = None, **fields) -> bool:
+    """The one place that assigns `invoice.state`.
+
+    Saves `to` with `fields` (other columns of the invoice that change with it) in one update,
+    and, when the state changes, writes its history row (`history`: the row's extra columns,
+    e.g. the reason or the B2Brouter answer). Staying in the same state only saves `fields`.
+    The caller holds the row's lock. Returns True when the state changed; raises
+    InvalidTransition for a move `PIPELINE` does not allow.
+    """
+    current = invoice.state
+    if to != current and to not in PIPELINE.get(current, frozenset()):
+        raise InvalidTransition(f"{invoice.number}: {current} -> {to}")
+    for name, value in fields.items():
+        setattr(invoice, name, value)
+    invoice.state = to
+    invoice.save(update_fields=["state", *fields, "updated_at"])
+    if to == current:
+        return False
+    events.state_changed_event(invoice=invoice, from_state=current, source=source, actor=actor,
+                               **(history or {}))
+    return True
 
 
 def is_known(state: str) -> bool:
@@ -70,24 +116,6 @@ def is_forward(current: str, new: str) -> bool:
     if current in LOCAL_STATES:
         return True
     return REMOTE_RANK[new] > REMOTE_RANK.get(current, 0)
-
-
-def refusal_kind(state: str, chorus_status: str, reason: str) -> str:
-    """What a refused invoice asks of the supplier: ROUTING, REJECTION, SUSPENSION or UNKNOWN;
-    "" when the invoice is not refused.
-
-    Chorus Pro's status decides when B2Brouter gives it (an extra, not documented); otherwise
-    the reason is read for the status's name; otherwise it is UNKNOWN and both fixes are offered.
-    """
-    if state != S.REFUSED:
-        return ""
-    if chorus_status in _STATUS_KIND:
-        return _STATUS_KIND[chorus_status]
-    text = (reason or "").upper()
-    for word, kind in _REASON_WORDS:
-        if word in text:
-            return kind
-    return UNKNOWN
 
 
 def can_fix_routing(state: str, chorus_status: str, reason: str) -> bool:

@@ -9,7 +9,7 @@ from celery import shared_task
 from django.conf import settings
 
 import b2brouter
-from invoicing import services, sync, webhooks
+from invoicing.services import legal, notify, remote, submission, webhooks
 
 RETRY = {
     "acks_late": True,
@@ -24,27 +24,27 @@ RETRY = {
 
 @shared_task(name="invoicing.invoice_submit", **RETRY)
 def invoice_submit_task(invoice_id: int) -> None:
-    services.invoice_submit(invoice_id=invoice_id, stale_after=settings.SUBMIT_STALE_AFTER)
+    submission.invoice_submit(invoice_id=invoice_id, stale_after=settings.SUBMIT_STALE_AFTER)
 
 
 @shared_task(name="invoicing.invoice_fetch_legal", **RETRY)
 def invoice_fetch_legal_task(invoice_id: int) -> None:
-    services.invoice_fetch_legal(invoice_id=invoice_id)
+    legal.invoice_fetch_legal(invoice_id=invoice_id)
 
 
 @shared_task(name="invoicing.invoice_acknowledge", **RETRY)
 def invoice_acknowledge_task(invoice_id: int) -> None:
-    services.invoice_acknowledge(invoice_id=invoice_id)
+    legal.invoice_acknowledge(invoice_id=invoice_id)
 
 
 @shared_task(name="invoicing.sync_states", acks_late=True, ignore_result=True)
 def sync_states_task() -> None:
-    sync.sync_all_accounts()
+    remote.sync_all_accounts()
 
 
 @shared_task(name="invoicing.reconcile", acks_late=True, ignore_result=True)
 def reconcile_task() -> None:
-    sync.reconcile(stale_after=settings.SUBMIT_STALE_AFTER)
+    remote.reconcile(stale_after=settings.SUBMIT_STALE_AFTER)
 
 
 @shared_task(name="invoicing.webhook_process", acks_late=True, ignore_result=True)
@@ -55,4 +55,4 @@ def webhook_process_task(event_pk: int) -> None:
 @shared_task(name="invoicing.invoice_notify", acks_late=True, ignore_result=True,
              autoretry_for=(OSError,), retry_backoff=30, max_retries=5)
 def invoice_notify_task(invoice_id: int) -> None:
-    services.invoice_notify_rejection(invoice_id=invoice_id)
+    notify.invoice_notify_rejection(invoice_id=invoice_id)

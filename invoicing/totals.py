@@ -6,12 +6,14 @@
 - totals are sums of the rounded figures, so BR-CO-10/13/14/15 hold exactly.
 
 Pure functions over Decimal: the live totals of the form, the stored totals and the pre-send
-checks all call `compute`.
+checks all call `compute`, with lines of the one line shape (`invoicing.lines.Line`, or a stored
+`InvoiceLine`, which reads the same).
 """
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Protocol
 
 CENT = Decimal("0.01")
 HUNDRED = Decimal(100)
@@ -21,13 +23,14 @@ def round_money(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-@dataclass(frozen=True)
-class LineInput:
+class PricedLine(Protocol):
+    """What the arithmetic reads of a line."""
+
     quantity: Decimal
     unit_price: Decimal
     vat_category: str
     vat_rate: Decimal
-    exemption_reason: str = ""
+    exemption_reason: str
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,7 @@ def line_total(quantity: Decimal, unit_price: Decimal) -> Decimal:
     return round_money(quantity * unit_price)
 
 
-def compute(lines: Iterable[LineInput], *, already_paid: bool = False) -> Totals:
+def compute(lines: Iterable[PricedLine], *, already_paid: bool = False) -> Totals:
     """Totals of an invoice. `already_paid` (billing framework A2) makes the amount due zero."""
     line_totals: list[Decimal] = []
     groups: dict[tuple[str, Decimal], list] = {}

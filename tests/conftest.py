@@ -15,6 +15,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -51,6 +52,60 @@ def _loopback_only():
     socket.socket.connect = _guarded_connect
     yield
     socket.socket.connect = _real_connect
+
+
+# --- No B2Brouter call inside a transaction of ours (the house rule, on every test) -------------
+# While a test runs, each call the client makes is checked: the calling thread's connection must
+# hold no more open atomic blocks than the test framework itself opened (one, for a test that is
+# not transactional; none in the live server's threads). Calls made while fixtures are set up
+# are not checked.
+_TX = {"main": None, "violations": []}
+
+
+def _atomic_depth() -> int:
+    from django.conf import settings as django_settings
+
+    if not django_settings.configured:  # the Django-free suites (-p no:django)
+        return 0
+    from django.db import connections
+
+    return len(connections["default"].atomic_blocks)
+
+
+def _checked_exchange(exchange):
+    def wrapper(self, method, path, *args, **kwargs):
+        main = _TX["main"]
+        if main is not None:
+            allowed = main[1] if threading.get_ident() == main[0] else 0
+            depth = _atomic_depth()
+            if depth > allowed:
+                _TX["violations"].append(f"{method} {path} inside {depth - allowed} open "
+                                         "transaction(s)")
+        return exchange(self, method, path, *args, **kwargs)
+
+    return wrapper
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _b2brouter_calls_outside_transactions():
+    from b2brouter.client import B2BrouterClient
+
+    real = B2BrouterClient._exchange
+    B2BrouterClient._exchange = _checked_exchange(real)
+    yield
+    B2BrouterClient._exchange = real
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    _TX["main"], _TX["violations"] = (threading.get_ident(), _atomic_depth()), []
+    try:
+        return (yield)
+    finally:
+        violations, _TX["main"] = _TX["violations"], None
+        if violations:
+            raise AssertionError("B2Brouter was called inside a transaction: "
+                                 + "; ".join(violations))
 
 
 @pytest.fixture(scope="session")
@@ -101,7 +156,7 @@ def b2b(request, settings):
 def new_registered_account(**fields):
     """A local account registered at the sandbox the settings point at, with a fresh VAT number
     so that its invoice numbers never collide with another test's."""
-    from invoicing.services import account_register
+    from invoicing.services.accounts import account_register
     from tests.factories import AccountFactory
 
     return account_register(account=AccountFactory(
@@ -206,3 +261,35 @@ def django_db_setup(django_db_setup, django_db_blocker):
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                                " WHERE datname = current_database() AND pid <> pg_backend_pid()")
+
+
+class EnqueuedTasks:
+    """Tasks the services enqueue by name, caught before the broker: `tasks[name]` is a Mock
+    called with each enqueued task's arguments; `tasks.inline(name, fn)` runs that task's calls
+    in the test instead (through `fn`)."""
+
+    def __init__(self):
+        from unittest import mock
+
+        self._mock = mock
+        self.mocks: dict = {}
+        self.runners: dict = {}
+
+    def __getitem__(self, name: str):
+        return self.mocks.setdefault(name, self._mock.Mock(name=name))
+
+    def inline(self, name: str, fn) -> None:
+        self.runners[name] = fn
+
+    def __call__(self, name: str, *args) -> None:
+        self[name](*args)
+        if name in self.runners:
+            self.runners[name](*args)
+
+
+@pytest.fixture
+def enqueued(monkeypatch) -> EnqueuedTasks:
+    """No task leaves for the broker: see `EnqueuedTasks`."""
+    tasks = EnqueuedTasks()
+    monkeypatch.setattr("core.enqueue.enqueue", tasks)
+    return tasks

@@ -6,8 +6,9 @@ from decimal import Decimal
 import factory
 from django.contrib.auth import get_user_model
 
+from core.models import Account
 from directory.models import Buyer, Service
-from invoicing.models import Account, Invoice, InvoiceLine
+from invoicing.models import Invoice, InvoiceLine
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -88,6 +89,6 @@ class InvoiceFactory(factory.django.DjangoModelFactory):
         ]
         for position, spec in enumerate(specs, start=1):
             InvoiceLine.objects.create(invoice=self, position=position, **spec)
-        from invoicing.services import invoice_recompute_totals
+        from invoicing.services.drafts import invoice_recompute_totals
 
         invoice_recompute_totals(invoice=self)

@@ -16,11 +16,11 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
+from core.roles import ADMINS, FINANCE, STAFF
 from directory.models import Buyer
-from invoicing import drafts
 from invoicing.models import Invoice, InvoiceAttachment, LegalDocument
 from invoicing.models import InvoiceState as S
-from invoicing.roles import ADMINS, FINANCE, STAFF
+from invoicing.services import drafts
 from tests.factories import AccountFactory, BuyerFactory, InvoiceFactory, ServiceFactory
 from tests.invoicing.helpers import user_in
 from tests.support.urls import Route, all_routes
@@ -90,7 +90,7 @@ EXPECTED: dict[str, tuple] = {
 ADMIN_MODELS = {
     "auth_group": Group, "auth_user": None, "axes_accessattempt": AccessAttempt,
     "axes_accesslog": AccessLog, "axes_accessfailurelog": AccessFailureLog,
-    "invoicing_account": None, "invoicing_invoice": Invoice, "invoicing_legaldocument": LegalDocument,
+    "core_account": None, "invoicing_invoice": Invoice, "invoicing_legaldocument": LegalDocument,
     "directory_buyer": Buyer, "directory_service": None,
 }
 ADMIN_PAGES = {"changelist": 200, "add": 200, "history": 200, "delete": 200, "change": 200,
@@ -174,7 +174,7 @@ def world(b2b):
         "axes_accessattempt": AccessAttempt.objects.get().pk,
         "axes_accesslog": AccessLog.objects.get().pk,
         "axes_accessfailurelog": AccessFailureLog.objects.get().pk,
-        "invoicing_account": account.pk, "invoicing_invoice": invoice.pk,
+        "core_account": account.pk, "invoicing_invoice": invoice.pk,
         "invoicing_legaldocument": document.pk, "directory_buyer": buyer.pk,
         "directory_service": service.pk,
     }

@@ -15,12 +15,12 @@ from lxml import etree
 
 import b2brouter
 from b2brouter.webhooks import sign
+from core.gateway import b2brouter_client
 from directory import services as directory
 from directory.models import Buyer, Service, SyncState
-from invoicing import services, webhooks
-from invoicing.gateway import b2brouter_client
 from invoicing.models import Invoice, InvoiceEvent
 from invoicing.models import InvoiceState as S
+from invoicing.services import legal, remote, submission, webhooks
 from tests.conftest import sandbox_bytes, wait_for
 from tests.factories import BuyerFactory, InvoiceFactory, ServiceFactory
 
@@ -45,15 +45,15 @@ def _contact(b2b, account, **fields):
 
 
 def _sent(invoice, b2b):
-    services.invoice_request_send(invoice_id=invoice.pk)
-    services.invoice_submit(invoice_id=invoice.pk)
-    wait_for(lambda: services.invoice_refresh(invoice_id=invoice.pk).state == S.SENT)
+    submission.invoice_request_send(invoice_id=invoice.pk)
+    submission.invoice_submit(invoice_id=invoice.pk)
+    wait_for(lambda: remote.invoice_refresh(invoice_id=invoice.pk).state == S.SENT)
     invoice.refresh_from_db()
     return invoice
 
 
 def _xml(invoice):
-    document = services.invoice_fetch_legal(invoice_id=invoice.pk)
+    document = legal.invoice_fetch_legal(invoice_id=invoice.pk)
     return etree.fromstring(bytes(document.content))
 
 
@@ -200,7 +200,7 @@ def test_the_sellers_siret_and_the_buyers_vat_number_reach_b2brouter(registered_
 def test_every_documented_state_is_applied(registered_account, b2b, state):
     invoice = _sent(InvoiceFactory(account=registered_account), b2b)
     b2b.control("POST", f"/_sandbox/invoices/{invoice.remote_id}/state", {"state": state})
-    services.invoice_refresh(invoice_id=invoice.pk)
+    remote.invoice_refresh(invoice_id=invoice.pk)
     invoice.refresh_from_db()
     assert invoice.state == state
     assert invoice.events.filter(kind=InvoiceEvent.Kind.STATE, to_state=state).count() == 1
@@ -208,10 +208,10 @@ def test_every_documented_state_is_applied(registered_account, b2b, state):
 
 def test_an_unknown_state_is_recorded_once_and_changes_nothing(registered_account, b2b):
     invoice = _sent(InvoiceFactory(account=registered_account), b2b)
-    remote = {"id": invoice.remote_id, "state": "being_audited",
-              "state_updated_at": "2099-01-01T10:00:00.000Z"}
+    unknown = {"id": invoice.remote_id, "state": "being_audited",
+               "state_updated_at": "2099-01-01T10:00:00.000Z"}
     for _ in range(2):
-        services.invoice_apply_remote(remote=remote, source=InvoiceEvent.Source.POLL)
+        remote.invoice_apply_remote(remote=unknown, source=InvoiceEvent.Source.POLL)
     invoice.refresh_from_db()
     assert invoice.state == S.SENT
     notes = invoice.events.filter(kind=InvoiceEvent.Kind.NOTE, message__contains="being_audited")
@@ -219,7 +219,7 @@ def test_an_unknown_state_is_recorded_once_and_changes_nothing(registered_accoun
 
 
 def test_a_refusal_notified_without_its_reason_is_read_from_b2brouter(
-        registered_account, b2b, client, settings, monkeypatch,
+        registered_account, b2b, client, settings, enqueued,
         django_capture_on_commit_callbacks):
     invoice = _sent(InvoiceFactory(account=registered_account), b2b)
     b2b.control("POST", f"/_sandbox/invoices/{invoice.remote_id}/state",
@@ -227,8 +227,7 @@ def test_a_refusal_notified_without_its_reason_is_read_from_b2brouter(
     body = json.dumps({"code": "issued_invoice.state_change", "triggered_at": int(time.time()),
                        "data": {"invoice_id": invoice.remote_id, "event_id": 987654,
                                 "state": "refused", "notes": None}}).encode()
-    monkeypatch.setattr("invoicing.tasks.webhook_process_task.delay",
-                        lambda pk: webhooks.webhook_process(event_pk=pk))
+    enqueued.inline("invoicing.webhook_process", lambda pk: webhooks.webhook_process(event_pk=pk))
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post("/webhooks/b2brouter/", body, content_type="application/json",
                                HTTP_X_B2BROUTER_SIGNATURE=sign(
@@ -253,9 +252,9 @@ def test_an_invoice_under_our_number_for_another_contact_is_not_adopted(register
         "contact_id": other.remote_contact_id, "invoice_lines_attributes": [
             {"description": "x", "quantity": 1, "price": 1,
              "taxes_attributes": [{"name": "TVA", "category": "S", "percent": 20}]}]}})
-    services.invoice_request_send(invoice_id=invoice.pk)
+    submission.invoice_request_send(invoice_id=invoice.pk)
     Invoice.objects.filter(pk=invoice.pk).update(submit_attempts=1)  # a first attempt was lost
-    services.invoice_submit(invoice_id=invoice.pk)
+    submission.invoice_submit(invoice_id=invoice.pk)
     invoice.refresh_from_db()
     assert invoice.state == S.FAILED and invoice.remote_id is None
     assert "taken" in invoice.last_error
@@ -263,9 +262,9 @@ def test_an_invoice_under_our_number_for_another_contact_is_not_adopted(register
 
 def test_the_legal_xml_of_the_session_is_what_b2brouter_serves(registered_account, b2b):
     invoice = _sent(InvoiceFactory(account=registered_account), b2b)
-    document = services.invoice_fetch_legal(invoice_id=invoice.pk)
+    document = legal.invoice_fetch_legal(invoice_id=invoice.pk)
     assert bytes(document.content) == sandbox_bytes(b2b, invoice.download_legal_url)
-    assert services.invoice_acknowledge(invoice_id=invoice.pk)  # the documented 204 answer
+    assert legal.invoice_acknowledge(invoice_id=invoice.pk)  # the documented 204 answer
     document.refresh_from_db()
     assert document.acknowledged_at is not None
     assert b2b.control("GET", f"/invoices/{invoice.remote_id}")["invoice"]["ack_at"]

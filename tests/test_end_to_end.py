@@ -7,9 +7,9 @@ import os
 
 import pytest
 
-from invoicing import services
 from invoicing.models import InvoiceEvent
 from invoicing.models import InvoiceState as S
+from invoicing.services import submission
 from invoicing.states import REMOTE_RANK
 from invoicing.tasks import sync_states_task
 from tests.conftest import WorkerProcess, sandbox_bytes, wait_for
@@ -34,7 +34,7 @@ def advancing_sandbox(tmp_path, settings):
 
 
 def test_invoice_goes_to_b2brouter_and_back_through_a_worker(advancing_sandbox, tmp_path):
-    from invoicing.services import account_register
+    from invoicing.services.accounts import account_register
     from tests.factories import AccountFactory
 
     account = account_register(account=AccountFactory())
@@ -43,7 +43,7 @@ def test_invoice_goes_to_b2brouter_and_back_through_a_worker(advancing_sandbox, 
                            log_path=tmp_path / "worker.log")
     worker.start()
     try:
-        services.invoice_request_send(invoice_id=invoice.pk)
+        submission.invoice_request_send(invoice_id=invoice.pk)
 
         def reached_the_end():
             sync_states_task.delay()

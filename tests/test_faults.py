@@ -12,9 +12,9 @@ import time
 
 import pytest
 
-from invoicing import services, sync
 from invoicing.models import Invoice, InvoiceEvent
 from invoicing.models import InvoiceState as S
+from invoicing.services import remote, submission
 from tests.conftest import WorkerProcess
 from tests.factories import InvoiceFactory
 from tests.support.sandbox import SandboxProcess
@@ -38,7 +38,7 @@ def faulty_sandbox(tmp_path, settings):
 
 
 def test_exactly_once_under_faults_and_a_killed_worker(faulty_sandbox, tmp_path):
-    from invoicing.services import account_register
+    from invoicing.services.accounts import account_register
     from tests.factories import AccountFactory
 
     account = account_register(account=AccountFactory())
@@ -56,7 +56,7 @@ def test_exactly_once_under_faults_and_a_killed_worker(faulty_sandbox, tmp_path)
     workers = [worker("w1"), worker("w2")]
     try:
         for invoice in invoices:
-            services.invoice_request_send(invoice_id=invoice.pk)
+            submission.invoice_request_send(invoice_id=invoice.pk)
         time.sleep(1.5)
         workers[0].process.kill()  # SIGKILL, tasks in flight die with it
         workers[0].process.wait(10)
@@ -66,16 +66,16 @@ def test_exactly_once_under_faults_and_a_killed_worker(faulty_sandbox, tmp_path)
             states = dict(Invoice.objects.filter(account=account).values_list("number", "state"))
             if all(state in SETTLED for state in states.values()):
                 break
-            sync.reconcile(stale_after=5)  # what beat does every few minutes
+            remote.reconcile(stale_after=5)  # what beat does every few minutes
             time.sleep(1)
         faulty_sandbox.control("DELETE", "/_sandbox/faults")
-        sync.account_sync_states(account=account)
+        remote.account_sync_states(account=account)
     finally:
         for w in workers:
             w.stop()
 
-    remote = faulty_sandbox.control("GET", f"/accounts/{account.remote_id}/invoices?limit=500")
-    numbers = [item["number"] for item in remote["invoices"]]
+    listed = faulty_sandbox.control("GET", f"/accounts/{account.remote_id}/invoices?limit=500")
+    numbers = [item["number"] for item in listed["invoices"]]
     duplicated = sorted({n for n in numbers if numbers.count(n) > 1})
     assert duplicated == [], f"sent twice: {duplicated}"
     local = {i.number: i for i in Invoice.objects.filter(account=account)}
@@ -84,7 +84,7 @@ def test_exactly_once_under_faults_and_a_killed_worker(faulty_sandbox, tmp_path)
     failed = {n for n, i in local.items() if i.state == S.FAILED}
     assert failed == set(), {n: local[n].last_error for n in failed}
     assert set(numbers) == set(local), "lost at B2Brouter"
-    by_number = {item["number"]: item["id"] for item in remote["invoices"]}
+    by_number = {item["number"]: item["id"] for item in listed["invoices"]}
     for number, invoice in local.items():
         assert invoice.remote_id == by_number[number]
         attempts = invoice.events.filter(kind=InvoiceEvent.Kind.EXCHANGE, http_method="POST").count()

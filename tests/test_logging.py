@@ -5,8 +5,8 @@ import logging
 
 import pytest
 
-from config.logging import ContextFilter, JsonFormatter, RedactSecretsFilter, log_context
-from invoicing import services
+from core.logging import ContextFilter, JsonFormatter, RedactSecretsFilter, log_context
+from invoicing.services import submission
 from tests.factories import InvoiceFactory
 
 pytestmark = pytest.mark.django_db
@@ -37,8 +37,8 @@ def collected():
 
 def test_submission_lines_carry_invoice_and_remote_id(registered_account, collected):
     invoice = InvoiceFactory(account=registered_account, number="LOG-1")
-    services.invoice_request_send(invoice_id=invoice.pk)
-    services.invoice_submit(invoice_id=invoice.pk)
+    submission.invoice_request_send(invoice_id=invoice.pk)
+    submission.invoice_submit(invoice_id=invoice.pk)
     invoice.refresh_from_db()
     about = [r for r in collected if r.name in ("b2brouter", "invoicing.services")
              and "/invoices" in r.getMessage() or r.name == "invoicing.services"]

@@ -5,7 +5,7 @@ import logging
 import pytest
 from django.contrib.auth.models import Group
 
-from invoicing import roles
+from core import roles
 from tests.factories import InvoiceFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -43,7 +43,7 @@ def test_secrets_never_reach_logs_errors_or_the_admin(client, settings, b2b, reg
     """The API key and webhook secret, whatever happens: a refused key, a server error, the
     admin pages an administrator can open."""
     import b2brouter
-    from invoicing.gateway import b2brouter_client
+    from core.gateway import b2brouter_client
 
     caplog.set_level(logging.DEBUG)
     admin = UserFactory(username="root", is_staff=True, is_superuser=True)

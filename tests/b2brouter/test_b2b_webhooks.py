@@ -78,3 +78,49 @@ def test_malformed_headers_are_refused(header: str | None) -> None:
 def test_no_secret_configured_refuses_everything() -> None:
     with pytest.raises(InvalidSignature):
         verify_signature("", sign("", BODY, NOW), BODY, now=NOW)
+
+
+# ---- the payload, read into a typed value -------------------------------------------------
+
+
+def test_a_documented_payload_reads_into_an_invoice_state_change():
+    from datetime import UTC, datetime
+
+    from b2brouter import InvoiceStateChange, parse_webhook
+
+    body = (b'{"code":"issued_invoice.state_change","triggered_at":1732530071,'
+            b'"data":{"invoice_id":85373,"event_id":381690,"state":"registered","notes":null}}')
+    payload = parse_webhook(body)
+    change = payload.invoice_state_change()
+    assert change == InvoiceStateChange(
+        invoice_id=85373, state="registered", event_id=381690, notes="",
+        triggered_at=datetime(2024, 11, 25, 10, 21, 11, tzinfo=UTC))
+    assert change.as_invoice()["state_updated_at"] == "2024-11-25T10:21:11+00:00"
+    assert change.as_invoice()["download_legal_url"] is None
+
+
+def test_the_sandbox_extras_are_read_when_present():
+    from b2brouter import parse_webhook
+
+    body = (b'{"code":"issued_invoice.state_change","triggered_at":1,"data":{"invoice_id":1,'
+            b'"state":"error","notes":"Rejet","chorus_status":"X",'
+            b'"state_updated_at":"2026-11-25T10:00:00.123Z","download_legal_url":"/a/1/F.xml"}}')
+    invoice = parse_webhook(body).invoice_state_change().as_invoice()
+    assert invoice["state_updated_at"] == "2026-11-25T10:00:00.123Z"
+    assert invoice["errors"] == [{"error": "Rejet"}] and invoice["download_legal_url"] == "/a/1/F.xml"
+
+
+@pytest.mark.parametrize("body", [
+    b"not json", b"[]", b'{"data": {}}', b'{"code": 1}',
+    b'{"code":"issued_invoice.state_change","data":[]}',
+    b'{"code":"issued_invoice.state_change","data":{"invoice_id":0}}',
+    b'{"code":"issued_invoice.state_change","data":{"invoice_id":true}}',
+    b'{"code":"issued_invoice.state_change","triggered_at":"soon","data":{"invoice_id":1}}',
+    b'{"code":"issued_invoice.state_change","triggered_at":99999999999999,"data":{"invoice_id":1}}',
+    b'{"code":"issued_invoice.state_change","data":{"invoice_id":1,"notes":"\\u0000"}}',
+])
+def test_what_b2brouter_would_not_send_is_refused(body):
+    from b2brouter import InvalidPayload, parse_webhook
+
+    with pytest.raises(InvalidPayload):
+        parse_webhook(body).invoice_state_change()

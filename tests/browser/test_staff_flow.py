@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Group
 
+from core.roles import STAFF
 from invoicing.models import Invoice
 from invoicing.models import InvoiceState as S
-from invoicing.roles import STAFF
 from tests.conftest import WorkerProcess
 from tests.factories import AccountFactory, UserFactory
 from tests.support.sandbox import SandboxProcess
@@ -54,7 +54,7 @@ def office(sandbox_with_webhooks, tmp_path):
     """A registered account, the guide's buyer from the directory (its rules and its service as
     the guide gives them: B2Brouter's directory publishes neither), a staff member, a worker."""
     from directory.services import buyer_create_from_directory
-    from invoicing.services import account_register
+    from invoicing.services.accounts import account_register
 
     account = account_register(account=AccountFactory(invoice_number_prefix="F2026-", iban=IBAN))
     buyer = buyer_create_from_directory(

@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth.models import Group
 
 from b2brouter import B2BrouterClient
-from invoicing.roles import ADMINS, FINANCE, STAFF
+from core.roles import ADMINS, FINANCE, STAFF
 from tests.factories import UserFactory
 
 SEED_SIRET = "13001533200013"

@@ -5,9 +5,9 @@ import pytest
 from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 
+from core.gateway import b2brouter_client
 from directory import services
 from directory.models import Buyer, Service, SyncState
-from invoicing.gateway import b2brouter_client
 from tests.directory.conftest import SEED_SERVICE, SEED_SIRET
 from tests.factories import BuyerFactory, ServiceFactory
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from core.roles import STAFF
 from directory.models import Buyer, SyncState
-from invoicing.roles import STAFF
-from invoicing.services import account_register
+from invoicing.services.accounts import account_register
 from tests.directory.conftest import SEED_SERVICE, SEED_SIRET, make_user
 from tests.factories import AccountFactory
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 import b2brouter
+from core.gateway import b2brouter_client
 from directory import services, tasks
 from directory.models import Buyer, Service, SyncState
-from invoicing.gateway import b2brouter_client
 from tests.directory.conftest import CONTACTS_POST, DIRECTORY_ROUTE, SEED_SERVICE, SEED_SIRET
 from tests.factories import BuyerFactory, ServiceFactory
 
@@ -351,7 +351,7 @@ def test_concurrent_registrations_of_one_buyer_create_one_contact(tmp_path, sett
     from django.db import connection
 
     from directory.services import RegistrationInProgress, buyer_ensure_registered
-    from invoicing.services import account_register
+    from invoicing.services.accounts import account_register
     from tests.factories import AccountFactory, BuyerFactory
     from tests.support.sandbox import SandboxProcess
 

@@ -3,8 +3,8 @@
 import pytest
 from django.urls import reverse
 
+from core.roles import STAFF
 from directory.models import Buyer, SyncState
-from invoicing.roles import STAFF
 from tests.directory.conftest import SEED_SERVICE, SEED_SIRET, make_user
 from tests.factories import AccountFactory, BuyerFactory
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from invoicing.roles import ADMINS, STAFF
+from core.roles import ADMINS, STAFF
 from tests.factories import AccountFactory, BuyerFactory, ServiceFactory
 from tests.invoicing.helpers import user_in
 

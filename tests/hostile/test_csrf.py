@@ -10,9 +10,9 @@ from django.test import Client
 from django.urls import reverse
 
 from b2brouter.webhooks import sign
+from core.roles import ADMINS, STAFF
 from invoicing.models import Invoice
 from invoicing.models import InvoiceState as S
-from invoicing.roles import ADMINS, STAFF
 from tests.factories import InvoiceFactory
 from tests.invoicing.helpers import form_data, set_state, user_in
 from tests.support.urls import all_routes

@@ -12,10 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from invoicing import services
+from core.roles import ADMINS, FINANCE, STAFF
 from invoicing.models import Invoice
 from invoicing.models import InvoiceState as S
-from invoicing.roles import ADMINS, FINANCE, STAFF
+from invoicing.services import legal, remote, submission
 from tests.conftest import sandbox_bytes, wait_for
 from tests.factories import BuyerFactory, InvoiceFactory, ServiceFactory
 from tests.hostile.inputs import ATTRIBUTE_BREAK, HEALTH, SCRIPT
@@ -44,10 +44,10 @@ def hostile_sent(registered_account):
     invoice = InvoiceFactory(account=registered_account, buyer=buyer, service=service,
                              notes=NOTES, po_number=ATTRIBUTE_BREAK[:50],
                              contract_reference=SCRIPT, lines=_lines())
-    services.invoice_request_send(invoice_id=invoice.pk)
-    services.invoice_submit(invoice_id=invoice.pk)
-    wait_for(lambda: services.invoice_refresh(invoice_id=invoice.pk).state == S.SENT)
-    services.invoice_fetch_legal(invoice_id=invoice.pk)
+    submission.invoice_request_send(invoice_id=invoice.pk)
+    submission.invoice_submit(invoice_id=invoice.pk)
+    wait_for(lambda: remote.invoice_refresh(invoice_id=invoice.pk).state == S.SENT)
+    legal.invoice_fetch_legal(invoice_id=invoice.pk)
     invoice.refresh_from_db()
     return invoice
 
@@ -165,7 +165,7 @@ def test_finance_sees_the_same_escaping(client, hostile_sent, hostile_refused):
 
 def _as_sent(invoice: Invoice) -> dict:
     """The invoice object as B2Brouter reads it: encoded the way the client encodes it."""
-    encoded = simplejson.dumps(services.invoice_body(invoice), use_decimal=True, ensure_ascii=False)
+    encoded = simplejson.dumps(submission.invoice_body(invoice), use_decimal=True, ensure_ascii=False)
     return simplejson.loads(encoded.encode("utf-8"))["invoice"]
 
 

@@ -10,10 +10,10 @@ from django.urls import reverse
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core.roles import FINANCE
 from directory.models import Buyer, Service
 from invoicing.models import Invoice, InvoiceAttachment, InvoiceEvent, InvoiceLine
 from invoicing.models import InvoiceState as S
-from invoicing.roles import FINANCE
 from tests.factories import AccountFactory, BuyerFactory, InvoiceFactory
 from tests.hostile.inputs import HEALTH, MARKUP, dates, ids, numbers, texts
 from tests.invoicing.helpers import form_data, set_state, user_in
@@ -315,7 +315,7 @@ def test_bad_attachments_are_refused_with_a_message(staff_client, draft, name, c
 
 @pytest.fixture
 def directory_client(client, registered_account):
-    from invoicing.roles import STAFF
+    from core.roles import STAFF
 
     client.force_login(user_in(STAFF, registered_account))
     return client
@@ -409,7 +409,7 @@ def test_sign_in_answers_whatever_is_typed(client, username, password, next_url,
 
 @pytest.fixture
 def admin_client(client, registered_account):
-    from invoicing.roles import ADMINS
+    from core.roles import ADMINS
 
     client.force_login(user_in(ADMINS, registered_account, is_staff=True, is_superuser=True))
     return client

@@ -12,8 +12,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, transaction
 
-from invoicing import archive, roles, services
+from core import roles
+from finance import archive
 from invoicing.models import Invoice, InvoiceState, LegalDocument
+from invoicing.services import legal, notify, remote, submission
 from tests.conftest import wait_for
 from tests.factories import InvoiceFactory, UserFactory
 
@@ -23,10 +25,10 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def archived(registered_account):
     invoice = InvoiceFactory(account=registered_account)
-    services.invoice_request_send(invoice_id=invoice.pk)
-    services.invoice_submit(invoice_id=invoice.pk)
-    wait_for(lambda: services.invoice_refresh(invoice_id=invoice.pk).state == InvoiceState.SENT)
-    document = services.invoice_fetch_legal(invoice_id=invoice.pk)
+    submission.invoice_request_send(invoice_id=invoice.pk)
+    submission.invoice_submit(invoice_id=invoice.pk)
+    wait_for(lambda: remote.invoice_refresh(invoice_id=invoice.pk).state == InvoiceState.SENT)
+    document = legal.invoice_fetch_legal(invoice_id=invoice.pk)
     invoice.refresh_from_db()
     return invoice, document
 
@@ -49,7 +51,7 @@ def test_stored_xml_agrees_with_the_invoice(archived):
     invoice, document = archived
     assert invoice.legal_xml_checked_at is not None
     assert invoice.legal_xml_discrepancies == []
-    facts = archive.legal_xml_facts(bytes(document.content))
+    facts = legal.legal_xml_facts(bytes(document.content))
     assert facts["number"] == invoice.number
     assert facts["buyer_siret"] == "13001533200013"
     assert facts["service_code"] == "ESR_MISSION_FACTURES_DEPLACEMENTS"
@@ -60,7 +62,7 @@ def test_stored_xml_agrees_with_the_invoice(archived):
 def test_a_difference_between_xml_and_invoice_is_flagged(archived):
     invoice, document = archived
     Invoice.objects.filter(pk=invoice.pk).update(po_number="9999999", total="3712.51")
-    problems = archive.invoice_check_legal_xml(document=LegalDocument.objects.get(pk=document.pk))
+    problems = legal.invoice_check_legal_xml(document=LegalDocument.objects.get(pk=document.pk))
     assert any("engagement" in p for p in problems)
     assert any("total TTC" in p for p in problems)
     invoice.refresh_from_db()
@@ -79,7 +81,7 @@ def test_the_database_refuses_to_alter_an_archived_xml(archived):
 
 def test_acknowledgement_time_is_set_once(archived):
     invoice, document = archived
-    assert services.invoice_acknowledge(invoice_id=invoice.pk)
+    assert legal.invoice_acknowledge(invoice_id=invoice.pk)
     with pytest.raises(DatabaseError), transaction.atomic():
         LegalDocument.objects.filter(pk=document.pk).update(acknowledged_at=datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC))
 
@@ -166,7 +168,7 @@ def test_rejection_sends_an_email(registered_account, mailoutbox):
     invoice = InvoiceFactory(account=registered_account, created_by=author)
     Invoice.objects.filter(pk=invoice.pk).update(state="refused", chorus_status="A_RECYCLER",
                                                  chorus_status_reason="Service inconnu")
-    assert services.invoice_notify_rejection(invoice_id=invoice.pk) == 1
+    assert notify.invoice_notify_rejection(invoice_id=invoice.pk) == 1
     [mail] = mailoutbox
     assert invoice.number in mail.subject and mail.to == ["author@example.fr"]
     assert "Service inconnu" in mail.body and "même numéro" in mail.body
@@ -218,7 +220,7 @@ def test_zip_stream_reads_back_with_zipfile_and_unzip(tmp_path):
 
     from django.utils import timezone
 
-    from invoicing.zipstream import ZipStream
+    from finance.zipstream import ZipStream
 
     stream = ZipStream(timezone.localtime())
     chunks = list(stream.streamed_file("manifest.csv", [b"number,sha256\n", b"F1,abc\n"]))

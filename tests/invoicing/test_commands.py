@@ -7,7 +7,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from invoicing.models import Account, Invoice
+from core.models import Account
+from invoicing.models import Invoice
 from invoicing.models import InvoiceState as S
 from tests.factories import AccountFactory, InvoiceFactory
 

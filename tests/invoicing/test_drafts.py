@@ -8,16 +8,17 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
 
-from invoicing import drafts
+from invoicing.lines import Line
 from invoicing.models import Invoice, InvoiceEvent
 from invoicing.models import InvoiceState as S
-from invoicing.services import InvoiceActionError, LineData
+from invoicing.services import drafts
+from invoicing.services.errors import InvoiceActionError
 from tests.factories import AccountFactory, BuyerFactory, InvoiceFactory, ServiceFactory
 from tests.invoicing.helpers import set_state
 
 pytestmark = pytest.mark.django_db
 
-GUIDE_LINE = LineData(description="Cocktail Dinatoire", quantity=Decimal("135"),
+GUIDE_LINE = Line(description="Cocktail Dinatoire", quantity=Decimal("135"),
                       unit_price=Decimal("25.00"), vat_rate=Decimal("10"))
 
 
@@ -70,7 +71,7 @@ def test_a_number_typed_by_hand_is_kept_and_checked_for_uniqueness(account):
 
 
 def test_an_invalid_line_saves_nothing(account):
-    bad = LineData(description="x", quantity=Decimal("-1"), unit_price=Decimal("1"),
+    bad = Line(description="x", quantity=Decimal("-1"), unit_price=Decimal("1"),
                    vat_rate=Decimal("20"))
     with pytest.raises(ValidationError):
         drafts.draft_create(account=account, data=guide_data(account), lines=[GUIDE_LINE, bad])
@@ -84,7 +85,7 @@ def test_updating_replaces_lines_and_recomputes_totals(account):
     data = guide_data(account)
     data.number = invoice.number
     drafts.draft_update(invoice_id=invoice.pk, data=data, lines=[
-        LineData(description="a", quantity=Decimal("2"), unit_price=Decimal("10"), vat_rate=Decimal("20")),
+        Line(description="a", quantity=Decimal("2"), unit_price=Decimal("10"), vat_rate=Decimal("20")),
     ])
     invoice.refresh_from_db()
     assert invoice.lines.count() == 1

@@ -14,7 +14,7 @@ from invoicing.forms import (
     attachment_problems,
     line_initial,
 )
-from invoicing.views import _live_totals
+from invoicing.views.invoice_form import _live_totals
 from tests.factories import AccountFactory, BuyerFactory, InvoiceFactory, ServiceFactory
 from tests.invoicing.helpers import form_data
 
@@ -205,6 +205,13 @@ def test_live_totals_are_totals_compute(rows):
     data = form_data(account=account, lines=lines)
     live = _live_totals(LineFormSet(data, prefix="lines"), InvoiceForm(data, account=account))
     expected = totals.compute([
-        totals.LineInput(q, p, "S" if r != "0" else "Z", Decimal(r)) for q, p, r in rows])
+        _priced(q, p, "S" if r != "0" else "Z", Decimal(r)) for q, p, r in rows])
     assert live["result"] == expected
     assert [amount for _prefix, amount in live["line_totals"]] == expected.line_totals
+
+
+def _priced(quantity, unit_price, vat_category, vat_rate, exemption_reason=""):
+    from invoicing.lines import Line
+
+    return Line(quantity=quantity, unit_price=unit_price, vat_category=vat_category,
+                vat_rate=vat_rate, exemption_reason=exemption_reason)

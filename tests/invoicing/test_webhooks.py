@@ -8,9 +8,9 @@ import pytest
 from django.urls import reverse
 
 from b2brouter.webhooks import sign
-from invoicing import services, sync, webhooks
 from invoicing.models import InvoiceEvent, WebhookEvent
 from invoicing.models import InvoiceState as S
+from invoicing.services import remote, submission, webhooks
 from tests.factories import InvoiceFactory
 
 pytestmark = pytest.mark.django_db
@@ -33,17 +33,16 @@ def post(client, settings, body, *, secret=None, timestamp=None):
 @pytest.fixture
 def sent_invoice(registered_account):
     invoice = InvoiceFactory(account=registered_account)
-    services.invoice_request_send(invoice_id=invoice.pk)
-    services.invoice_submit(invoice_id=invoice.pk)
+    submission.invoice_request_send(invoice_id=invoice.pk)
+    submission.invoice_submit(invoice_id=invoice.pk)
     invoice.refresh_from_db()
     return invoice
 
 
 @pytest.fixture
-def process_now(monkeypatch):
+def process_now(enqueued):
     """Runs the processing task inline when the receiving transaction commits."""
-    monkeypatch.setattr("invoicing.tasks.webhook_process_task.delay",
-                        lambda pk: webhooks.webhook_process(event_pk=pk))
+    enqueued.inline("invoicing.webhook_process", lambda pk: webhooks.webhook_process(event_pk=pk))
 
 
 def test_url_is_named():
@@ -141,7 +140,7 @@ def test_lost_webhooks_are_recovered_by_polling_with_the_chorus_status(b2b, sent
     Chorus Pro's status included when B2Brouter gives it."""
     b2b.control("POST", f"/_sandbox/invoices/{sent_invoice.remote_id}/state",
                 {"state": "refused", "chorus_status": "REJETEE", "reason": "Montant total erroné"})
-    sync.account_sync_states(account=sent_invoice.account)
+    remote.account_sync_states(account=sent_invoice.account)
     sent_invoice.refresh_from_db()
     assert sent_invoice.state == S.REFUSED
     assert sent_invoice.chorus_status == "REJETEE"
@@ -154,7 +153,7 @@ def test_lost_webhooks_are_recovered_by_polling(b2b, sent_invoice):
     status, so the refusal's kind is read from its reason (here: not said, both fixes offered)."""
     b2b.control("POST", f"/_sandbox/invoices/{sent_invoice.remote_id}/state",
                 {"state": "refused", "chorus_status": "REJETEE", "reason": "Montant total erroné"})
-    sync.account_sync_states(account=sent_invoice.account)
+    remote.account_sync_states(account=sent_invoice.account)
     sent_invoice.refresh_from_db()
     assert (sent_invoice.state, sent_invoice.chorus_status) == (S.REFUSED, "")
     assert sent_invoice.chorus_status_reason == "Montant total erroné"
@@ -163,21 +162,19 @@ def test_lost_webhooks_are_recovered_by_polling(b2b, sent_invoice):
 
 
 def test_a_stored_event_whose_task_was_lost_is_processed_by_the_reconciler(
-        client, settings, sent_invoice, django_capture_on_commit_callbacks):
+        client, settings, sent_invoice, enqueued, django_capture_on_commit_callbacks):
     """The broker lost the processing task: the stored event is still applied, once."""
     import datetime
-    from unittest import mock
 
     with django_capture_on_commit_callbacks(execute=False):  # the task never reaches a worker
         assert post(client, settings, payload(sent_invoice.remote_id, "registered", 140)).status_code == 200
     event = WebhookEvent.objects.get(dedupe_key="140")
     WebhookEvent.objects.filter(pk=event.pk).update(
         received_at=event.received_at - datetime.timedelta(minutes=10))
-    with mock.patch("invoicing.tasks.webhook_process_task.delay",
-                    side_effect=lambda pk: webhooks.webhook_process(event_pk=pk)) as delay:
-        counts = sync.reconcile(stale_after=60)
-        sync.reconcile(stale_after=60)
-    assert counts["webhook"] == 1 and delay.call_count == 1
+    enqueued.inline("invoicing.webhook_process", lambda pk: webhooks.webhook_process(event_pk=pk))
+    counts = remote.reconcile(stale_after=60)
+    remote.reconcile(stale_after=60)
+    assert counts["webhook"] == 1 and enqueued["invoicing.webhook_process"].call_count == 1
     sent_invoice.refresh_from_db()
     assert sent_invoice.state == S.REGISTERED
 
@@ -189,14 +186,14 @@ def test_a_sync_that_crashes_halfway_resumes_and_misses_nothing(b2b, registered_
     invoices = []
     for _ in range(7):
         invoice = InvoiceFactory(account=registered_account)
-        services.invoice_request_send(invoice_id=invoice.pk)
-        services.invoice_submit(invoice_id=invoice.pk)
+        submission.invoice_request_send(invoice_id=invoice.pk)
+        submission.invoice_submit(invoice_id=invoice.pk)
         invoice.refresh_from_db()
         invoices.append(invoice)
     for invoice in invoices:
         b2b.control("POST", f"/_sandbox/invoices/{invoice.remote_id}/state", {"state": "registered"})
 
-    real_apply = services.invoice_apply_remote
+    real_apply = remote.invoice_apply_remote
     seen = []
 
     def dies_on_the_fifth(**kwargs):
@@ -205,15 +202,15 @@ def test_a_sync_that_crashes_halfway_resumes_and_misses_nothing(b2b, registered_
             raise SystemExit("worker killed")
         return real_apply(**kwargs)
 
-    monkeypatch.setattr(services, "invoice_apply_remote", dies_on_the_fifth)
+    monkeypatch.setattr(remote, "invoice_apply_remote", dies_on_the_fifth)
     with pytest.raises(SystemExit):
-        sync.account_sync_states(account=registered_account, page_size=2)
+        remote.account_sync_states(account=registered_account, page_size=2)
     cursor = registered_account.sync_cursor
     cursor.refresh_from_db()
     assert cursor.state_updated_at_from is None and cursor.last_success_at is None  # not moved
 
-    monkeypatch.setattr(services, "invoice_apply_remote", real_apply)
-    result = sync.account_sync_states(account=registered_account, page_size=2)
+    monkeypatch.setattr(remote, "invoice_apply_remote", real_apply)
+    result = remote.account_sync_states(account=registered_account, page_size=2)
     for invoice in invoices:
         invoice.refresh_from_db()
         assert invoice.state == S.REGISTERED, invoice.number
@@ -234,5 +231,5 @@ def test_polling_keeps_the_latest_change_of_each_invoice_in_any_order():
         {"id": 1, "state": "registered", "state_updated_at": "2026-11-25T10:00:02.000Z"},
         {"state": "sent"}, "not an invoice",
     ]
-    latest = sync._latest_per_invoice(items)
+    latest = remote._latest_per_invoice(items)
     assert {k: v[1]["state"] for k, v in latest.items()} == {1: "accepted", 2: "sent"}

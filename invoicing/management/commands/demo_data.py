@@ -12,14 +12,17 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 
+from core import roles
+from core.models import Account
 from directory.services import (
     DirectoryError,
     buyer_create_from_directory,
     directory_lookup,
     entry_lists_services,
 )
-from invoicing import roles, services
-from invoicing.models import Account, Invoice
+from invoicing.lines import Line
+from invoicing.models import Invoice
+from invoicing.services import accounts, drafts
 
 DEMO_BUYERS = ["13001533200013", "21750001600019", "21130055300016", "11000201100044", "21690123100011"]
 # What the seed guide says of its buyer, for a directory that publishes no services or rules
@@ -45,7 +48,7 @@ class Command(BaseCommand):
                 "email": "john.doe@example.com", "iban": "FR7630006000011234567890189",
             },
         )
-        services.account_register(account=account)
+        accounts.account_register(account=account)
         self.stdout.write(f"Account {account.name}: B2Brouter id {account.remote_id}")
         for siret in DEMO_BUYERS:
             try:
@@ -90,7 +93,7 @@ class Command(BaseCommand):
         buyer = account.buyers.filter(siret="13001533200013").first()
         if buyer is None or Invoice.objects.filter(account=account, number="DEMO-00001").exists():
             return
-        services.invoice_create(
+        drafts.invoice_create(
             account=account,
             number="DEMO-00001",
             buyer=buyer,
@@ -98,7 +101,7 @@ class Command(BaseCommand):
             issue_date=datetime.date.today(),
             due_date=datetime.date.today() + datetime.timedelta(days=account.payment_terms_days),
             po_number="0123456",
-            lines=[services.LineData(description="Cocktail Dinatoire", quantity=Decimal("135"),
+            lines=[Line(description="Cocktail Dinatoire", quantity=Decimal("135"),
                                      unit_price=Decimal("25.00"), vat_rate=Decimal("10"), unit=5,
                                      article_code="14")],
         )

@@ -1,11 +1,12 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from invoicing import services
 from invoicing.models import Invoice
+from invoicing.services import submission
 
 
 class Command(BaseCommand):
-    help = "Sends an invoice by number (queues it; a worker submits it). --now submits it here."
+    help = ("Sends an invoice by number (queues it; a worker submits it). --now submits it here. "
+            "The pre-send checks run as in the browser: an invoice they refuse is not sent.")
 
     def add_arguments(self, parser):
         parser.add_argument("number")
@@ -20,10 +21,15 @@ class Command(BaseCommand):
             raise CommandError(f"{invoices.count()} invoices numbered {number!r}; use --account.")
         invoice = invoices.get()
         try:
-            invoice = services.invoice_request_send(invoice_id=invoice.pk)
-        except services.InvoiceActionError as exc:
+            invoice = submission.invoice_request_send(invoice_id=invoice.pk)
+        except submission.InvoiceCheckFailed as exc:
+            for message in exc.messages:
+                self.stderr.write(f"  - {message}")
+            raise CommandError(f"{invoice.number} is not sent: {len(exc.messages)} problem(s) "
+                               "to fix first.") from exc
+        except submission.InvoiceActionError as exc:
             raise CommandError(str(exc)) from exc
         if now:
-            services.invoice_submit(invoice_id=invoice.pk, stale_after=0)
+            submission.invoice_submit(invoice_id=invoice.pk, stale_after=0)
             invoice.refresh_from_db()
         self.stdout.write(f"{invoice.number}: {invoice.get_state_display()} (remote id {invoice.remote_id})")

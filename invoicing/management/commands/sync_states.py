@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
-from invoicing import sync
-from invoicing.models import Account
+from core.models import Account
+from invoicing.services import remote
 
 
 class Command(BaseCommand):
@@ -9,8 +9,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         for account in Account.objects.filter(remote_id__isnull=False):
-            result = sync.account_sync_states(account=account)
+            result = remote.account_sync_states(account=account)
             self.stdout.write(
                 f"{account}: {result.pages} page(s), {result.seen} seen, {result.applied} applied"
             )
-        self.stdout.write(f"reconcile: {sync.reconcile(stale_after=0)}")
+        self.stdout.write(f"reconcile: {remote.reconcile(stale_after=0)}")

@@ -1,12 +1,13 @@
-"""Reads for finance's pages: the archive, the worklist, the ageing, the news since a visit."""
+"""Reads for finance's pages: the archive, the worklist, the ageing."""
 
 import heapq
 
 from django.db.models import Q
 
-from invoicing.models import AWAITING_STATES, WORKLIST_STATES, InvoiceEvent, LegalDocument
+from core.selectors import account_ids
+from invoicing.models import AWAITING_STATES, WORKLIST_STATES, LegalDocument
 from invoicing.models import InvoiceState as S
-from invoicing.selectors import account_ids, invoice_list
+from invoicing.selectors import invoice_list
 
 
 def legal_documents(*, user, filters: dict):
@@ -69,21 +70,3 @@ def ageing(*, user, no_news_since):
     silent = Q(state=S.ACCEPTED, buyer__payment_status_not_reported=True)
     return (MergedByState(waiting.exclude(silent), AWAITING_STATES, newest_first=False),
             waiting.filter(silent).order_by("state_updated_at", "id"))
-
-
-def changes_since(*, user, since, limit: int = 20, window: int = 2000):
-    """State changes of the user's invoices since their last visit, newest first.
-
-    Reads at most the `window` newest state changes (by id: no sort of the whole history), then
-    keeps the user's: constant work however long the history.
-    """
-    candidates = InvoiceEvent.objects.filter(kind=InvoiceEvent.Kind.STATE)
-    if since:  # a range of the created_at index
-        candidates = candidates.filter(created_at__gt=since).order_by("-created_at")
-    else:  # the primary key, walked backwards
-        candidates = candidates.order_by("-id")
-    newest = list(candidates.values_list("id", flat=True)[:window])
-    if not newest:
-        return []
-    return (InvoiceEvent.objects.filter(id__in=newest, invoice__account_id__in=account_ids(user))
-            .select_related("invoice").order_by("-id")[:limit])

@@ -9,9 +9,9 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from invoicing import archive, roles
-from invoicing import finance_selectors as selectors
-from invoicing.forms_finance import ArchiveFilterForm
+from core import roles
+from finance import archive, selectors
+from finance.forms import ArchiveFilterForm
 
 FINANCE = (roles.FINANCE, roles.ADMINS)
 PAGE_SIZE = 50
@@ -59,7 +59,7 @@ def archive_list(request: HttpRequest) -> HttpResponse:
     form = ArchiveFilterForm(request.GET or None, user=request.user)
     documents = selectors.legal_documents(user=request.user, filters=form.filters())
     page = _page(documents, request)
-    return render(request, "invoicing/finance/archive.html", {
+    return render(request, "finance/archive.html", {
         "form": form, "page": page, "query": request.GET.urlencode(),
     })
 
@@ -90,7 +90,7 @@ def archive_zip(request: HttpRequest) -> StreamingHttpResponse:
 @roles.role_required(roles.STAFF, *FINANCE)
 def worklist(request: HttpRequest) -> HttpResponse:
     page = _page(selectors.worklist(user=request.user), request)
-    return render(request, "invoicing/finance/worklist.html", {"page": page, "invoices": page})
+    return render(request, "finance/worklist.html", {"page": page, "invoices": page})
 
 
 @require_GET
@@ -103,7 +103,7 @@ def ageing(request: HttpRequest) -> HttpResponse:
     since = timezone.now() - datetime.timedelta(days=days)
     invoices, silent = selectors.ageing(user=request.user, no_news_since=since)
     page = _page(invoices, request)
-    return render(request, "invoicing/finance/ageing.html", {
+    return render(request, "finance/ageing.html", {
         "page": page, "invoices": page, "silent_buyers": silent[:PAGE_SIZE], "days": days,
         "query": f"days={days}",
     })

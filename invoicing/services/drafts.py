@@ -1,7 +1,9 @@
-"""Draft invoices: create and edit them with their lines, propose their numbers, make credit notes.
+"""Drafts: create and edit them with their lines, propose their numbers, make credit notes, fix
+a routing return, join supporting documents.
 
-Everything here writes a draft, all or nothing; nothing here talks to B2Brouter (sending is
-`services.invoice_request_send`). Totals are always `services.invoice_recompute_totals`.
+Everything here writes, all or nothing, in one transaction; nothing here talks to B2Brouter
+(sending is `submission.invoice_request_send`). Lines come in the one line shape
+(`invoicing.lines.Line`); totals are always `invoice_recompute_totals`.
 """
 
 import datetime
@@ -12,9 +14,12 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from invoicing import services, states
-from invoicing.models import Account, Invoice, InvoiceAttachment, InvoiceEvent, InvoiceLine
-from invoicing.services import InvoiceActionError, LineData
+from core.models import Account
+from invoicing import states, totals
+from invoicing.lines import Line, lines_of
+from invoicing.models import Invoice, InvoiceAttachment
+from invoicing.services import events
+from invoicing.services.errors import InvoiceActionError
 
 # The notes French invoices must carry (Code de commerce L441-10 / D441-5; for public buyers the
 # Code de la commande publique R2192-31 and D2192-35). The #PMD# / #PMT# / #AAB# subject codes are
@@ -43,6 +48,62 @@ class DraftData:
     billing_framework: str = Invoice.BillingFramework.A1
     iban: str = ""
     notes: str = ""
+
+
+def invoice_recompute_totals(*, invoice: Invoice) -> totals.Totals:
+    """Stores each line's total and the invoice's totals, computed by `invoicing.totals`."""
+    lines = list(invoice.lines.all())
+    result = totals.compute(
+        lines, already_paid=invoice.billing_framework == Invoice.BillingFramework.A2
+    )
+    for line, amount in zip(lines, result.line_totals, strict=True):
+        if line.line_total != amount:
+            line.line_total = amount
+            line.save(update_fields=["line_total"])
+    invoice.subtotal = result.subtotal
+    invoice.tax_amount = result.tax_amount
+    invoice.total = result.total
+    invoice.payable_amount = result.payable_amount
+    invoice.save(update_fields=["subtotal", "tax_amount", "total", "payable_amount", "updated_at"])
+    return result
+
+
+@transaction.atomic
+def invoice_create(*, account: Account, number: str, buyer, lines: list[Line], service=None,
+                   issue_date=None, due_date=None, po_number: str = "", contract_reference: str = "",
+                   billing_framework: str = Invoice.BillingFramework.A1, iban: str | None = None,
+                   notes: str = "", user=None, kind: str = Invoice.Kind.INVOICE,
+                   credited_invoice: Invoice | None = None) -> Invoice:
+    """Creates a draft invoice with its lines and totals, all or nothing.
+
+    Raises django's ValidationError (field errors) and saves nothing when a value is invalid.
+    """
+    invoice = Invoice(
+        account=account,
+        number=number,
+        kind=kind,
+        credited_invoice=credited_invoice,
+        buyer=buyer,
+        service=service,
+        buyer_reference=service.code if service else "",
+        issue_date=issue_date,
+        due_date=due_date,
+        po_number=po_number,
+        contract_reference=contract_reference,
+        billing_framework=billing_framework,
+        iban=account.iban if iban is None else iban,
+        notes=notes,
+        created_by=user,
+    )
+    invoice.full_clean()
+    invoice.save()
+    for position, data in enumerate(lines, start=1):
+        line = data.row(invoice=invoice, position=position)
+        line.full_clean(exclude=["invoice"])
+        line.save()
+    invoice_recompute_totals(invoice=invoice)
+    events.invoice_created_event(invoice=invoice, actor=user)
+    return invoice
 
 
 def _format_number(account: Account, sequence: int) -> str:
@@ -82,17 +143,12 @@ def invoice_defaults(*, account: Account, today: datetime.date | None = None) ->
     }
 
 
-def _record(invoice: Invoice, user, message: str) -> None:
-    InvoiceEvent.objects.create(invoice=invoice, kind=InvoiceEvent.Kind.NOTE,
-                                source=InvoiceEvent.Source.USER, actor=user, message=message)
-
-
 def _unique_number_error(number: str) -> ValidationError:
     return ValidationError({"number": [_("Le numéro %(number)s est déjà utilisé pour ce compte.")
                                        % {"number": number}]})
 
 
-def draft_create(*, account: Account, data: DraftData, lines: list[LineData], user=None,
+def draft_create(*, account: Account, data: DraftData, lines: list[Line], user=None,
                  from_sequence: bool = True, kind: str = Invoice.Kind.INVOICE,
                  credited_invoice: Invoice | None = None) -> Invoice:
     """Creates a draft with its lines and totals, all or nothing.
@@ -105,7 +161,7 @@ def draft_create(*, account: Account, data: DraftData, lines: list[LineData], us
         number = _number_take(account.pk) if from_sequence else data.number
         if not from_sequence and Invoice.objects.filter(account=account, number=number).exists():
             raise _unique_number_error(number)
-        return services.invoice_create(
+        return invoice_create(
             account=account, number=number, buyer=data.buyer, service=data.service, lines=lines,
             issue_date=data.issue_date, due_date=data.due_date, po_number=data.po_number,
             contract_reference=data.contract_reference, billing_framework=data.billing_framework,
@@ -114,7 +170,7 @@ def draft_create(*, account: Account, data: DraftData, lines: list[LineData], us
         )
 
 
-def draft_update(*, invoice_id: int, data: DraftData, lines: list[LineData], user=None) -> Invoice:
+def draft_update(*, invoice_id: int, data: DraftData, lines: list[Line], user=None) -> Invoice:
     """Replaces a draft's header and lines, recomputes its totals. All or nothing.
 
     Raises InvoiceActionError when the invoice is no longer editable (sent meanwhile), and
@@ -143,11 +199,11 @@ def draft_update(*, invoice_id: int, data: DraftData, lines: list[LineData], use
         invoice.save()
         invoice.lines.all().delete()
         for position, line in enumerate(lines, start=1):
-            row = InvoiceLine(invoice=invoice, position=position, **line.__dict__)
+            row = line.row(invoice=invoice, position=position)
             row.full_clean(exclude=["invoice"])
             row.save()
-        services.invoice_recompute_totals(invoice=invoice)
-        _record(invoice, user, "Brouillon modifié")
+        invoice_recompute_totals(invoice=invoice)
+        events.user_note_event(invoice=invoice, actor=user, message="Brouillon modifié")
     return invoice
 
 
@@ -155,7 +211,7 @@ def invoice_fix_routing(*, invoice_id: int, service, po_number: str, contract_re
                         user=None) -> Invoice:
     """Corrects the routing data of a routing return (refused for its routing: A_RECYCLER, or a
     refusal whose kind B2Brouter does not say): service, commitment, contract. The number, lines
-    and amounts stay as deposited. Resending is `services.invoice_request_send`, which starts a
+    and amounts stay as deposited. Resending is `submission.invoice_request_send`, which starts a
     new submission round under the same number.
     Raises InvoiceActionError when the invoice is not a routing return."""
     with transaction.atomic():
@@ -171,18 +227,11 @@ def invoice_fix_routing(*, invoice_id: int, service, po_number: str, contract_re
         invoice.full_clean()
         invoice.save(update_fields=["service", "buyer_reference", "po_number",
                                     "contract_reference", "updated_at"])
-        _record(invoice, user, f"Acheminement corrigé : service {invoice.buyer_reference or '—'}, "
-                               f"engagement {po_number or '—'}")
+        events.user_note_event(
+            invoice=invoice, actor=user,
+            message=f"Acheminement corrigé : service {invoice.buyer_reference or '—'}, "
+                    f"engagement {po_number or '—'}")
     return invoice
-
-
-def _lines_of(invoice: Invoice) -> list[LineData]:
-    return [
-        LineData(description=line.description, quantity=line.quantity, unit_price=line.unit_price,
-                 vat_rate=line.vat_rate, vat_category=line.vat_category, unit=line.unit,
-                 exemption_reason=line.exemption_reason, article_code=line.article_code)
-        for line in invoice.lines.all()
-    ]
 
 
 def _copy_data(invoice: Invoice, *, today: datetime.date) -> DraftData:
@@ -207,10 +256,11 @@ def credit_note_create(*, invoice_id: int, user=None) -> Invoice:
     data.due_date = today
     data.billing_framework = Invoice.BillingFramework.A1
     with transaction.atomic():
-        credit_note = draft_create(account=invoice.account, data=data, lines=_lines_of(invoice),
+        credit_note = draft_create(account=invoice.account, data=data, lines=lines_of(invoice),
                                    user=user, kind=Invoice.Kind.CREDIT_NOTE,
                                    credited_invoice=invoice)
-        _record(invoice, user, f"Avoir {credit_note.number} préparé")
+        events.user_note_event(invoice=invoice, actor=user,
+                               message=f"Avoir {credit_note.number} préparé")
     return credit_note
 
 
@@ -227,8 +277,10 @@ def rejection_replace(*, invoice_id: int, user=None) -> tuple[Invoice, Invoice]:
         credit_note = credit_note_create(invoice_id=invoice.pk, user=user)
         replacement = draft_create(account=invoice.account,
                                    data=_copy_data(invoice, today=timezone.localdate()),
-                                   lines=_lines_of(invoice), user=user)
-        _record(invoice, user, f"Remplacée par {replacement.number} (avoir {credit_note.number})")
+                                   lines=lines_of(invoice), user=user)
+        events.user_note_event(
+            invoice=invoice, actor=user,
+            message=f"Remplacée par {replacement.number} (avoir {credit_note.number})")
     return credit_note, replacement
 
 
@@ -241,7 +293,8 @@ def attachment_add(*, invoice: Invoice, upload, user=None) -> InvoiceAttachment:
                                        content_type=getattr(upload, "content_type", "") or "")
         attachment.file.save(upload.name, upload, save=False)
         attachment.save()
-        _record(invoice, user, f"Pièce jointe ajoutée : {upload.name}")
+        events.user_note_event(invoice=invoice, actor=user,
+                               message=f"Pièce jointe ajoutée : {upload.name}")
     return attachment
 
 
@@ -252,5 +305,6 @@ def attachment_remove(*, attachment: InvoiceAttachment, user=None) -> None:
     name = attachment.original_name
     with transaction.atomic():
         attachment.delete()
-        _record(invoice, user, f"Pièce jointe retirée : {name}")
+        events.user_note_event(invoice=invoice, actor=user,
+                               message=f"Pièce jointe retirée : {name}")
     attachment.file.delete(save=False)

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET
 
 import b2brouter
 from config.celery import app as celery_app
-from invoicing.gateway import b2brouter_client
+from core.gateway import b2brouter_client
 
 logger = logging.getLogger(__name__)
 

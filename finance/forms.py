@@ -1,8 +1,10 @@
+"""The archive's filters."""
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from core.selectors import accounts_for
 from directory.models import Buyer
-from invoicing import selectors
 from invoicing.models import InvoiceState
 
 
@@ -30,7 +32,7 @@ class ArchiveFilterForm(forms.Form):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["buyer"].queryset = Buyer.objects.filter(
-            account__in=selectors.accounts_for(user)).order_by("name")
+            account__in=accounts_for(user)).order_by("name")
 
     def clean(self):
         data = super().clean()

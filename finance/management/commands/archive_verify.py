@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from invoicing.archive import archive_verify
+from finance.archive import archive_verify
 
 
 class Command(BaseCommand):

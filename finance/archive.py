@@ -1,0 +1,109 @@
+"""The archive of legal XML for finance: verify it has not changed, and export it as a ZIP
+streamed to the browser, memory flat whatever its size."""
+
+import csv
+import hashlib
+import io
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from django.db.models import Max, QuerySet
+from django.utils import timezone
+
+from finance.zipstream import ZipStream
+from invoicing.models import LegalDocument
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    document_id: int
+    invoice_number: str
+    stored_sha256: str
+    actual_sha256: str
+
+
+def archive_verify(documents: QuerySet[LegalDocument] | None = None) -> tuple[int, list[Mismatch]]:
+    """Re-hashes every archived document; returns how many were checked and which differ."""
+    documents = documents if documents is not None else LegalDocument.objects.all()
+    checked, mismatches = 0, []
+    rows = documents.order_by("pk").values_list("pk", "invoice__number", "sha256", "content")
+    for pk, number, stored, content in rows.iterator(chunk_size=200):
+        checked += 1
+        actual = hashlib.sha256(bytes(content)).hexdigest()
+        if actual != stored:
+            mismatches.append(Mismatch(pk, number, stored, actual))
+    return checked, mismatches
+
+
+MANIFEST_HEADER = ["number", "kind", "issue_date", "buyer_siret", "buyer_name", "service_code",
+                   "po_number", "subtotal", "tax_amount", "total", "currency", "state",
+                   "submission_round", "file", "sha256", "fetched_at"]
+
+
+def _file_name(number: str, submission_round: int) -> str:
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in number)
+    return f"{safe}.xml" if submission_round == 1 else f"{safe}-envoi{submission_round}.xml"
+
+
+def archive_zip(documents: QuerySet[LegalDocument]) -> Iterator[bytes]:
+    """Yields a ZIP of the documents' XML files, `manifest.csv` first, chunk by chunk.
+
+    Memory stays flat whatever the number of files: rows are read in chunks from a server-side
+    cursor, each file is handed out before the next is read, and the ZIP's central directory is
+    written from a second pass over the rows (see `finance.zipstream`). The set is fixed at the
+    start (documents are never deleted; newer ones are left for the next export).
+    """
+    last = documents.aggregate(last=Max("pk"))["last"] or 0
+    base = documents.filter(pk__lte=last).order_by(
+        "invoice__issue_date", "invoice__number", "submission_round", "pk")
+    zip_stream = ZipStream(timezone.localtime())
+    yield from zip_stream.streamed_file("manifest.csv", _manifest_chunks(base))
+    rows = base.values_list("invoice__number", "submission_round", "content")
+    for number, submission_round, content in rows.iterator(chunk_size=100):
+        yield zip_stream.file(_file_name(number, submission_round), bytes(content))
+    replay = (
+        (_file_name(number, submission_round), size)
+        for number, submission_round, size in base.values_list(
+            "invoice__number", "submission_round", "size").iterator(chunk_size=2000)
+    )
+    yield from _batched(zip_stream.central_directory(replay), 64 * 1024)
+
+
+def _batched(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
+    """Small chunks gathered into pieces of about `size` bytes (fewer, larger writes)."""
+    pending, length = [], 0
+    for chunk in chunks:
+        pending.append(chunk)
+        length += len(chunk)
+        if length >= size:
+            yield b"".join(pending)
+            pending, length = [], 0
+    if pending:
+        yield b"".join(pending)
+
+
+def _manifest_chunks(documents: QuerySet[LegalDocument]) -> Iterator[bytes]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(MANIFEST_HEADER)
+    for index, row in enumerate(_manifest_rows(documents), start=1):
+        writer.writerow(row)
+        if index % 500 == 0:
+            yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode()
+
+
+def _manifest_rows(documents: QuerySet[LegalDocument]) -> Iterable[list]:
+    rows = documents.values_list(
+        "invoice__number", "invoice__kind", "invoice__issue_date", "invoice__buyer__siret",
+        "invoice__buyer__name", "invoice__buyer_reference", "invoice__po_number",
+        "invoice__subtotal", "invoice__tax_amount", "invoice__total", "invoice__currency",
+        "invoice__state", "submission_round", "sha256", "fetched_at",
+    )
+    for (number, kind, issue_date, siret, name, service, po, subtotal, tax, total, currency, state,
+         submission_round, sha256, fetched_at) in rows.iterator(chunk_size=500):
+        yield [number, kind, issue_date or "", siret or "", name or "", service, po, subtotal, tax,
+               total, currency, state, submission_round, _file_name(number, submission_round),
+               sha256, fetched_at.isoformat() if fetched_at else ""]

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from finance import views
+
+app_name = "finance"
+urlpatterns = [
+    path("archive/", views.archive_list, name="archive"),
+    path("archive/<int:pk>.xml", views.archive_download, name="archive_download"),
+    path("archive.zip", views.archive_zip, name="archive_zip"),
+    path("worklist/", views.worklist, name="worklist"),
+    path("ageing/", views.ageing, name="ageing"),
+]

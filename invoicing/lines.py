@@ -1,0 +1,34 @@
+"""The one shape of an invoice line between the layers: the form gives it, the drafts store it,
+the totals and the pre-send checks read it (an `InvoiceLine` row reads the same way)."""
+
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+
+from invoicing.models import InvoiceLine
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line as typed or stored: what the invoice says, not how it is shown or sent."""
+
+    description: str = ""
+    quantity: Decimal = Decimal(0)
+    unit_price: Decimal = Decimal(0)
+    vat_rate: Decimal = Decimal(0)
+    vat_category: str = InvoiceLine.VatCategory.STANDARD
+    unit: int = 1
+    exemption_reason: str = ""
+    article_code: str = ""
+
+    @classmethod
+    def of(cls, row: InvoiceLine) -> "Line":
+        """The line a stored row holds."""
+        return cls(**{name: getattr(row, name) for name in cls.__dataclass_fields__})
+
+    def row(self, *, invoice, position: int) -> InvoiceLine:
+        """The unsaved row of this line at `position` in `invoice`."""
+        return InvoiceLine(invoice=invoice, position=position, **asdict(self))
+
+
+def lines_of(invoice) -> list[Line]:
+    return [Line.of(row) for row in invoice.lines.all()]

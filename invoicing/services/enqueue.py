@@ -1,0 +1,36 @@
+"""The invoicing tasks, enqueued by name once the transaction commits: services never import
+the tasks, so that tasks (which call services) and services never import each other."""
+
+from core import enqueue as by_name
+from core.enqueue import enqueue_on_commit
+
+SUBMIT = "invoicing.invoice_submit"
+FETCH_LEGAL = "invoicing.invoice_fetch_legal"
+ACKNOWLEDGE = "invoicing.invoice_acknowledge"
+NOTIFY = "invoicing.invoice_notify"
+WEBHOOK_PROCESS = "invoicing.webhook_process"
+
+
+def submit_later(invoice_id: int) -> None:
+    enqueue_on_commit(SUBMIT, invoice_id)
+
+
+def fetch_legal_later(invoice_id: int) -> None:
+    enqueue_on_commit(FETCH_LEGAL, invoice_id)
+
+
+def acknowledge_later(invoice_id: int) -> None:
+    enqueue_on_commit(ACKNOWLEDGE, invoice_id)
+
+
+def notify_later(invoice_id: int) -> None:
+    enqueue_on_commit(NOTIFY, invoice_id)
+
+
+def webhook_process_later(event_pk: int) -> None:
+    enqueue_on_commit(WEBHOOK_PROCESS, event_pk)
+
+
+def again(name: str, pk: int) -> None:
+    """Enqueues at once, outside any transaction (the reconciler)."""
+    by_name.enqueue(name, pk)

@@ -1,0 +1,16 @@
+"""What the invoicing services raise for the user to read."""
+
+
+class InvoiceActionError(Exception):
+    """The invoice's state does not allow the action asked for."""
+
+
+class InvoiceCheckFailed(InvoiceActionError):
+    """The pre-send checks refuse the invoice: `problems` maps each field to its messages (the
+    form's field names, `lines-<i>-<field>`, `__all__`), the same messages wherever it is sent
+    from (the form, a bulk send, a command, a task)."""
+
+    def __init__(self, number: str, problems: dict[str, list[str]]):
+        self.problems = problems
+        self.messages = [message for messages in problems.values() for message in messages]
+        super().__init__(f"{number} : " + " ; ".join(self.messages))

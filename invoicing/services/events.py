@@ -1,0 +1,83 @@
+"""The invoice's history: one small function per kind of row (the history is append-only).
+
+Services call these, never `InvoiceEvent.objects.create` themselves; state changes are written
+by `invoicing.states.invoice_transition` through `state_changed_event`.
+"""
+
+from decimal import Decimal
+
+from invoicing.models import Invoice, InvoiceEvent
+
+Source = InvoiceEvent.Source
+
+
+def jsonable(value):
+    """JSON fields store Decimals as strings: the history keeps the exact figures."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def invoice_created_event(*, invoice: Invoice, actor=None) -> InvoiceEvent:
+    """The invoice is born a draft."""
+    return InvoiceEvent.objects.create(invoice=invoice, kind=InvoiceEvent.Kind.STATE,
+                                       source=Source.USER, actor=actor, from_state="",
+                                       to_state=invoice.state, message="Créée")
+
+
+def state_changed_event(*, invoice: Invoice, from_state: str, source: str, actor=None,
+                        **fields) -> InvoiceEvent:
+    """The invoice moved from `from_state` to its current state (written by the state setter)."""
+    if "response_body" in fields:
+        fields["response_body"] = jsonable(fields["response_body"])
+    return InvoiceEvent.objects.create(invoice=invoice, kind=InvoiceEvent.Kind.STATE,
+                                       source=source, actor=actor, from_state=from_state,
+                                       to_state=invoice.state, **fields)
+
+
+def exchange_event(*, invoice: Invoice, method: str, path: str, status: int | None,
+                   request_body=None, response_body=None, message: str = "") -> InvoiceEvent:
+    """One exchange with B2Brouter, as the worker made it."""
+    return InvoiceEvent.objects.create(
+        invoice=invoice, kind=InvoiceEvent.Kind.EXCHANGE, source=Source.WORKER,
+        http_method=method, http_path=path, http_status=status,
+        request_body=jsonable(request_body), response_body=jsonable(response_body),
+        message=message)
+
+
+def user_note_event(*, invoice: Invoice, actor, message: str) -> InvoiceEvent:
+    """What a person did to the invoice (edited, attached a file, prepared a credit note...)."""
+    return InvoiceEvent.objects.create(invoice=invoice, kind=InvoiceEvent.Kind.NOTE,
+                                       source=Source.USER, actor=actor, message=message)
+
+
+def legal_xml_differs_event(*, invoice: Invoice, problems: list[str]) -> InvoiceEvent:
+    """The archived legal XML says what the invoice does not."""
+    return InvoiceEvent.objects.create(
+        invoice=invoice, kind=InvoiceEvent.Kind.NOTE, source=Source.WORKER,
+        message="XML légal différent de la facture : " + " | ".join(problems))
+
+
+def unknown_state_event(*, invoice: Invoice, source: str, state: str, remote_state_updated_at,
+                        remote: dict) -> InvoiceEvent | None:
+    """B2Brouter reported a state this product does not know: written once per report."""
+    message = f"État B2Brouter inconnu : « {state} » (l'état de la facture ne change pas)"
+    if invoice.events.filter(kind=InvoiceEvent.Kind.NOTE, message=message,
+                             remote_state_updated_at=remote_state_updated_at).exists():
+        return None
+    return InvoiceEvent.objects.create(invoice=invoice, kind=InvoiceEvent.Kind.NOTE,
+                                       source=source, message=message,
+                                       remote_state_updated_at=remote_state_updated_at,
+                                       response_body=jsonable(remote))
+
+
+def remote_news_event(*, invoice: Invoice, source: str) -> InvoiceEvent:
+    """B2Brouter told, in the invoice's own state, Chorus Pro's status or a reason."""
+    return InvoiceEvent.objects.create(
+        invoice=invoice, kind=InvoiceEvent.Kind.NOTE, source=source,
+        chorus_status=invoice.chorus_status, reason=invoice.chorus_status_reason,
+        message="Statut ou motif communiqué par B2Brouter")

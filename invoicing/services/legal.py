@@ -1,0 +1,186 @@
+"""The legal XML of each deposit: fetched once and stored byte for byte with its SHA-256,
+compared with the invoice, then acknowledged at B2Brouter, never before it is stored.
+
+The document is never changed afterwards (the model and the database refuse it). B2Brouter is
+called outside any transaction.
+"""
+
+import hashlib
+import logging
+from decimal import Decimal, InvalidOperation
+
+from defusedxml import ElementTree as SafeET
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from core.gateway import b2brouter_client
+from invoicing import states, totals
+from invoicing.models import Invoice, LegalDocument
+from invoicing.services import enqueue, events
+from invoicing.services.logs import invoice_log_context, log
+from invoicing.services.remote import invoice_refresh, parse_timestamp
+
+logger = logging.getLogger(__name__)
+
+CBC = "{urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2}"
+CAC = "{urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2}"
+SIRET_SCHEME = "0009"
+
+
+def invoice_fetch_legal(*, invoice_id: int) -> LegalDocument | None:
+    """Fetches and stores the exact legal XML of the invoice's current round, once.
+
+    The bytes are stored as received with their SHA-256, and never changed afterwards. The
+    acknowledgement is enqueued only after the row is committed. Idempotent.
+    """
+    invoice = Invoice.objects.get(pk=invoice_id)
+    existing = invoice.legal_documents.filter(submission_round=invoice.submission_round).first()
+    if existing is None:
+        if invoice.state not in states.DEPOSITED_STATES:
+            return None
+        if not invoice.download_legal_url:
+            invoice = invoice_refresh(invoice_id=invoice_id)
+            if not invoice.download_legal_url:
+                return None
+        with invoice_log_context(invoice):
+            content, content_type = b2brouter_client().download_legal(invoice.download_legal_url)
+        try:
+            with transaction.atomic():
+                existing = LegalDocument.objects.create(
+                    invoice=invoice,
+                    submission_round=invoice.submission_round,
+                    content=content,
+                    sha256=hashlib.sha256(content).hexdigest(),
+                    size=len(content),
+                    content_type=content_type,
+                    source_url=invoice.download_legal_url,
+                )
+                events.exchange_event(invoice=invoice, method="GET",
+                                      path=invoice.download_legal_url, status=200,
+                                 message=f"XML légal archivé, sha256={existing.sha256}")
+        except IntegrityError:
+            # Another worker stored it first; theirs is the archive.
+            existing = invoice.legal_documents.get(submission_round=invoice.submission_round)
+        log(logging.INFO, invoice, "legal XML stored sha256=%s", existing.sha256)
+        invoice_check_legal_xml(document=existing)
+    if existing.acknowledged_at is None:
+        enqueue.acknowledge_later(invoice.pk)
+    return existing
+
+
+def invoice_acknowledge(*, invoice_id: int) -> bool:
+    """Tells B2Brouter (ack) that the invoice's legal XML is safely stored. Never before: without
+    a stored document for the current round this does nothing. Returns True when acknowledged."""
+    invoice = Invoice.objects.get(pk=invoice_id)
+    document = invoice.legal_documents.filter(submission_round=invoice.submission_round).first()
+    if document is None or invoice.remote_id is None:
+        return False
+    if document.acknowledged_at is not None:
+        return True
+    with invoice_log_context(invoice):
+        remote = b2brouter_client().ack_invoice(invoice.remote_id) or {}
+    # The answer need not hold the invoice (documented shapes vary): then it is acked now.
+    acked_at = parse_timestamp(remote.get("ack_at")) or timezone.now()
+    with transaction.atomic():
+        LegalDocument.objects.filter(pk=document.pk, acknowledged_at__isnull=True).update(
+            acknowledged_at=acked_at
+        )
+        events.exchange_event(invoice=invoice, method="POST",
+                              path=f"/invoices/{invoice.remote_id}/ack",
+                         status=200, response_body={"ack_at": remote.get("ack_at")},
+                         message="Acquittée")
+    log(logging.INFO, invoice, "acknowledged")
+    return True
+
+
+def _text(node, path: str) -> str:
+    found = node.find(path)
+    return (found.text or "").strip() if found is not None else ""
+
+
+def _amount(node, path: str) -> Decimal | None:
+    try:
+        return Decimal(_text(node, path))
+    except InvalidOperation:
+        return None
+
+
+def legal_xml_facts(content: bytes) -> dict:
+    """The data a reconciliation compares, read from a UBL Invoice or CreditNote."""
+    root = SafeET.fromstring(content)
+    buyer = root.find(f"{CAC}AccountingCustomerParty/{CAC}Party")
+    buyer_siret = ""
+    if buyer is not None:
+        for ident in buyer.findall(f"{CAC}PartyIdentification/{CBC}ID"):
+            if ident.get("schemeID") == SIRET_SCHEME:
+                buyer_siret = (ident.text or "").strip()
+    totals = root.find(f"{CAC}LegalMonetaryTotal")
+    breakdown = {}
+    for subtotal in root.findall(f"{CAC}TaxTotal/{CAC}TaxSubtotal"):
+        category = _text(subtotal, f"{CAC}TaxCategory/{CBC}ID")
+        rate = _amount(subtotal, f"{CAC}TaxCategory/{CBC}Percent") or Decimal(0)
+        breakdown[(category, rate.quantize(Decimal("0.01")))] = (
+            _amount(subtotal, f"{CBC}TaxableAmount"), _amount(subtotal, f"{CBC}TaxAmount"))
+    return {
+        "number": _text(root, f"{CBC}ID"),
+        "buyer_siret": buyer_siret,
+        "service_code": _text(root, f"{CBC}BuyerReference"),
+        "po_number": _text(root, f"{CAC}OrderReference/{CBC}ID"),
+        "subtotal": _amount(totals, f"{CBC}TaxExclusiveAmount") if totals is not None else None,
+        "total": _amount(totals, f"{CBC}TaxInclusiveAmount") if totals is not None else None,
+        "tax_amount": _amount(root, f"{CAC}TaxTotal/{CBC}TaxAmount"),
+        "breakdown": breakdown,
+    }
+
+
+def legal_xml_discrepancies(invoice: Invoice, content: bytes) -> list[str]:
+    """Each way in which the legal XML differs from our invoice (empty when they agree)."""
+    try:
+        facts = legal_xml_facts(content)
+    except SafeET.ParseError as exc:
+        return [f"XML illisible : {exc}"]
+    ours = totals.compute(invoice.lines.all(),
+                          already_paid=invoice.billing_framework == Invoice.BillingFramework.A2)
+    expected = {
+        "number": invoice.number,
+        "buyer_siret": invoice.buyer.siret if invoice.buyer_id else "",
+        "service_code": invoice.buyer_reference,
+        "po_number": invoice.po_number,
+        "subtotal": invoice.subtotal,
+        "tax_amount": invoice.tax_amount,
+        "total": invoice.total,
+    }
+    labels = {"number": "numéro", "buyer_siret": "SIRET de l'acheteur", "service_code": "code service",
+              "po_number": "n° d'engagement", "subtotal": "total HT", "tax_amount": "TVA",
+              "total": "total TTC"}
+    problems = [
+        f"{labels[key]} : XML « {facts[key]} », facture « {value} »"
+        for key, value in expected.items()
+        if str(facts[key] if facts[key] is not None else "") != str(value)
+    ]
+    our_breakdown = {(b.category, b.rate): (b.base, b.amount) for b in ours.breakdown}
+    if facts["breakdown"] != our_breakdown:
+        problems.append(
+            "ventilation TVA : XML "
+            + _breakdown_text(facts["breakdown"]) + ", facture " + _breakdown_text(our_breakdown)
+        )
+    return problems
+
+
+def _breakdown_text(breakdown: dict) -> str:
+    return "; ".join(f"{c} {r} % base {b} TVA {a}" for (c, r), (b, a) in sorted(breakdown.items()))
+
+
+def invoice_check_legal_xml(*, document: LegalDocument) -> list[str]:
+    """Compares the document with its invoice and records the result on the invoice."""
+    invoice = document.invoice
+    problems = legal_xml_discrepancies(invoice, bytes(document.content))
+    with transaction.atomic():
+        Invoice.objects.filter(pk=invoice.pk).update(legal_xml_discrepancies=problems,
+                                                     legal_xml_checked_at=timezone.now())
+        if problems:
+            events.legal_xml_differs_event(invoice=invoice, problems=problems)
+    if problems:
+        logger.warning("invoice=%s remote_id=%s legal XML differs: %s", invoice.number,
+                       invoice.remote_id, problems)
+    return problems

@@ -1,0 +1,43 @@
+"""E-mails to staff when Chorus Pro (or B2Brouter) turns an invoice down."""
+
+from django.contrib.auth import get_user_model
+from django.core.mail import send_mail
+
+from core import roles
+from invoicing import states
+from invoicing.models import Invoice
+from invoicing.models import InvoiceState as S
+
+
+def invoice_notify_rejection(*, invoice_id: int) -> int:
+    """E-mails the invoice's author and its account's staff that Chorus Pro (or B2Brouter) turned
+    the invoice down, with the reason and what to do. Returns the number of messages sent."""
+    invoice = Invoice.objects.select_related("buyer", "created_by").get(pk=invoice_id)
+    users = get_user_model().objects.filter(accounts=invoice.account_id, is_active=True,
+                                            groups__name__in=[roles.STAFF, roles.ADMINS])
+    recipients = sorted({u.email for u in users if u.email}
+                        | ({invoice.created_by.email} if invoice.created_by and invoice.created_by.email
+                           else set()))
+    if not recipients:
+        return 0
+    kind = invoice.refusal_kind
+    if invoice.state == S.ERROR:
+        what, fix = "n'a pas pu être déposée", "Corrigez-la et renvoyez-la sous le même numéro."
+    elif kind == states.ROUTING:
+        what, fix = "a été retournée (à recycler)", "Corrigez le code service ou le n° d'engagement et renvoyez-la sous le même numéro."
+    elif kind == states.SUSPENSION:
+        what, fix = "a été suspendue", "Complétez les pièces justificatives sur le portail Chorus Pro."
+    elif kind == states.REJECTION:
+        what, fix = "a été rejetée", "Émettez un avoir puis une nouvelle facture sous un nouveau numéro."
+    else:
+        what, fix = "a été refusée", ("Lisez le motif : s'il porte sur le routage (code service, n° "
+                                      "d'engagement), corrigez-la et renvoyez-la sous le même numéro ; "
+                                      "sinon émettez un avoir puis une nouvelle facture.")
+    subject = f"Facture {invoice.number} {what} par Chorus Pro"
+    body = (
+        f"La facture {invoice.number} à {invoice.buyer.name if invoice.buyer_id else '?'} "
+        f"({invoice.total} {invoice.currency}) {what}.\n"
+        f"Statut : {invoice.chorus_status or invoice.get_state_display()}\n"
+        f"Motif : {invoice.chorus_status_reason or invoice.last_error or 'non précisé'}\n\n{fix}\n"
+    )
+    return send_mail(subject, body, None, recipients)

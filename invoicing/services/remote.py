@@ -1,0 +1,312 @@
+"""What B2Brouter says about our invoices, applied through the one state machine: one invoice
+(a GET, a webhook, the submission's answer), every change since the last poll, and the reconciler
+that leaves nothing stuck.
+
+Idempotent and order-proof: a repeated or older update changes nothing, no update moves an
+invoice backwards, and the HTTP calls are made outside any transaction.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Exists, Min, OuterRef
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+import b2brouter
+from core.gateway import b2brouter_client
+from core.models import Account
+from invoicing import states
+from invoicing.models import Invoice, InvoiceEvent, LegalDocument, SyncCursor, WebhookEvent
+from invoicing.models import InvoiceState as S
+from invoicing.services import enqueue, events
+from invoicing.services.logs import invoice_log_context, log
+
+logger = logging.getLogger(__name__)
+
+
+def parse_timestamp(value) -> datetime | None:
+    if not value or isinstance(value, datetime):
+        return value
+    return parse_datetime(str(value).replace("Z", "+00:00"))
+
+
+def _error_texts(errors) -> list[str]:
+    texts = []
+    for error in errors or []:
+        texts.append(error.get("error", str(error)) if isinstance(error, dict) else str(error))
+    return texts
+
+
+def _reason(remote: dict) -> str:
+    """Why B2Brouter refused or failed the invoice: its documented `refuse_reason`, a webhook's
+    `notes`, or Chorus Pro's reason when B2Brouter adds it."""
+    return str(remote.get("refuse_reason") or remote.get("notes")
+               or remote.get("chorus_status_reason") or "")
+
+
+def apply_remote_locked(invoice: Invoice, remote: dict, *, source: str,
+                        remote_event_id: int | None = None, whole_seconds: bool = False) -> bool:
+    """Applies a B2Brouter invoice resource to the locked `invoice`. Returns True on a change.
+
+    Only documented fields are needed (`state`, `state_updated_at`, `refuse_reason`, `errors`,
+    `download_legal_url`); `chorus_status` is used when B2Brouter gives it, never required.
+    `whole_seconds`: the update's timestamp has no sub-second part (a webhook's `triggered_at`),
+    so it is compared with ours truncated to the second.
+    """
+    if invoice.state in (S.QUEUED, S.SUBMITTING) and source != InvoiceEvent.Source.WORKER:
+        # Being (re)submitted: only the submission's own answer may set the state, so a late
+        # notice about the previous round cannot overwrite the new one.
+        return False
+    new_state = remote.get("state")
+    remote_ts = parse_timestamp(remote.get("state_updated_at"))
+    if new_state and not states.is_known(new_state):
+        recorded = events.unknown_state_event(invoice=invoice, source=source, state=new_state,
+                                              remote_state_updated_at=remote_ts, remote=remote)
+        if recorded:
+            log(logging.WARNING, invoice, "unknown B2Brouter state %r recorded", new_state)
+        return recorded is not None
+    learned_url = bool(remote.get("download_legal_url")) and (
+        remote["download_legal_url"] != invoice.download_legal_url)
+    if learned_url and not invoice.download_legal_url:
+        invoice.download_legal_url = remote["download_legal_url"]
+        invoice.save(update_fields=["download_legal_url", "updated_at"])
+    ours = invoice.state_updated_at
+    if ours and whole_seconds:
+        ours = ours.replace(microsecond=0)
+    if remote_ts and ours and remote_ts < ours:
+        return False
+    chorus_status = remote.get("chorus_status") or ""
+    reason = _reason(remote)
+    if new_state == invoice.state:
+        return _same_state_news(invoice, chorus_status, reason, source=source)
+    if not states.is_forward(invoice.state, new_state):
+        return False
+    previous = invoice.state
+    newly_deposited = new_state in states.DEPOSITED_STATES and (
+        previous not in states.DEPOSITED_STATES or learned_url)
+    reason = reason if new_state in (S.REFUSED, S.ERROR) or chorus_status else ""
+    fields = {"state_updated_at": remote_ts or timezone.now(), "chorus_status": chorus_status,
+              "chorus_status_reason": reason}
+    if remote.get("download_legal_url"):
+        fields["download_legal_url"] = remote["download_legal_url"]
+    if new_state == S.ERROR:
+        fields["last_error"] = ("; ".join(_error_texts(remote.get("errors"))) or reason
+                                or invoice.last_error)
+    states.invoice_transition(
+        invoice=invoice, to=new_state, source=source,
+        history={"chorus_status": chorus_status, "reason": reason,
+                 "remote_event_id": remote_event_id, "remote_state_updated_at": remote_ts,
+                 "response_body": remote},
+        **fields)
+    if newly_deposited:
+        # Once per deposit: later changes (registered, accepted...) need no second fetch.
+        enqueue.fetch_legal_later(invoice.pk)
+    if new_state in (S.REFUSED, S.ERROR):
+        enqueue.notify_later(invoice.pk)
+    return True
+
+
+def _same_state_news(invoice: Invoice, chorus_status: str, reason: str, *, source: str) -> bool:
+    """What an update in the invoice's own state may still tell: Chorus Pro's status (when
+    B2Brouter gives it) or, for a refusal or an error, a reason we did not have."""
+    changed = []
+    if chorus_status and chorus_status != invoice.chorus_status:
+        invoice.chorus_status = chorus_status
+        changed.append("chorus_status")
+    if reason and reason != invoice.chorus_status_reason and (
+            invoice.state in (S.REFUSED, S.ERROR) or "chorus_status" in changed):
+        invoice.chorus_status_reason = reason
+        changed.append("chorus_status_reason")
+    if not changed:
+        return False
+    invoice.save(update_fields=[*changed, "updated_at"])
+    events.remote_news_event(invoice=invoice, source=source)
+    return True
+
+
+def invoice_apply_remote(*, remote: dict, source: str, remote_event_id: int | None = None,
+                         whole_seconds: bool = False) -> bool:
+    """Applies B2Brouter's view of one invoice (from a GET, a list page or a webhook) to ours.
+
+    Idempotent and order-proof: a repeated or older update changes nothing, and no update moves
+    an invoice backwards. Unknown invoices (another system's) are ignored. Returns True on a change.
+    """
+    with transaction.atomic():
+        invoice = Invoice.objects.select_for_update().filter(remote_id=remote["id"]).first()
+        if invoice is None:
+            return False
+        changed = apply_remote_locked(invoice, remote, source=source,
+                                      remote_event_id=remote_event_id,
+                                      whole_seconds=whole_seconds)
+    if changed:
+        log(logging.INFO, invoice, "state %s (%s)", invoice.state, source)
+    return changed
+
+
+def invoice_read_remote(*, remote_id: int) -> dict | None:
+    """B2Brouter's current view of one of our invoices, or None when it cannot be read now
+    (unknown to us, or B2Brouter unreachable: the caller goes on with what it has)."""
+    invoice = Invoice.objects.filter(remote_id=remote_id).first()
+    if invoice is None:
+        return None
+    try:
+        with invoice_log_context(invoice):
+            return b2brouter_client().get_invoice(remote_id)
+    except b2brouter.B2BrouterError as exc:
+        log(logging.WARNING, invoice, "could not read the invoice from B2Brouter: %s", exc)
+        return None
+
+
+def invoice_refresh(*, invoice_id: int) -> Invoice:
+    """Reads the invoice from B2Brouter and applies its state (the polling path for one invoice)."""
+    invoice = Invoice.objects.get(pk=invoice_id)
+    if invoice.remote_id is None:
+        return invoice
+    with invoice_log_context(invoice):
+        remote = b2brouter_client().get_invoice(invoice.remote_id)
+    invoice_apply_remote(remote=remote, source=InvoiceEvent.Source.POLL)
+    invoice.refresh_from_db()
+    return invoice
+
+
+@dataclass
+class SyncResult:
+    pages: int = 0
+    seen: int = 0
+    applied: int = 0
+
+
+# B2Brouter's day may not be ours: a date filter is read from the cursor moved back this much,
+# so that it starts no later than the cursor in any time zone (UTC-12 to UTC+14).
+DAY_SAFETY = timedelta(hours=14)
+
+
+def _latest_per_invoice(items) -> dict:
+    """One change per invoice, the latest by `state_updated_at`: the answer is in no documented
+    order and may hold an invoice twice (it changed while the pages were read)."""
+    latest: dict = {}
+    for item in items:
+        if not isinstance(item, dict) or item.get("id") is None:
+            continue
+        moment = parse_timestamp(item.get("state_updated_at"))
+        kept = latest.get(item["id"])
+        if kept is None or (moment and (kept[0] is None or moment >= kept[0])):
+            latest[item["id"]] = (moment, item)
+    return latest
+
+
+def account_sync_states(*, account: Account, page_size: int = 100) -> SyncResult:
+    """Applies every state change B2Brouter reports since the last successful sync.
+
+    `state_updated_at_from` is sent in its documented form, a date: every change since the start
+    of the cursor's day (in any time zone) is listed, in no promised order. Every page is read
+    (offset by offset), the changes are reduced to the latest per invoice, an invoice whose
+    state we already have is skipped without a write, and the rest go through the one state
+    machine. The cursor moves to the latest change seen only once a pass is complete: a crash
+    re-reads from the same day, and changes sharing a day overlap instead of being missed.
+    Applying is idempotent, so overlaps cost reads, never a wrong state.
+    """
+    result = SyncResult()
+    if account.remote_id is None:
+        return result
+    cursor, _ = SyncCursor.objects.get_or_create(account=account)
+    since = cursor.state_updated_at_from
+    if since is None:
+        first = account.invoices.filter(remote_id__isnull=False).aggregate(first=Min("created_at"))
+        if first["first"] is None:
+            return result
+        since = first["first"] - timedelta(minutes=5)
+    client = b2brouter_client()
+    newest = since
+    changes: dict = {}
+    for page in client.iter_invoices(account.remote_id, page_size=page_size,
+                                     state_updated_at_from=(since - DAY_SAFETY).date()):
+        result.pages += 1
+        result.seen += len(page.items)
+        for remote_id, (moment, item) in _latest_per_invoice(page.items).items():
+            kept = changes.get(remote_id)
+            if kept is None or (moment and (kept[0] is None or moment >= kept[0])):
+                changes[remote_id] = (moment, item)
+            if moment and moment > newest:
+                newest = moment
+    result.applied = _apply_changes(account, changes)
+    SyncCursor.objects.filter(pk=cursor.pk).update(state_updated_at_from=newest,
+                                                    last_success_at=timezone.now())
+    logger.info("account=%s sync pages=%s seen=%s applied=%s", account.remote_id, result.pages,
+                result.seen, result.applied)
+    return result
+
+
+def _apply_changes(account: Account, changes: dict) -> int:
+    """Applies the changes whose state, Chorus status or reason we do not already hold; one
+    read for the whole set, then one short transaction per invoice that changes."""
+    if not changes:
+        return 0
+    held = {
+        remote_id: (state, chorus_status, reason)
+        for remote_id, state, chorus_status, reason in Invoice.objects.filter(
+            account=account, remote_id__in=list(changes)).values_list(
+            "remote_id", "state", "chorus_status", "chorus_status_reason")
+    }
+    applied = 0
+    for remote_id, (_moment, item) in sorted(changes.items(), key=lambda kv: kv[1][0] or _EPOCH):
+        mine = held.get(remote_id)
+        if mine is None:
+            continue  # not one of ours (another system's invoice in the same account)
+        if _nothing_new(mine, item):
+            continue
+        if invoice_apply_remote(remote=item, source=InvoiceEvent.Source.POLL):
+            applied += 1
+    return applied
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _nothing_new(mine: tuple, item: dict) -> bool:
+    state, chorus_status, reason = mine
+    if item.get("state") != state:
+        return False
+    if item.get("chorus_status") and item["chorus_status"] != chorus_status:
+        return False
+    theirs = item.get("refuse_reason") or item.get("chorus_status_reason") or ""
+    return not theirs or theirs == reason
+
+
+def sync_all_accounts() -> None:
+    for account in Account.objects.filter(remote_id__isnull=False):
+        account_sync_states(account=account)
+
+
+def reconcile(*, stale_after: int) -> dict[str, int]:
+    """Re-enqueues whatever a lost task or a dead worker left behind. Safe at any time: every
+    task it enqueues is idempotent."""
+    stale = timezone.now() - timedelta(seconds=stale_after)
+    counts = {"submit": 0, "fetch_legal": 0, "ack": 0, "webhook": 0}
+    stuck = Invoice.objects.filter(state=S.SUBMITTING, submit_started_at__lt=stale) | Invoice.objects.filter(
+        state=S.QUEUED, updated_at__lt=stale
+    )
+    for pk in stuck.values_list("pk", flat=True):
+        enqueue.again(enqueue.SUBMIT, pk)
+        counts["submit"] += 1
+    current_doc = LegalDocument.objects.filter(invoice=OuterRef("pk"),
+                                               submission_round=OuterRef("submission_round"))
+    missing = Invoice.objects.filter(state__in=states.DEPOSITED_STATES).exclude(Exists(current_doc))
+    for pk in missing.values_list("pk", flat=True):
+        enqueue.again(enqueue.FETCH_LEGAL, pk)
+        counts["fetch_legal"] += 1
+    unacked = Invoice.objects.filter(Exists(current_doc.filter(acknowledged_at__isnull=True,
+                                                               fetched_at__lt=stale)))
+    for pk in unacked.values_list("pk", flat=True):
+        enqueue.again(enqueue.ACKNOWLEDGE, pk)
+        counts["ack"] += 1
+    pending = WebhookEvent.objects.filter(processed_at__isnull=True, received_at__lt=stale)
+    for pk in pending.values_list("pk", flat=True):
+        enqueue.again(enqueue.WEBHOOK_PROCESS, pk)
+        counts["webhook"] += 1
+    if any(counts.values()):
+        logger.warning("reconcile re-enqueued %s", counts)
+    return counts

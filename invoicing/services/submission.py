@@ -1,0 +1,302 @@
+"""Sending: asking to send (the pre-send checks run here, whatever asks), and getting a queued
+invoice to B2Brouter exactly once.
+
+No transaction is held open across an HTTP call: the row is locked and claimed in one short
+transaction, B2Brouter is called outside, the outcome is recorded in another short transaction.
+"""
+
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+import b2brouter
+from b2brouter import payloads
+from core.gateway import b2brouter_client
+from directory.services import buyer_ensure_registered, service_ensure_registered
+from invoicing import checks, states
+from invoicing.models import Invoice, InvoiceEvent
+from invoicing.models import InvoiceState as S
+from invoicing.services import enqueue, events
+from invoicing.services.errors import InvoiceActionError, InvoiceCheckFailed
+from invoicing.services.logs import invoice_log_context, log
+from invoicing.services.remote import apply_remote_locked
+
+__all__ = ["InvoiceActionError", "InvoiceCheckFailed", "invoice_body", "invoice_request_send",
+           "invoice_submit"]
+
+def invoice_request_send(*, invoice_id: int, user=None) -> Invoice:
+    """Queues an invoice for submission; the task is enqueued once the transaction commits.
+
+    The pre-send checks run here, whatever asks (the form, a bulk send, a command, a task): an
+    invoice they refuse raises InvoiceCheckFailed with their messages and stays as it was.
+    Idempotent: an invoice already queued or further along is left as it is. A new submission
+    round starts, under the same number, for a routing return (refused, fixed) and for a failed
+    deposit (error, corrected: its document at B2Brouter is deleted and created again).
+    Raises InvoiceActionError when the state does not allow sending.
+    """
+    with transaction.atomic():
+        invoice = (Invoice.objects.select_for_update(of=("self",))
+                   .select_related("buyer", "service").get(pk=invoice_id))
+        resend = states.can_resend(invoice.state, invoice.chorus_status,
+                                   invoice.chorus_status_reason)
+        if invoice.state in (S.QUEUED, S.SUBMITTING) or (
+            invoice.state in states.REMOTE_STATES and not resend
+        ):
+            return invoice
+        problems = checks.invoice_problems(invoice, list(invoice.lines.all()))
+        if problems:
+            raise InvoiceCheckFailed(invoice.number, problems)
+        fields = {"last_error": "", "remote_field_errors": {}}
+        if resend:
+            # the new deposit will have its own legal XML
+            fields.update(submission_round=invoice.submission_round + 1, download_legal_url="")
+        if invoice.state == S.ERROR and invoice.remote_id:
+            # Terminal at B2Brouter (its French guide): delete it there, create it again.
+            fields.update(remote_id_to_delete=invoice.remote_id, remote_id=None)
+        states.invoice_transition(invoice=invoice, to=S.QUEUED, source=InvoiceEvent.Source.USER,
+                                  actor=user, history={"message": "Envoi demandé"}, **fields)
+        enqueue.submit_later(invoice.pk)
+    log(logging.INFO, invoice, "queued for submission")
+    return invoice
+
+
+def _claim_for_submission(invoice_id: int, stale_after: int) -> Invoice | None:
+    """Marks the invoice `submitting` and returns it, or None when there is nothing to do
+    (already at B2Brouter, or another worker holds a fresh claim)."""
+    with transaction.atomic():
+        invoice = (Invoice.objects.select_for_update(of=("self",))
+                   .select_related("account", "buyer", "service").get(pk=invoice_id))
+        if invoice.state == S.SUBMITTING:
+            started = invoice.submit_started_at
+            if started and (timezone.now() - started).total_seconds() < stale_after:
+                return None
+        elif invoice.state != S.QUEUED:
+            return None
+        states.invoice_transition(
+            invoice=invoice, to=S.SUBMITTING, source=InvoiceEvent.Source.WORKER,
+            history={"message": f"Transmission à B2Brouter (essai {invoice.submit_attempts + 1})"},
+            submit_attempts=invoice.submit_attempts + 1, submit_started_at=timezone.now())
+        return invoice
+
+
+def invoice_body(invoice: Invoice) -> dict:
+    """The JSON body B2Brouter receives for this invoice (the guide's shape)."""
+    lines = [
+        payloads.InvoiceLineData(
+            description=line.description,
+            quantity=line.quantity,
+            price=line.unit_price,
+            unit=line.unit,
+            position=line.position,
+            article_code=line.article_code,
+            taxes=[payloads.TaxData(category=line.vat_category, percent=line.vat_rate,
+                                    comment=line.exemption_reason)],
+        )
+        for line in invoice.lines.all()
+    ]
+    data = payloads.InvoiceData(
+        number=invoice.number,
+        date=invoice.issue_date,
+        due_date=invoice.due_date,
+        currency=invoice.currency,
+        contact_id=invoice.service.remote_contact_id if invoice.service_id else invoice.buyer.remote_contact_id,
+        bank_account=payloads.BankAccount(iban=invoice.iban),
+        ponumber=invoice.po_number,
+        buyer_reference=invoice.buyer_reference,
+        contract_reference=invoice.contract_reference,
+        billing_framework=invoice.billing_framework,
+        notes=invoice.notes,
+        lines=lines,
+        is_credit_note=invoice.kind == Invoice.Kind.CREDIT_NOTE,
+        amended_number=invoice.credited_invoice.number if invoice.credited_invoice_id else "",
+        amended_date=invoice.credited_invoice.issue_date if invoice.credited_invoice_id else None,
+    )
+    return payloads.invoice_body(data, send_after_import=True)
+
+
+def invoice_submit(*, invoice_id: int, stale_after: int = 300) -> Invoice | None:
+    """Gets a queued invoice to B2Brouter exactly once.
+
+    Safe to run twice, concurrently or after a crash: the claim is taken under a row lock, and
+    after an ambiguous failure (timeout, lost answer, 5xx) the next attempt looks the invoice up by
+    number before creating it again, so B2Brouter never holds two invoices for one of ours.
+    Raises b2brouter.TransientError for the caller to retry later (the invoice goes back to
+    `queued`); a rejection by B2Brouter is recorded on the invoice (`failed`) and not raised.
+    """
+    invoice = _claim_for_submission(invoice_id, stale_after)
+    if invoice is None:
+        return None
+    with invoice_log_context(invoice):
+        return _submit(invoice)
+
+
+def _submit(invoice: Invoice) -> Invoice:
+    client = b2brouter_client()
+    account_id = invoice.account.remote_id
+    body = None
+    try:
+        buyer_ensure_registered(buyer=invoice.buyer)
+        if invoice.service_id:
+            service_ensure_registered(service=invoice.service)
+        body = invoice_body(invoice)
+        if invoice.remote_id:
+            # A routing return fixed by the user: same invoice, same number, sent again.
+            remote, path = _resend(client, invoice, body)
+        else:
+            if invoice.remote_id_to_delete:
+                _delete_failed_deposit(client, invoice)
+            remote = None
+            if invoice.submit_attempts > 1:
+                remote = _find_ours(client, invoice, account_id, body)
+            path = f"/accounts/{account_id}/invoices"
+            if remote is None:
+                remote = _create_or_adopt(client, invoice, account_id, body)
+            else:
+                log(logging.WARNING, invoice, "found at B2Brouter after an ambiguous attempt")
+    except b2brouter.RejectedError as exc:
+        if invoice.remote_id:
+            _resend_refused(invoice, exc, body)
+        else:
+            _submission_rejected(invoice, exc, body)
+        return invoice
+    except b2brouter.TransientError as exc:
+        _submission_interrupted(invoice, exc, body)
+        raise
+    if not isinstance(remote, dict) or remote.get("id") is None or remote.get("number") not in (
+            None, invoice.number):
+        # Not the invoice we sent: taken for an answer lost, settled by number next time.
+        exc = b2brouter.ResponseLost("the answer is not the invoice sent", path=path)
+        _submission_interrupted(invoice, exc, body)
+        raise exc
+    _submission_accepted(invoice, remote, body, path)
+    return invoice
+
+
+def _resend(client, invoice: Invoice, body: dict) -> tuple[dict, str]:
+    """PUT the corrected invoice, then send it. The answer to a send need not hold the invoice
+    (documented shapes vary): it is read again when it does not."""
+    client.update_invoice(invoice.remote_id, {"invoice": body["invoice"]})
+    remote = client.send_invoice(invoice.remote_id)
+    if remote is None or "state" not in remote:
+        remote = client.get_invoice(invoice.remote_id)
+    return remote, f"/invoices/send_invoice/{invoice.remote_id}"
+
+
+def _delete_failed_deposit(client, invoice: Invoice) -> None:
+    """Deletes the document whose deposit failed before the corrected invoice is created again
+    under its number. Idempotent: already gone (404) is done."""
+    try:
+        client.delete_invoice(invoice.remote_id_to_delete)
+        status, message = 200, "Document en erreur supprimé chez B2Brouter avant renvoi"
+    except b2brouter.NotFound:
+        status, message = 404, "Document en erreur déjà supprimé chez B2Brouter"
+    events.exchange_event(invoice=invoice, method="DELETE",
+                          path=f"/invoices/{invoice.remote_id_to_delete}", status=status,
+                          message=message)
+
+
+def _remote_contact_id(remote: dict):
+    contact = remote.get("contact") if isinstance(remote.get("contact"), dict) else {}
+    return remote.get("contact_id", contact.get("id"))
+
+
+def _is_ours(remote: dict | None, invoice: Invoice, body: dict) -> bool:
+    """True when an invoice B2Brouter listed under our number is the one we sent: not the
+    document we deleted, and addressed to our contact (when the answer says)."""
+    if remote is None or remote.get("number") != invoice.number:
+        return False
+    if invoice.remote_id_to_delete and remote.get("id") == invoice.remote_id_to_delete:
+        return False
+    contact_id = _remote_contact_id(remote)
+    return contact_id is None or str(contact_id) == str(body["invoice"]["contact_id"])
+
+
+def _find_ours(client, invoice: Invoice, account_id: int, body: dict) -> dict | None:
+    remote = client.find_invoice_by_number(account_id, invoice.number)
+    return remote if _is_ours(remote, invoice, body) else None
+
+
+def _create_or_adopt(client, invoice: Invoice, account_id: int, body: dict) -> dict:
+    """Creates the invoice at B2Brouter. When an earlier, ambiguous attempt is still landing (a
+    slow answer the client gave up on stores the invoice after the lookup by number found
+    nothing), B2Brouter refuses the number as taken (documented: 422 `parameter_taken`, with no
+    field named): the invoice it holds under our number is adopted if it is ours."""
+    try:
+        return client.create_invoice(account_id, body)
+    except b2brouter.ValidationError as exc:
+        if invoice.submit_attempts > 1 and exc.code == "parameter_taken":
+            remote = _find_ours(client, invoice, account_id, body)
+            if remote is not None:
+                log(logging.WARNING, invoice, "adopted at B2Brouter: an earlier attempt stored it")
+                return remote
+        raise
+
+
+def _submission_accepted(invoice: Invoice, remote: dict, body: dict, path: str) -> None:
+    with transaction.atomic():
+        locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        locked.remote_id = remote["id"]
+        locked.remote_id_to_delete = None
+        locked.last_error = "; ".join(_error_texts(remote.get("errors")))
+        locked.save(update_fields=["remote_id", "remote_id_to_delete", "last_error", "updated_at"])
+        events.exchange_event(invoice=locked, method="POST", path=path, status=201,
+                              request_body=body, response_body=remote)
+        apply_remote_locked(locked, remote, source=InvoiceEvent.Source.WORKER)
+    invoice.refresh_from_db()
+    log(logging.INFO, invoice, "submitted, state=%s", invoice.state)
+
+
+def _resend_refused(invoice: Invoice, exc: "b2brouter.RejectedError", body) -> None:
+    """B2Brouter would not take the correction of a refused invoice (the update or the send of a
+    deposited invoice is not documented): it stays refused, as deposited, and staff are told to
+    treat it as a rejection or to correct it on the Chorus Pro portal."""
+    with transaction.atomic():
+        locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        last = locked.legal_documents.order_by("-submission_round").first()
+        message = ("B2Brouter n'accepte pas de renvoyer cette facture corrigée "
+                   f"({exc.status or ''} {exc.message}). Émettez un avoir et une nouvelle facture, "
+                   "ou corrigez-la sur le portail Chorus Pro.")
+        events.exchange_event(invoice=locked, method="PUT", path=f"/invoices/{locked.remote_id}",
+                              status=exc.status, request_body=body,
+                              response_body=getattr(exc, "body", None), message=str(exc))
+        states.invoice_transition(
+            invoice=locked, to=S.REFUSED, source=InvoiceEvent.Source.WORKER,
+            history={"reason": message},
+            submission_round=last.submission_round if last else max(
+                1, locked.submission_round - 1),
+            download_legal_url=last.source_url if last else "", last_error=message)
+    log(logging.WARNING, invoice, "resend refused by B2Brouter: %s", exc)
+
+
+def _submission_interrupted(invoice: Invoice, exc: Exception, body) -> None:
+    with transaction.atomic():
+        locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        if locked.state == S.SUBMITTING:
+            states.invoice_transition(invoice=locked, to=S.QUEUED,
+                                      source=InvoiceEvent.Source.WORKER,
+                                      history={"reason": str(exc)}, last_error=str(exc))
+        events.exchange_event(invoice=locked, method="POST", path="",
+                              status=getattr(exc, "status", None), request_body=body,
+                              message=f"{type(exc).__name__}: {exc}")
+    log(logging.WARNING, invoice, "submission interrupted (%s), will retry", type(exc).__name__)
+
+
+def _submission_rejected(invoice: Invoice, exc: "b2brouter.RejectedError", body) -> None:
+    with transaction.atomic():
+        locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        events.exchange_event(invoice=locked, method="POST", path="",
+                              status=getattr(exc, "status", None), request_body=body,
+                              response_body=getattr(exc, "body", None), message=str(exc))
+        states.invoice_transition(
+            invoice=locked, to=S.FAILED, source=InvoiceEvent.Source.WORKER,
+            history={"reason": str(exc)}, state_updated_at=timezone.now(), last_error=str(exc),
+            remote_field_errors=getattr(exc, "field_errors", {}) or {})
+    log(logging.WARNING, invoice, "rejected by B2Brouter: %s", exc)
+
+
+def _error_texts(errors) -> list[str]:
+    texts = []
+    for error in errors or []:
+        texts.append(error.get("error", str(error)) if isinstance(error, dict) else str(error))
+    return texts

@@ -1,0 +1,90 @@
+"""B2Brouter's webhooks: verified, stored once, then applied by a worker through the one state
+machine. The receiving side does as little as it can, so that it answers fast."""
+
+import hashlib
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from b2brouter.webhooks import (
+    INVOICE_STATE_CHANGE,
+    InvalidPayload,
+    InvalidSignature,
+    InvoiceStateChange,
+    WebhookPayload,
+    parse_webhook,
+    verify_signature,
+)
+from invoicing.models import InvoiceEvent, WebhookEvent
+from invoicing.services import enqueue
+from invoicing.services.remote import invoice_apply_remote, invoice_read_remote
+
+
+class WebhookRejected(Exception):
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+def webhook_receive(*, body: bytes, signature: str) -> WebhookEvent | None:
+    """Verifies and stores one notification; the processing task is enqueued on commit.
+
+    Returns the new event, or None for a repeat (already stored) or an event we do not handle.
+    Raises WebhookRejected for a bad signature, a stale or replayed timestamp, or a bad body.
+    """
+    secret = settings.B2BROUTER_WEBHOOK_SECRET
+    if not secret:
+        raise WebhookRejected("webhooks are not configured", status=503)
+    try:
+        verify_signature(secret, signature or "", body)
+    except InvalidSignature as exc:
+        raise WebhookRejected(f"invalid signature: {exc}", status=401) from exc
+    try:
+        payload = parse_webhook(body)
+        if payload.code != INVOICE_STATE_CHANGE:
+            return None
+        change = payload.invoice_state_change()
+    except InvalidPayload as exc:
+        raise WebhookRejected("malformed body") from exc
+    key = (str(change.event_id) if change.event_id is not None
+           else "sha256:" + hashlib.sha256(body).hexdigest())
+    try:
+        with transaction.atomic():
+            event = WebhookEvent.objects.create(
+                dedupe_key=key, code=payload.code, remote_invoice_id=change.invoice_id,
+                state=change.state[:20], triggered_at=change.triggered_at, payload=payload.raw)
+            enqueue.webhook_process_later(event.pk)
+    except IntegrityError:
+        return None
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise WebhookRejected("malformed body") from exc
+    return event
+
+
+def webhook_process(*, event_pk: int) -> str:
+    """Applies a stored notification once. Idempotent; returns its outcome.
+
+    A refusal or an error notified without `notes` is read from B2Brouter first (outside any
+    transaction), so that its documented `refuse_reason` reaches the invoice and its worklist.
+    """
+    event = WebhookEvent.objects.get(pk=event_pk)
+    if event.processed_at is not None:
+        return event.outcome
+    change = InvoiceStateChange.from_payload(WebhookPayload.from_dict(event.payload))
+    remote, whole_seconds = change.as_invoice(), not change.state_updated_at
+    if change.state in ("refused", "error") and not change.notes:
+        read = invoice_read_remote(remote_id=change.invoice_id)
+        if read is not None:
+            remote, whole_seconds = read, False
+    with transaction.atomic():
+        event = WebhookEvent.objects.select_for_update().get(pk=event_pk)
+        if event.processed_at is not None:
+            return event.outcome
+        changed = invoice_apply_remote(remote=remote, source=InvoiceEvent.Source.WEBHOOK,
+                                       remote_event_id=change.event_id,
+                                       whole_seconds=whole_seconds)
+        event.outcome = "applied" if changed else "ignored"
+        event.processed_at = timezone.now()
+        event.save(update_fields=["outcome", "processed_at"])
+    return event.outcome

@@ -1,0 +1,1 @@
+"""The invoicing pages: `invoices` (list, detail, actions), `invoice_form`, `webhooks`."""

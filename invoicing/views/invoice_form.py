@@ -1,0 +1,179 @@
+"""The invoice form: create and edit a draft, with its lines, live totals and the buyer's rules
+shown at once (htmx partials of the same template); saving goes through `services.drafts`,
+sending through `invoices.send_one`."""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from core.models import Account
+from core.roles import role_required
+from core.selectors import accounts_for
+from invoicing import checks, totals
+from invoicing.forms import (
+    AttachmentForm,
+    InvoiceForm,
+    LineForm,
+    LineFormSet,
+    attach_problems,
+    invoice_initial,
+    line_initial,
+)
+from invoicing.models import Invoice
+from invoicing.services import drafts
+from invoicing.views.common import EDITORS, account_for, invoice_or_404
+from invoicing.views.invoices import send_one
+
+
+def _form_context(request, *, account, form, formset, invoice=None, general_problems=None,
+                  checked=False) -> dict:
+    attachments = list(invoice.attachments.all()) if invoice else []
+    live = _live_totals(formset, form)
+    return {
+        "account": account, "accounts": accounts_for(request.user),
+        "form": form, "formset": formset, "invoice": invoice,
+        "general_problems": general_problems or [], "checked": checked,
+        "attachments": attachments,
+        "attachment_form": AttachmentForm() if invoice else None,
+        "totals": live,
+        "line_rows": [(line_form, amount) for line_form, (_prefix, amount)
+                      in zip(formset.forms, live["line_totals"], strict=True)],
+    }
+
+
+def _save_draft(request, *, account, form, formset, invoice) -> Invoice | None:
+    """Creates or updates the draft; on a validation error, puts it on the form and returns None."""
+    try:
+        if invoice is None:
+            return drafts.draft_create(account=account, data=form.draft_data(),
+                                       lines=formset.lines(), user=request.user,
+                                       from_sequence=form.from_sequence)
+        return drafts.draft_update(invoice_id=invoice.pk, data=form.draft_data(),
+                                   lines=formset.lines(), user=request.user)
+    except ValidationError as exc:
+        if hasattr(exc, "error_dict"):
+            for name, errors in exc.error_dict.items():
+                form.add_error(name if name in form.fields else None, errors)
+        else:
+            form.add_error(None, exc)
+        return None
+
+
+def _invoice_form(request: HttpRequest, *, account: Account, invoice: Invoice | None
+                  ) -> HttpResponse:
+    if request.method == "POST":
+        form = InvoiceForm(request.POST, account=account, invoice=invoice)
+        formset = LineFormSet(request.POST, prefix="lines")
+        if form.is_valid() and formset.is_valid():
+            is_new = invoice is None
+            saved = _save_draft(request, account=account, form=form, formset=formset,
+                                invoice=invoice)
+            if saved is not None:
+                action = request.POST.get("action", "save")
+                if action == "send":
+                    return send_one(request, saved)
+                if action == "check":
+                    return redirect(reverse("invoicing:edit", args=[saved.pk]) + "?check=1")
+                if is_new and saved.number != form.cleaned_data.get("proposed_number") and \
+                        form.from_sequence:
+                    messages.info(request, _("Le numéro proposé venait d'être pris : la facture "
+                                             "porte le numéro %(number)s.") % {"number": saved.number})
+                messages.success(request, _("Brouillon %(number)s enregistré.")
+                                 % {"number": saved.number})
+                return redirect("invoicing:edit", pk=saved.pk)
+        context = _form_context(request, account=account, form=form, formset=formset,
+                                invoice=invoice)
+        return render(request, "invoicing/invoice_form.html", context, status=422)
+
+    if invoice is None:
+        initial = drafts.invoice_defaults(account=account)
+        initial["proposed_number"] = initial["number"]
+        form = InvoiceForm(account=account, initial=initial)
+        formset = LineFormSet(prefix="lines")
+    else:
+        form = InvoiceForm(account=account, invoice=invoice, initial=invoice_initial(invoice))
+        formset = LineFormSet(prefix="lines", initial=line_initial(invoice))
+    general, checked = [], False
+    if invoice is not None and request.GET.get("check"):
+        checked = True
+        general = attach_problems(checks.invoice_problems(invoice), form, formset)
+    return render(request, "invoicing/invoice_form.html", _form_context(
+        request, account=account, form=form, formset=formset, invoice=invoice,
+        general_problems=general, checked=checked))
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(*EDITORS)
+def invoice_create(request: HttpRequest) -> HttpResponse:
+    return _invoice_form(request, account=account_for(request), invoice=None)
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(*EDITORS)
+def invoice_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    invoice = invoice_or_404(request, pk)
+    if not invoice.is_editable:
+        messages.warning(request, _("La facture %(number)s a été envoyée : elle ne se modifie "
+                                    "plus.") % {"number": invoice.number})
+        return redirect("invoicing:detail", pk=invoice.pk)
+    return _invoice_form(request, account=invoice.account, invoice=invoice)
+
+
+def _live_totals(formset, form) -> dict:
+    """The figures of the lines as typed, by `totals.compute` (the code of the stored totals)."""
+    rows = []
+    inputs = []
+    for line_form in formset.forms:
+        line = line_form.partial_line() if line_form.has_changed() or not formset.is_bound \
+            else None
+        if line is None:
+            rows.append((line_form.prefix, None))
+            continue
+        inputs.append(line)
+        rows.append((line_form.prefix, len(inputs) - 1))
+    framework = form["billing_framework"].value()
+    result = totals.compute(inputs, already_paid=framework == Invoice.BillingFramework.A2)
+    line_totals = [(prefix, None if index is None else result.line_totals[index])
+                   for prefix, index in rows]
+    return {"result": result, "line_totals": line_totals,
+            "currency": "EUR", "already_paid": framework == Invoice.BillingFramework.A2}
+
+
+@require_POST
+@role_required(*EDITORS)
+def invoice_form_totals(request: HttpRequest) -> HttpResponse:
+    """htmx: each line's total, the VAT breakdown and the invoice totals of the form as typed."""
+    account = account_for(request)
+    form = InvoiceForm(request.POST, account=account)
+    formset = LineFormSet(request.POST, prefix="lines")
+    return render(request, "invoicing/invoice_form.html#invoice-totals",
+                  {"totals": _live_totals(formset, form), "oob": True})
+
+
+@require_GET
+@role_required(*EDITORS)
+def invoice_form_line(request: HttpRequest) -> HttpResponse:
+    """htmx: one more empty line row, and the formset's new TOTAL_FORMS (out of band)."""
+    try:
+        index = int(request.GET.get("lines-TOTAL_FORMS", "0"))
+    except ValueError:
+        index = 0
+    index = max(0, min(index, LineFormSet.absolute_max - 1))
+    line_form = LineForm(prefix=f"lines-{index}", use_required_attribute=False)
+    return render(request, "invoicing/invoice_form.html#line-row",
+                  {"line_form": line_form, "new_total_forms": index + 1})
+
+
+@require_GET
+@role_required(*EDITORS)
+def invoice_form_routing(request: HttpRequest) -> HttpResponse:
+    """htmx: the buyer's services and what it demands (service code, commitment), as soon as the
+    buyer or the service changes."""
+    account = account_for(request)
+    initial = {name: request.GET.get(name, "") for name in ("buyer", "service")}
+    form = InvoiceForm(account=account, initial=initial)
+    return render(request, "invoicing/invoice_form.html#routing", {"form": form, "oob": True})
