@@ -53,9 +53,9 @@ def run(args) -> None:
     common.progress(args, "migrating the benchmark database")
     common.database()
 
-    from invoicing import sync
     from invoicing.models import Invoice, InvoiceEvent
     from invoicing.models import InvoiceState as S
+    from invoicing.services import remote
     from invoicing.services.submission import invoice_request_send
 
     sandbox = common.start_sandbox(port=port, send_delay=0.5, slow_ms=4000, retry_after=1, seed=11)
@@ -86,7 +86,7 @@ def run(args) -> None:
         if pending == 0:
             break
         common.progress(args, f"{pending} invoices still on their way")
-        sync.reconcile(stale_after=10)  # as beat does
+        remote.reconcile(stale_after=10)  # as beat does
         time.sleep(3)
     elapsed = time.monotonic() - started
     sandbox.control("DELETE", "/_sandbox/faults")

@@ -144,7 +144,7 @@ def run(args) -> None:
             f"from {first['files']:,} to {last['files']:,} files the traced peak grew by "
             f"{growth:.2f} MB ({growth * 1024 * 1024 / extra:.0f} bytes per extra file) and the "
             f"RSS growth by {last['RSS growth MB'] - first['RSS growth MB']:.1f} MB; the export "
-            "keeps only a 4-byte CRC per file between its two passes (invoicing/zipstream.py)")
+            "keeps only a 4-byte CRC per file between its two passes (finance/zipstream.py)")
     common.report(
         "ZIP export of the legal XML archive (bench/zip_export.py)",
         args=args,

@@ -1,6 +1,6 @@
 """Forms of the back office: the invoice and its lines, attachments, routing fixes, list filters.
 
-Forms validate input; they never compute money (`invoicing.totals`) nor write (`invoicing.drafts`).
+Forms validate input; they never compute money (`invoicing.totals`) nor write (`invoicing.services.drafts`).
 A draft may be saved incomplete: the Chorus Pro rules are the pre-send checks
 (`invoicing.checks`), shown beside the same fields.
 """

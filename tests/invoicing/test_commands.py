@@ -63,3 +63,19 @@ def test_invoice_send_now_and_sync(registered_account):
     assert "applied" in run("sync_states")
     with pytest.raises(CommandError):
         run("invoice_send", "NOPE")
+
+
+def test_invoice_send_refuses_what_the_checks_refuse_with_their_messages(registered_account):
+    """The command asks the sending service, which runs the pre-send checks: an invoice they
+    refuse is not queued, and the command says why in the checks' own words."""
+    from invoicing import checks
+
+    invoice = InvoiceFactory(account=registered_account, number="CMD-2", po_number="", iban="")
+    expected = [m for ms in checks.invoice_problems(invoice).values() for m in ms]
+    assert len(expected) == 2  # the commitment number and the IBAN
+    err = io.StringIO()
+    with pytest.raises(CommandError, match="not sent: 2 problem"):
+        call_command("invoice_send", "CMD-2", stdout=io.StringIO(), stderr=err)
+    assert [line.strip()[2:] for line in err.getvalue().splitlines()] == expected
+    invoice.refresh_from_db()
+    assert invoice.state == S.DRAFT and not invoice.events.filter(to_state=S.QUEUED).exists()

@@ -18,6 +18,7 @@ from tests.invoicing.helpers import set_state
 
 pytestmark = pytest.mark.django_db
 
+
 GUIDE_LINE = Line(description="Cocktail Dinatoire", quantity=Decimal("135"),
                       unit_price=Decimal("25.00"), vat_rate=Decimal("10"))
 
@@ -188,3 +189,31 @@ def test_concurrent_drafts_never_share_a_number():
         thread.join()
     assert errors == []
     assert sorted(numbers) == [f"C-{n:05d}" for n in range(1, 6)]
+
+
+def test_invoice_create_stores_lines_and_totals(registered_account):
+    buyer = BuyerFactory(account=registered_account)
+    invoice = drafts.invoice_create(
+        account=registered_account, number="A-1", buyer=buyer,
+        issue_date=datetime.date(2026, 1, 5), due_date=datetime.date(2026, 2, 4),
+        lines=[Line("Audit", Decimal("3.5"), Decimal("12.345"), Decimal("20")),
+               Line("Formation", Decimal("1"), Decimal("100"), Decimal("0"),
+                                 vat_category="E", exemption_reason="Art. 261-4-4° CGI")],
+    )
+    assert [line.line_total for line in invoice.lines.all()] == [Decimal("43.21"), Decimal("100.00")]
+    assert (invoice.subtotal, invoice.tax_amount, invoice.total) == (
+        Decimal("143.21"), Decimal("8.64"), Decimal("151.85"))
+    assert invoice.iban == registered_account.iban
+    assert invoice.events.get().to_state == S.DRAFT
+
+
+def test_invoice_create_saves_nothing_when_a_value_is_invalid(registered_account):
+    buyer = BuyerFactory(account=registered_account)
+    with pytest.raises(ValidationError) as info:
+        drafts.invoice_create(
+            account=registered_account, number="A-2", buyer=buyer,
+            issue_date=datetime.date(2026, 2, 5), due_date=datetime.date(2026, 1, 4),
+            lines=[Line("Audit", Decimal("1"), Decimal("-5"), Decimal("20"))],
+        )
+    assert info.value.messages
+    assert not Invoice.objects.filter(number="A-2").exists()

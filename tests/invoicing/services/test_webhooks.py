@@ -15,6 +15,7 @@ from tests.factories import InvoiceFactory
 
 pytestmark = pytest.mark.django_db
 
+
 URL = "/webhooks/b2brouter/"
 
 
