@@ -2,12 +2,18 @@
 
 Kinds: error_5xx (500 before anything is stored), rate_limit (429 + Retry-After, before anything
 is stored), slow (wait slow_ms, then answer normally), lost_response (handle and store, then
-close the connection without an answer). Queued faults fire once each, in order, on the first
-request they match; otherwise each kind fires at its rate. Draws use a seeded generator.
+close the connection without an answer), pdf_missing (a PDF request answers 404 as if the PDF
+were not generated yet). Queued faults fire once each, in order, on the first request they
+match (after letting `after` matching requests through, when given); otherwise each kind fires
+at its rate. Draws use a seeded generator.
 
 `ignore_filters`: the list endpoints ignore every filter, documented ones included, and answer
 every contact or invoice of the account: how a client that checks what it adopts is tested
 against an API that does not filter as asked.
+
+`opaque_links`: an invoice's `attachments[].link` ends with the attachment's id, not its file
+name (the documentation shows a link, not its shape): how a client that counts what B2Brouter
+holds, when it cannot read names, is tested.
 """
 
 import collections
@@ -31,6 +37,7 @@ class Faults:
         self.slow_ms = settings.slow_ms
         self.retry_after = settings.retry_after
         self.ignore_filters = False
+        self.opaque_links = False
 
     @staticmethod
     def _check_rates(rates):
@@ -43,7 +50,7 @@ class Faults:
         with self._lock:
             return {"rates": dict(self.rates), "queue": list(self.queue),
                     "slow_ms": self.slow_ms, "retry_after": self.retry_after,
-                    "ignore_filters": self.ignore_filters}
+                    "ignore_filters": self.ignore_filters, "opaque_links": self.opaque_links}
 
     def update(self, body):
         """Apply a POST body: `rates` replaces the rates, `queue` entries are appended,
@@ -57,28 +64,47 @@ class Faults:
                 self.rates = self._check_rates(body["rates"] or {})
             self.queue.extend(
                 {"kind": e["kind"], "method": (e.get("method") or "*").upper(),
-                 "path": e.get("path") or "*"} for e in queue
+                 "path": e.get("path") or "*", "after": int(e.get("after") or 0)} for e in queue
             )
             self.slow_ms = int(body.get("slow_ms", self.slow_ms))
             self.retry_after = int(body.get("retry_after", self.retry_after))
             self.ignore_filters = bool(body.get("ignore_filters", self.ignore_filters))
+            self.opaque_links = bool(body.get("opaque_links", self.opaque_links))
 
     def clear(self):
         with self._lock:
-            self.rates, self.queue, self.ignore_filters = {}, [], False
+            self.rates, self.queue, self.ignore_filters, self.opaque_links = {}, [], False, False
 
     def pick(self, method, path):
-        """The fault for this request, or None: the first matching queued one, else a draw."""
+        """The fault for this request, or None: the first matching queued one, else a draw.
+        (pdf_missing is decided apart, by the PDF route: see `pick_pdf_missing`.)"""
         with self._lock:
             for index, entry in enumerate(self.queue):
+                if entry["kind"] == "pdf_missing":
+                    continue
                 if entry["method"] in ("*", method) and fnmatch.fnmatchcase(path, entry["path"]):
+                    if entry["after"] > 0:  # lets that many matching requests through first
+                        entry["after"] -= 1
+                        continue
                     return self.queue.pop(index)["kind"]
             draw = self._random.random()
             for kind in KINDS:
+                if kind == "pdf_missing":
+                    continue
                 draw -= self.rates.get(kind, 0.0)
                 if draw < 0:
                     return kind
         return None
+
+    def pick_pdf_missing(self) -> bool:
+        """True when this PDF request is to answer 404 (not ready): a queued pdf_missing, else
+        its rate."""
+        with self._lock:
+            for index, entry in enumerate(self.queue):
+                if entry["kind"] == "pdf_missing":
+                    self.queue.pop(index)
+                    return True
+            return self._random.random() < self.rates.get("pdf_missing", 0.0)
 
 
 class Stats:

@@ -4,13 +4,15 @@ Validation collects every field error into one 422 and stores nothing on failure
 routing rules come from the buyer entity's directory entry (contract: "Chorus rules").
 """
 
+import datetime as dt
 import re
 import time
 from decimal import Decimal, InvalidOperation
+from urllib.parse import quote, unquote
 
 from stdnum import iban as iban_check
 
-from sandbox import calc, lifecycle, parties
+from sandbox import calc, lifecycle, parties, pdf
 from sandbox.common import blank, listing, page, root_object, to_int, truthy
 from sandbox.errors import FieldErrors, bad_request, conflict, not_found
 from sandbox.jsonutil import now_iso, parse_instant
@@ -35,8 +37,15 @@ DOCUMENTED_FIELDS = frozenset({
     "tax_report_ids", "errors", "download_legal_url", "contact", "created_at", "updated_at",
     "state_updated_at", "ack_at", "public_url", "payable_amount", "refuse_reason", "lines",
     "notes", "terms", "is_credit_note", "amended_number", "amended_date", "amended_reason",
-    "ponumber", "buyer_reference", "bank_account", "payment_method",
+    "ponumber", "buyer_reference", "bank_account", "payment_method", "attachments",
 })
+# What a documented attachment shows: its link (DEV-DL).
+DOCUMENTED_ATTACHMENT_FIELDS = ("link",)
+ATTACHMENT_MAX = 10 * 1024 * 1024
+MIME_TYPES = {".pdf": "application/pdf", ".png": "image/png", ".jpg": "image/jpeg",
+              ".jpeg": "image/jpeg", ".csv": "text/csv",
+              ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+              ".ods": "application/vnd.oasis.opendocument.spreadsheet"}
 
 
 # -- field parsing ---------------------------------------------------------------------------
@@ -237,18 +246,29 @@ def _fill(db, invoice, clean):
     )
 
 
-def render(invoice, with_lines=False, documented_only=False):
+def render(invoice, with_lines=False, documented_only=False, opaque_links=False):
     """The API representation: private keys (leading _) dropped, lines only when asked; in
     documented-only mode, the documented fields alone."""
     shown = {k: v for k, v in invoice.items() if not k.startswith("_") and k != "lines"
              and (not documented_only or k in DOCUMENTED_FIELDS)}
+    shown["attachments"] = [
+        {k: v for k, v in _attachment(item, opaque_links).items()
+         if not documented_only or k in DOCUMENTED_ATTACHMENT_FIELDS}
+        for item in invoice.get("attachments") or []]
     if with_lines:
         shown["lines"] = invoice["lines"]
     return {"invoice": shown}
 
 
+def _attachment(item, opaque_links):
+    if not opaque_links:
+        return item
+    return {**item, "link": f"/attachments/download/{item['id']}"}
+
+
 def _render(req, invoice, with_lines=False):
-    return render(invoice, with_lines, req.app.settings.documented_only)
+    return render(invoice, with_lines, req.app.settings.documented_only,
+                  req.app.faults.opaque_links)
 
 
 def invoice_or_404(db, ident):
@@ -428,10 +448,83 @@ def list_invoices(req):
     return 200, listing("invoices", items, total, offset, limit)
 
 
+def add_attachment(req):
+    """`POST /invoices/{id}/add_attachment?filename=...[&use_as_pdf_view=true]`: the raw bytes of
+    a supporting document, joined to a `new` invoice (204). The documents go into the legal
+    XML (cac:AdditionalDocumentReference); `use_as_pdf_view` makes a PDF the invoice's visual."""
+    filename = (req.query.get("filename") or "").strip()
+    errors = FieldErrors()
+    if not filename:
+        errors.blank("filename", "Filename")
+    elif "/" in filename or "\\" in filename or len(filename) > 100:
+        errors.add("filename", "parameter_invalid", "Filename is not a valid file name")
+    content = req.raw or b""
+    if not content:
+        errors.add("file", "parameter_blank", "The attachment is empty")
+    elif len(content) > ATTACHMENT_MAX:
+        errors.add("file", "parameter_invalid", "The attachment is larger than 10 MB")
+    pdf_view = truthy(req.query.get("use_as_pdf_view", "")) is True
+    if pdf_view and not content.startswith(b"%PDF"):
+        errors.add("file", "parameter_invalid", "use_as_pdf_view needs a PDF")
+    errors.raise_if_any()
+    with req.app.store.tx() as db:
+        invoice = invoice_or_404(db, req.params["id"])
+        if invoice["state"] != "new":
+            raise conflict(f"An invoice in state {invoice['state']} takes no more attachments")
+        ident = db.new_id()
+        db.add_attachment(ident, invoice["id"], filename, content,
+                          "pdf_view" if pdf_view else "supporting")
+        extension = "." + filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+        invoice.setdefault("attachments", []).append({
+            "id": ident, "link": f"/attachments/download/{ident}/{quote(filename)}",
+            "filename": filename, "size": len(content), "use_as_pdf_view": pdf_view,
+            "content_type": MIME_TYPES.get(extension, "application/octet-stream")})
+        db.put_invoice(invoice, db.invoice_changed_at(invoice["id"]))
+    return 204, None
+
+
+def render_as(req):
+    """`GET /invoices/{id}/as/{code}`: `pdf.invoice` only, a real PDF of the invoice (the
+    supplier's own when it gave one as `use_as_pdf_view`), ready `--pdf-delay` seconds after the
+    invoice was created (404 before, as B2Brouter generates it asynchronously)."""
+    if req.params["code"] != "pdf.invoice":
+        raise not_found("document type", req.params["code"])
+    with req.app.store.tx() as db:
+        invoice = invoice_or_404(db, req.params["id"])
+        account = db.account(invoice["account_id"])
+        contact = db.contact(invoice["contact_id"])
+        own = [a for a in db.attachments_of(invoice["id"], ("pdf_view",))]
+        effective = parties.effective_contact(db, contact) if contact else {}
+    if own:
+        return 200, Binary(bytes(own[-1]["content"]), "application/pdf")
+    created = parse_instant(invoice["created_at"])
+    age = time.time() - _epoch(created)
+    if age < req.app.settings.pdf_delay or req.app.faults.pick_pdf_missing():
+        raise not_found("PDF (not generated yet)", invoice["id"])
+    return 200, Binary(pdf.invoice_pdf(invoice, account, effective), "application/pdf")
+
+
+def _epoch(iso):
+    return dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+class Binary(bytes):
+    """An answer's raw bytes with their content type."""
+
+    def __new__(cls, content, content_type):
+        self = super().__new__(cls, content)
+        self.content_type = content_type
+        return self
+
+
 def download_attachment(req):
     """The legal XML's exact bytes, as generated when the invoice reached `sent`."""
     with req.app.store.tx() as db:
         attachment = db.attachment(to_int(req.params["id"], "attachment"))
-    if attachment is None or attachment["filename"] != req.params["filename"]:
+    if attachment is None or attachment["filename"] != unquote(req.params["filename"]):
         raise not_found("attachment", req.params["id"])
-    return 200, bytes(attachment["content"])
+    if attachment.get("kind") == "legal":
+        return 200, bytes(attachment["content"])
+    extension = "." + attachment["filename"].rsplit(".", 1)[-1].lower()
+    return 200, Binary(bytes(attachment["content"]),
+                       MIME_TYPES.get(extension, "application/octet-stream"))

@@ -100,7 +100,7 @@ def deposit(app, db, invoice):
             return change_state(app, db, invoice, "error",
                                 notes="; ".join(p["message"] for p in problems.items))
     account = db.account(invoice["account_id"])
-    xml = ubl.build(invoice, account, effective)
+    xml = ubl.build(invoice, account, effective, db.attachments_of(invoice["id"]))
     attachment_id = db.new_id()
     filename = "".join(c if c.isalnum() or c in "-_+" else "_" for c in invoice["number"]) + ".xml"
     db.add_attachment(attachment_id, invoice["id"], filename, xml)

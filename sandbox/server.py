@@ -41,6 +41,8 @@ API_ROUTES = [
     ("DELETE", "/invoices/{id}", invoices.delete_invoice),
     ("POST", "/invoices/send_invoice/{id}", invoices.send_invoice),
     ("POST", "/invoices/{id}/ack", invoices.ack_invoice),
+    ("POST", "/invoices/{id}/add_attachment", invoices.add_attachment),
+    ("GET", "/invoices/{id}/as/{code}", invoices.render_as),
     ("GET", "/attachments/download/{id}/{filename}", invoices.download_attachment),
 ]
 CONTROL_ROUTES = [
@@ -67,15 +69,17 @@ def _compile(routes):
 
 
 COMPILED_API = _compile(API_ROUTES)
+RAW_BODY_ROUTES = (invoices.add_attachment,)
 COMPILED_CONTROL = _compile(CONTROL_ROUTES)
 
 
 class Request:
-    """What a handler sees: app, method, path, query (last value of each), body, params."""
+    """What a handler sees: app, method, path, query (last value of each), body (parsed JSON),
+    raw (the bytes, for the routes that take a file), params."""
 
-    def __init__(self, app, method, path, query, body, params, version):
+    def __init__(self, app, method, path, query, body, params, version, raw=b""):
         self.app, self.method, self.path, self.query = app, method, path, query
-        self.body, self.params, self.version = body, params, version
+        self.body, self.params, self.version, self.raw = body, params, version, raw
 
 
 class Answer:
@@ -165,7 +169,8 @@ def _api(app, method, path, query, headers, raw):
                        headers={"Retry-After": str(retry)})
     if fault == "slow":
         time.sleep(app.faults.slow_ms / 1000)
-    status, payload = fn(Request(app, method, lookup_path, query, _parse_body(raw), params, version))
+    body = None if fn in RAW_BODY_ROUTES else _parse_body(raw)
+    status, payload = fn(Request(app, method, lookup_path, query, body, params, version, raw))
     if version == OLD_VERSION:
         status = 200 if status == 201 else status
         payload = _old_schemes(payload)
@@ -217,7 +222,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if answer.status == 204:
             body, kind = b"", None
         elif isinstance(answer.payload, bytes):
-            body, kind = answer.payload, "application/xml"
+            body = bytes(answer.payload)
+            kind = getattr(answer.payload, "content_type", "application/xml")
         else:
             body, kind = dumps(answer.payload).encode("utf-8"), "application/json; charset=utf-8"
         self.send_response(answer.status)

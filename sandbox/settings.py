@@ -6,7 +6,7 @@ import os
 
 API_VERSIONS = ("2025-10-13", "2026-03-02", "2026-04-20")
 LEGACY_VERSION = "2025-01-01"
-FAULT_KINDS = ("error_5xx", "rate_limit", "slow", "lost_response")
+FAULT_KINDS = ("error_5xx", "rate_limit", "slow", "lost_response", "pdf_missing")
 
 
 @dataclasses.dataclass
@@ -28,6 +28,8 @@ class Settings:
     retry_after: int = 1
     latency_ms: int = 0
     seed: int = 0
+    # Seconds after its creation before an invoice's PDF is ready (404 until then).
+    pdf_delay: float = 1.0
     # Only what B2Brouter documents: undocumented filters ignored, error bodies without
     # param/details, no invented fields in resources, webhooks or the directory (see
     # docs/b2brouter-contract.md, "Documented-only mode").

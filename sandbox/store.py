@@ -30,7 +30,7 @@ CREATE TABLE IF NOT EXISTS events (
     chorus_status TEXT, notes TEXT, at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS attachments (
     id INTEGER PRIMARY KEY, invoice_id INTEGER NOT NULL, filename TEXT NOT NULL,
-    content BLOB NOT NULL);
+    content BLOB NOT NULL, kind TEXT NOT NULL DEFAULT 'legal');
 CREATE TABLE IF NOT EXISTS deliveries (
     id INTEGER PRIMARY KEY, event_id INTEGER NOT NULL, body TEXT NOT NULL,
     status TEXT NOT NULL, attempts INTEGER NOT NULL, next_attempt REAL NOT NULL,
@@ -56,6 +56,10 @@ class Store:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(SCHEMA)
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(attachments)")}
+        if "kind" not in columns:  # a data dir from before supporting documents
+            self._conn.execute(
+                "ALTER TABLE attachments ADD COLUMN kind TEXT NOT NULL DEFAULT 'legal'")
 
     @contextlib.contextmanager
     def tx(self):
@@ -205,11 +209,21 @@ class Db:
         ).fetchall()
         return [dict(r) for r in rows]
 
-    def add_attachment(self, ident, invoice_id, filename, content):
+    def add_attachment(self, ident, invoice_id, filename, content, kind="legal"):
+        """`kind`: "legal" (the legal XML), "supporting" (a document the supplier joined) or
+        "pdf_view" (the supplier's own PDF of the invoice)."""
         self.conn.execute(
-            "INSERT INTO attachments (id, invoice_id, filename, content) VALUES (?, ?, ?, ?)",
-            (ident, invoice_id, filename, content),
+            "INSERT INTO attachments (id, invoice_id, filename, content, kind) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (ident, invoice_id, filename, content, kind),
         )
+
+    def attachments_of(self, invoice_id, kinds=("supporting", "pdf_view")):
+        marks = ",".join("?" * len(kinds))
+        rows = self.conn.execute(
+            f"SELECT * FROM attachments WHERE invoice_id = ? AND kind IN ({marks}) "  # noqa: S608
+            "ORDER BY id", (invoice_id, *kinds)).fetchall()
+        return [dict(r) for r in rows]
 
     def attachment(self, ident):
         row = self.conn.execute("SELECT * FROM attachments WHERE id = ?", (ident,)).fetchone()

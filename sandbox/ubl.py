@@ -8,6 +8,7 @@ Elements are emitted in the UBL 2.1 XSD sequence order; amounts come from `calc`
 EN 16931 arithmetic (BR-CO-10..17, BR-S-08) holds by construction.
 """
 
+import base64
 import xml.etree.ElementTree as ET
 from decimal import Decimal
 
@@ -39,6 +40,12 @@ DEFAULT_EXEMPTION = {
 EXEMPT_CATEGORIES = ("E", "AE", "K", "G", "O")
 
 PROFILES = {"A1": "A1", "A2": "A2"}
+
+# Attached documents' MIME codes, as EN 16931 allows them (BR-CL-24).
+MIME_CODES = {"pdf": "application/pdf", "png": "image/png", "jpg": "image/jpeg",
+              "jpeg": "image/jpeg", "csv": "text/csv",
+              "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+              "ods": "application/vnd.oasis.opendocument.spreadsheet"}
 
 
 def unit_code(unit):
@@ -199,7 +206,23 @@ def _header(root, invoice, credit):
         _el(root, "cbc:BuyerReference", invoice["buyer_reference"])
 
 
-def _references(root, invoice):
+def _additional_documents(root, attachments):
+    """Each supporting document (BG-24): its name (BT-122), embedded with its MIME code and file
+    name (BT-125); the supplier's own PDF of the invoice is described as such."""
+    for attachment in attachments:
+        name = attachment["filename"]
+        ref = _el(root, "cac:AdditionalDocumentReference")
+        _el(ref, "cbc:ID", name)
+        _el(ref, "cbc:DocumentDescription",
+            "Facture (PDF)" if attachment.get("kind") == "pdf_view" else "Pièce justificative")
+        extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+        mime = MIME_CODES.get(extension, "application/pdf")
+        _el(_el(ref, "cac:Attachment"), "cbc:EmbeddedDocumentBinaryObject",
+            base64.b64encode(bytes(attachment["content"])).decode("ascii"),
+            mimeCode=mime, filename=name)
+
+
+def _references(root, invoice, attachments=()):
     if invoice.get("ponumber"):
         order = _el(root, "cac:OrderReference")
         _el(order, "cbc:ID", invoice["ponumber"])
@@ -211,6 +234,7 @@ def _references(root, invoice):
             _el(ref, "cbc:IssueDate", invoice["amended_date"])
     if invoice.get("contract_reference"):
         _el(_el(root, "cac:ContractDocumentReference"), "cbc:ID", invoice["contract_reference"])
+    _additional_documents(root, attachments)
 
 
 def _payment(root, invoice, credit):
@@ -225,11 +249,12 @@ def _payment(root, invoice, credit):
         _el(_el(root, "cac:PaymentTerms"), "cbc:Note", invoice["payment_terms"])
 
 
-def build(invoice, account, buyer):
+def build(invoice, account, buyer, attachments=()):
     """UTF-8 bytes of the UBL document for a stored invoice (with its lines).
 
     `account` is the seller (the account), `buyer` the invoiced entity (for an organisational
-    unit: its parent's identity, see contacts.effective).
+    unit: its parent's identity, see contacts.effective); `attachments` the supporting documents
+    (dicts with filename, content, kind), embedded.
     """
     credit = bool(invoice.get("is_credit_note"))
     # The document namespace is declared by hand as the default one: ElementTree's
@@ -239,7 +264,7 @@ def build(invoice, account, buyer):
     )
     currency = invoice["currency"]
     _header(root, invoice, credit)
-    _references(root, invoice)
+    _references(root, invoice, attachments)
     _supplier(root, account)
     _customer(root, buyer)
     _payment(root, invoice, credit)
