@@ -432,6 +432,25 @@ class B2BrouterClient:
                 return item
         return None
 
+    def add_attachment(self, invoice_id: int, filename: str, content: bytes, *,
+                       use_as_pdf_view: bool = False) -> None:
+        """``POST /invoices/{id}/add_attachment?filename=...``: the raw bytes of a supporting
+        document (``application/octet-stream``; 204). ``use_as_pdf_view``: the PDF becomes the
+        invoice's visual. Not idempotent: after an ambiguous failure, read the invoice's
+        ``attachments`` before uploading again."""
+        params = {"filename": filename}
+        if use_as_pdf_view:
+            params["use_as_pdf_view"] = "true"
+        self._send("POST", f"/invoices/{int(invoice_id)}/add_attachment", params=params,
+                   body=content, content_type="application/octet-stream")
+
+    def download_pdf(self, invoice_id: int) -> Download:
+        """``GET /invoices/{id}/as/pdf.invoice`` with ``Accept: application/pdf``: the invoice's
+        PDF. Generated asynchronously: NotFound for a while after the invoice is created."""
+        response = self._send("GET", f"/invoices/{int(invoice_id)}/as/pdf.invoice",
+                              headers={"Accept": "application/pdf"})
+        return Download(response.content, response.headers.get("Content-Type", ""))
+
     def download_legal(self, download_legal_url: str) -> Download:
         """``GET {download_legal_url}`` with ``Accept: application/xml``: the exact bytes sent.
 
@@ -480,13 +499,18 @@ class B2BrouterClient:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         headers: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+        content_type: str | None = None,
     ) -> requests.Response:
         """One logical call: POST retries on refusal/429 here, idempotent ones in urllib3.
 
-        Returns a 2xx response or raises a typed error.
+        `json` is sent as JSON; `body` as raw bytes of `content_type`. Returns a 2xx response or
+        raises a typed error.
         """
         send_headers = dict(headers or {})
-        data = None
+        data = body
+        if content_type:
+            send_headers["Content-Type"] = content_type
         if json is not None:
             data = simplejson.dumps(json, use_decimal=True, ensure_ascii=False).encode("utf-8")
             send_headers["Content-Type"] = "application/json"

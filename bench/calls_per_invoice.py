@@ -6,10 +6,14 @@
 1. Webhooks: the sandbox moves each invoice on by itself (sending -> sent -> registered ->
    accepted -> paid, a step every `--advance-after` s) and notifies the product's webhook
    endpoint, served by gunicorn; real Celery workers submit, apply the notifications, fetch the
-   legal XML and acknowledge it. Once every invoice is paid, archived and acknowledged, the
-   sandbox's request counters (`/_sandbox/stats`) give the calls per invoice (target <= 3:
-   submit, legal XML, ack).
-2. Polling: webhooks off, the same again with `account_sync_states` (the beat task's service)
+   legal XML and acknowledge it, and fetch the invoice's PDF. Once every invoice is paid,
+   archived, acknowledged and its PDF stored, the sandbox's request counters
+   (`/_sandbox/stats`) give the calls per invoice (target 3: submit, legal XML, ack; plus the
+   PDF, and a second PDF call for an invoice whose PDF was not ready yet).
+2. Attachments: the same with `--attachments` supporting documents joined to each invoice:
+   create without sending, one upload per document, send; then legal XML, ack and PDF
+   (target 3 + documents + 1, plus the PDF).
+3. Polling: webhooks off, the same again with `account_sync_states` (the beat task's service)
    run every `--advance-after` s. Printed: list calls (one per page of changes) against the
    changes they carried, and the calls per invoice over the whole life this way.
 
@@ -37,7 +41,11 @@ def main() -> None:
     p.add_argument("--concurrency", type=int, default=8)
     p.add_argument("--buyers", type=int, default=5)
     p.add_argument("--timeout", type=float, default=600)
-    p.add_argument("--skip-polling", action="store_true", help="only the webhook phase")
+    p.add_argument("--attachments", type=int, default=2,
+                   help="supporting documents per invoice in the attachments phase (0: skip it)")
+    p.add_argument("--pdf-delay", type=float, default=0.5,
+                   help="seconds before the sandbox has an invoice's PDF ready")
+    p.add_argument("--skip-polling", action="store_true", help="only the webhook phases")
     args = p.parse_args()
     common.main_guard(lambda: run(args))
 
@@ -53,9 +61,12 @@ def run(args) -> None:
     common.progress(args, "migrating the benchmark database")
     common.database()
 
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
     from invoicing import states
-    from invoicing.models import Invoice, LegalDocument, WebhookEvent
+    from invoicing.models import Invoice, InvoicePdf, LegalDocument, WebhookEvent
     from invoicing.models import InvoiceState as S
+    from invoicing.services.drafts import attachment_add
     from invoicing.services.remote import account_sync_states
     from invoicing.services.submission import invoice_request_send
 
@@ -63,7 +74,7 @@ def run(args) -> None:
     sandbox = common.start_sandbox(
         port=port, advance_after=args.advance_after, send_delay=min(args.advance_after, 0.3),
         refuse_share=0, webhook_url=webhook_url, webhook_secret=common.WEBHOOK_SECRET,
-        webhook_backoff=0.5,
+        webhook_backoff=0.5, pdf_delay=args.pdf_delay,
     )
     common.progress(args, f"sandbox on {sandbox.url}, webhooks to {webhook_url}")
     common.start_web(port=web_port)
@@ -75,59 +86,98 @@ def run(args) -> None:
     setup_stats = sandbox.control("GET", "/_sandbox/stats")
 
     def settled(ids) -> bool:
-        """Every invoice paid (final), its legal XML archived and acknowledged, nothing pending."""
+        """Every invoice paid (final), its legal XML archived and acknowledged, its PDF stored."""
         invoices = Invoice.objects.filter(pk__in=ids)
         if invoices.exclude(state__in=states.FINAL_STATES).exists():
             return False
         unacked = LegalDocument.objects.filter(invoice__in=ids, acknowledged_at__isnull=True)
         archived = LegalDocument.objects.filter(invoice__in=ids).count()
-        return archived == len(ids) and not unacked.exists()
-
-    # --- 1. Webhooks ---------------------------------------------------------------------------
-    ids = common.invoice_drafts(account, buyers, args.invoices, prefix="H")
-    sandbox.control("DELETE", "/_sandbox/stats")
-    common.progress(args, f"webhooks: sending {len(ids)} invoices and following them to the end")
-    started = time.monotonic()
-    for pk in ids:
-        invoice_request_send(invoice_id=pk)
-    common.wait_until(lambda: settled(ids), timeout=args.timeout, interval=0.2,
-                      what="every invoice paid, archived and acknowledged")
+        pdfs = InvoicePdf.objects.filter(invoice__in=ids).count()
+        return archived == len(ids) and pdfs == len(ids) and not unacked.exists()
 
     def deliveries_done() -> bool:
         listing = sandbox.control("GET", "/_sandbox/webhook/deliveries")["deliveries"]
         return all(d["status"] == "delivered" for d in listing)
 
-    common.wait_until(deliveries_done, timeout=60, interval=0.2, what="webhook deliveries")
-    common.wait_until(lambda: not WebhookEvent.objects.filter(processed_at__isnull=True).exists(),
-                      timeout=60, interval=0.2, what="webhook processing")
-    time.sleep(1.0)  # let any straggling task (a late ack, a re-fetch) make its call
-    webhook_seconds = time.monotonic() - started
-    webhook_stats = sandbox.control("GET", "/_sandbox/stats")
+    def follow(ids) -> tuple[dict, float]:
+        """Sends `ids`, waits for the end of their lives; the sandbox's counters and the time."""
+        sandbox.control("DELETE", "/_sandbox/stats")
+        started = time.monotonic()
+        for pk in ids:
+            invoice_request_send(invoice_id=pk)
+        common.wait_until(lambda: settled(ids), timeout=args.timeout, interval=0.2,
+                          what="every invoice paid, archived, acknowledged and its PDF stored")
+        common.wait_until(deliveries_done, timeout=60, interval=0.2, what="webhook deliveries")
+        common.wait_until(lambda: not WebhookEvent.objects.filter(processed_at__isnull=True).exists(),
+                          timeout=60, interval=0.2, what="webhook processing")
+        time.sleep(1.0)  # let any straggling task (a late ack, a re-fetch) make its call
+        return sandbox.control("GET", "/_sandbox/stats"), time.monotonic() - started
+
+    def pdf_calls(stats: dict) -> int:
+        # pdf.invoice is the only code the product asks for
+        return stats["requests"].get("GET /invoices/{id}/as/{code}", 0)
+
+    # --- 1. Webhooks ---------------------------------------------------------------------------
+    ids = common.invoice_drafts(account, buyers, args.invoices, prefix="H")
+    common.progress(args, f"webhooks: sending {len(ids)} invoices and following them to the end")
+    webhook_stats, webhook_seconds = follow(ids)
     deliveries = sandbox.control("GET", "/_sandbox/webhook/deliveries")["deliveries"]
     events = WebhookEvent.objects.count()
     outcomes = set(Invoice.objects.filter(pk__in=ids).values_list("state", flat=True))
     webhook_calls = webhook_stats["total"] / len(ids)
+    webhook_pdf = pdf_calls(webhook_stats) / len(ids)
 
     sections = [
-        ("Webhook path: B2Brouter calls over each invoice's life", _per_route(webhook_stats, len(ids))
+        ("Webhook path, no attachments: B2Brouter calls over each invoice's life",
+         _per_route(webhook_stats, len(ids))
          + [{"route": "TOTAL", "calls": webhook_stats["total"], "per invoice": webhook_calls}]),
     ]
     figures = {"invoices": len(ids), "webhook_calls_per_invoice": webhook_calls,
+               "webhook_calls_per_invoice_without_pdf": webhook_calls - webhook_pdf,
                "webhook_routes": webhook_stats["requests"], "webhooks_delivered": len(deliveries),
                "setup_calls": setup_stats["requests"]}
     notes = [
         f"webhook phase: {len(ids)} invoices, final states {sorted(outcomes)}, "
         f"{len(deliveries)} notifications delivered, {events} stored, {webhook_seconds:.1f} s",
-        f"calls per invoice with webhooks: {webhook_calls:.2f} (target <= 3: submit, legal XML, ack)",
+        f"calls per invoice without attachments: {webhook_calls - webhook_pdf:.2f} "
+        f"(target 3: submit, legal XML, ack) + {webhook_pdf:.2f} for the PDF "
+        f"(1 when it is ready at the first ask; ready {args.pdf_delay} s after the deposit)",
         "set-up, not counted above (once per account and per buyer): "
         + ", ".join(f"{route} x{n}" for route, n in sorted(setup_stats["requests"].items())),
     ]
 
-    # --- 2. Polling ----------------------------------------------------------------------------
+    # --- 2. Attachments ------------------------------------------------------------------------
+    if args.attachments:
+        ids = common.invoice_drafts(account, buyers, args.invoices, prefix="A")
+        for invoice in Invoice.objects.filter(pk__in=ids):
+            for n in range(args.attachments):
+                attachment_add(invoice=invoice, upload=SimpleUploadedFile(
+                    f"justificatif-{n + 1}.pdf", b"%PDF-1.4\n% supporting document\n%%EOF\n",
+                    content_type="application/pdf"))
+        common.progress(args, f"attachments: sending {len(ids)} invoices with "
+                              f"{args.attachments} documents each")
+        stats, seconds = follow(ids)
+        calls = stats["total"] / len(ids)
+        pdf = pdf_calls(stats) / len(ids)
+        uploads = stats["requests"].get("POST /invoices/{id}/add_attachment", 0)
+        sections.append((
+            f"Webhook path, {args.attachments} attachments: B2Brouter calls over each invoice's life",
+            _per_route(stats, len(ids))
+            + [{"route": "TOTAL", "calls": stats["total"], "per invoice": calls}]))
+        figures.update(attachments=args.attachments, attachment_calls_per_invoice=calls,
+                       attachment_calls_per_invoice_without_pdf=calls - pdf,
+                       attachment_routes=stats["requests"])
+        notes.append(
+            f"calls per invoice with {args.attachments} attachments: {calls - pdf:.2f} "
+            f"(target {3 + args.attachments + 1}: create, {args.attachments} uploads "
+            f"({uploads / len(ids):.2f} made), send, legal XML, ack) + {pdf:.2f} for the PDF; "
+            f"{seconds:.1f} s")
+
+    # --- 3. Polling ----------------------------------------------------------------------------
     if not args.skip_polling:
         sandbox.control("PUT", "/_sandbox/webhook", json={"url": None, "secret": None})
         account_sync_states(account=account, page_size=args.page_size)  # cursor past phase 1
-        ids = common.invoice_drafts(account, buyers, args.invoices, prefix="P")
+        ids = common.invoice_drafts(account, buyers, args.invoices, prefix="P")  # no attachments
         sandbox.control("DELETE", "/_sandbox/stats")
         common.progress(args, f"polling: sending {len(ids)} invoices, syncing every "
                               f"{args.advance_after} s")

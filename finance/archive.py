@@ -7,11 +7,11 @@ import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from django.db.models import Max, QuerySet
+from django.db.models import Exists, Max, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from finance.zipstream import ZipStream
-from invoicing.models import LegalDocument
+from invoicing.models import InvoicePdf, LegalDocument
 
 
 @dataclass(frozen=True)
@@ -37,16 +37,26 @@ def archive_verify(documents: QuerySet[LegalDocument] | None = None) -> tuple[in
 
 MANIFEST_HEADER = ["number", "kind", "issue_date", "buyer_siret", "buyer_name", "service_code",
                    "po_number", "subtotal", "tax_amount", "total", "currency", "state",
-                   "submission_round", "file", "sha256", "fetched_at"]
+                   "submission_round", "file", "sha256", "fetched_at", "pdf_file", "pdf_sha256"]
 
 
-def _file_name(number: str, submission_round: int) -> str:
+def file_name(number: str, submission_round: int, extension: str = ".xml") -> str:
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in number)
-    return f"{safe}.xml" if submission_round == 1 else f"{safe}-envoi{submission_round}.xml"
+    round_part = "" if submission_round == 1 else f"-envoi{submission_round}"
+    return f"{safe}{round_part}{extension}"
 
 
-def archive_zip(documents: QuerySet[LegalDocument]) -> Iterator[bytes]:
-    """Yields a ZIP of the documents' XML files, `manifest.csv` first, chunk by chunk.
+def _pdfs(base: QuerySet[LegalDocument]) -> QuerySet[InvoicePdf]:
+    """The PDFs beside the documents (same invoice and round), in the documents' order."""
+    beside = base.filter(invoice=OuterRef("invoice"), submission_round=OuterRef("submission_round"))
+    return InvoicePdf.objects.filter(Exists(beside)).order_by(
+        "invoice__issue_date", "invoice__number", "submission_round", "pk")
+
+
+def archive_zip(documents: QuerySet[LegalDocument], *, with_pdf: bool = False
+                ) -> Iterator[bytes]:
+    """Yields a ZIP of the documents' XML files (and, `with_pdf`, the invoices' PDFs beside
+    them), `manifest.csv` first, chunk by chunk.
 
     Memory stays flat whatever the number of files: rows are read in chunks from a server-side
     cursor, each file is handed out before the next is read, and the ZIP's central directory is
@@ -56,17 +66,30 @@ def archive_zip(documents: QuerySet[LegalDocument]) -> Iterator[bytes]:
     last = documents.aggregate(last=Max("pk"))["last"] or 0
     base = documents.filter(pk__lte=last).order_by(
         "invoice__issue_date", "invoice__number", "submission_round", "pk")
+    pdfs = _pdfs(base)
+    last_pdf = (pdfs.aggregate(last=Max("pk"))["last"] or 0) if with_pdf else None
+    pdfs = pdfs.filter(pk__lte=last_pdf or 0)  # a PDF fetched meanwhile waits for the next export
     zip_stream = ZipStream(timezone.localtime())
-    yield from zip_stream.streamed_file("manifest.csv", _manifest_chunks(base))
+    yield from zip_stream.streamed_file("manifest.csv", _manifest_chunks(base, last_pdf))
     rows = base.values_list("invoice__number", "submission_round", "content")
     for number, submission_round, content in rows.iterator(chunk_size=100):
-        yield zip_stream.file(_file_name(number, submission_round), bytes(content))
-    replay = (
-        (_file_name(number, submission_round), size)
-        for number, submission_round, size in base.values_list(
-            "invoice__number", "submission_round", "size").iterator(chunk_size=2000)
-    )
-    yield from _batched(zip_stream.central_directory(replay), 64 * 1024)
+        yield zip_stream.file(file_name(number, submission_round), bytes(content))
+    if with_pdf:
+        for number, submission_round, content in pdfs.values_list(
+                "invoice__number", "submission_round", "content").iterator(chunk_size=50):
+            yield zip_stream.file(file_name(number, submission_round, ".pdf"), bytes(content))
+
+    def replay():
+        yield from ((file_name(number, submission_round), size)
+                    for number, submission_round, size in base.values_list(
+                        "invoice__number", "submission_round", "size").iterator(chunk_size=2000))
+        if with_pdf:
+            yield from ((file_name(number, submission_round, ".pdf"), size)
+                        for number, submission_round, size in pdfs.values_list(
+                            "invoice__number", "submission_round", "size").iterator(
+                            chunk_size=2000))
+
+    yield from _batched(zip_stream.central_directory(replay()), 64 * 1024)
 
 
 def _batched(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
@@ -82,11 +105,11 @@ def _batched(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
         yield b"".join(pending)
 
 
-def _manifest_chunks(documents: QuerySet[LegalDocument]) -> Iterator[bytes]:
+def _manifest_chunks(documents: QuerySet[LegalDocument], last_pdf: int | None) -> Iterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(MANIFEST_HEADER)
-    for index, row in enumerate(_manifest_rows(documents), start=1):
+    for index, row in enumerate(_manifest_rows(documents, last_pdf), start=1):
         writer.writerow(row)
         if index % 500 == 0:
             yield buffer.getvalue().encode()
@@ -95,15 +118,21 @@ def _manifest_chunks(documents: QuerySet[LegalDocument]) -> Iterator[bytes]:
     yield buffer.getvalue().encode()
 
 
-def _manifest_rows(documents: QuerySet[LegalDocument]) -> Iterable[list]:
-    rows = documents.values_list(
+def _manifest_rows(documents: QuerySet[LegalDocument], last_pdf: int | None) -> Iterable[list]:
+    """One row per document; its PDF's columns filled when PDFs are exported (`last_pdf`: the
+    last PDF in the export, None for none) and it has one."""
+    pdf_sha256 = InvoicePdf.objects.filter(invoice=OuterRef("invoice"),
+                                           submission_round=OuterRef("submission_round"),
+                                           pk__lte=last_pdf or 0)
+    rows = documents.annotate(pdf_sha256=Subquery(pdf_sha256.values("sha256")[:1])).values_list(
         "invoice__number", "invoice__kind", "invoice__issue_date", "invoice__buyer__siret",
         "invoice__buyer__name", "invoice__buyer_reference", "invoice__po_number",
         "invoice__subtotal", "invoice__tax_amount", "invoice__total", "invoice__currency",
-        "invoice__state", "submission_round", "sha256", "fetched_at",
+        "invoice__state", "submission_round", "sha256", "fetched_at", "pdf_sha256",
     )
     for (number, kind, issue_date, siret, name, service, po, subtotal, tax, total, currency, state,
-         submission_round, sha256, fetched_at) in rows.iterator(chunk_size=500):
+         submission_round, sha256, fetched_at, pdf) in rows.iterator(chunk_size=500):
         yield [number, kind, issue_date or "", siret or "", name or "", service, po, subtotal, tax,
-               total, currency, state, submission_round, _file_name(number, submission_round),
-               sha256, fetched_at.isoformat() if fetched_at else ""]
+               total, currency, state, submission_round, file_name(number, submission_round),
+               sha256, fetched_at.isoformat() if fetched_at else "",
+               file_name(number, submission_round, ".pdf") if pdf else "", pdf or ""]

@@ -28,6 +28,7 @@ class ArchiveFilterForm(forms.Form):
     buyer = IdChoiceField(label=_("Acheteur"), queryset=Buyer.objects.none(), required=False)
     state = forms.ChoiceField(label=_("État"), required=False,
                               choices=[("", _("tous"))] + list(InvoiceState.choices))
+    with_pdf = forms.BooleanField(label=_("Joindre les PDF au ZIP"), required=False)
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -43,4 +44,8 @@ class ArchiveFilterForm(forms.Form):
     def filters(self) -> dict:
         if not self.is_bound or not self.is_valid():
             return {}
-        return {key: value for key, value in self.cleaned_data.items() if value}
+        return {key: value for key, value in self.cleaned_data.items()
+                if value and key != "with_pdf"}
+
+    def pdf_wanted(self) -> bool:
+        return self.is_bound and self.is_valid() and self.cleaned_data["with_pdf"]

@@ -2,10 +2,10 @@
 
 import heapq
 
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 
 from core.selectors import account_ids
-from invoicing.models import AWAITING_STATES, WORKLIST_STATES, LegalDocument
+from invoicing.models import AWAITING_STATES, WORKLIST_STATES, InvoicePdf, LegalDocument
 from invoicing.models import InvoiceState as S
 from invoicing.selectors import invoice_list
 
@@ -23,7 +23,15 @@ def legal_documents(*, user, filters: dict):
     if filters.get("state"):
         documents = documents.filter(invoice__state=filters["state"])
     # Newest archived first: the primary key's order, which needs no sort however large.
-    return documents.select_related("invoice", "invoice__buyer").defer("content").order_by("-pk")
+    return (documents.select_related("invoice", "invoice__buyer").defer("content")
+            .annotate(pdf_sha256=Subquery(pdf_of(OuterRef("invoice"), OuterRef("submission_round"))
+                                          .values("sha256")[:1]))
+            .order_by("-pk"))
+
+
+def pdf_of(invoice, submission_round):
+    """The invoice's PDF of that round (the PDF beside a legal XML)."""
+    return InvoicePdf.objects.filter(invoice=invoice, submission_round=submission_round)
 
 
 class MergedByState:

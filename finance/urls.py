@@ -6,6 +6,7 @@ app_name = "finance"
 urlpatterns = [
     path("archive/", views.archive_list, name="archive"),
     path("archive/<int:pk>.xml", views.archive_download, name="archive_download"),
+    path("archive/<int:pk>.pdf", views.archive_pdf, name="archive_pdf"),
     path("archive.zip", views.archive_zip, name="archive_zip"),
     path("worklist/", views.worklist, name="worklist"),
     path("ageing/", views.ageing, name="ageing"),

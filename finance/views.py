@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET
 from core import roles
 from finance import archive, selectors
 from finance.forms import ArchiveFilterForm
+from invoicing.views.invoices import pdf_response
 
 FINANCE = (roles.FINANCE, roles.ADMINS)
 PAGE_SIZE = 50
@@ -69,7 +70,7 @@ def archive_list(request: HttpRequest) -> HttpResponse:
 def archive_download(request: HttpRequest, pk: int) -> HttpResponse:
     document = get_object_or_404(selectors.legal_documents(user=request.user, filters={}), pk=pk)
     response = HttpResponse(bytes(document.content), content_type="application/xml")
-    name = archive._file_name(document.invoice.number, document.submission_round)
+    name = archive.file_name(document.invoice.number, document.submission_round)
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     response["X-Content-SHA256"] = document.sha256
     return response
@@ -77,11 +78,29 @@ def archive_download(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @roles.role_required(*FINANCE)
-def archive_zip(request: HttpRequest) -> StreamingHttpResponse:
+def archive_pdf(request: HttpRequest, pk: int) -> HttpResponse:
+    """The PDF beside an archived legal XML (same invoice, same round)."""
+    document = get_object_or_404(selectors.legal_documents(user=request.user, filters={}), pk=pk)
+    pdf = get_object_or_404(selectors.pdf_of(document.invoice_id, document.submission_round))
+    return pdf_response(bytes(pdf.content),
+                        archive.file_name(document.invoice.number, document.submission_round,
+                                          ".pdf"),
+                        pdf.sha256, download=True)
+
+
+@require_GET
+@roles.role_required(*FINANCE)
+def archive_zip(request: HttpRequest) -> HttpResponse:
     form = ArchiveFilterForm(request.GET or None, user=request.user)
+    if form.is_bound and not form.is_valid():  # never the whole archive for a period mistyped
+        documents = selectors.legal_documents(user=request.user, filters={})
+        return render(request, "finance/archive.html", {
+            "form": form, "page": _page(documents, request), "query": request.GET.urlencode(),
+        }, status=400)
     documents = selectors.legal_documents(user=request.user, filters=form.filters())
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    response = StreamingHttpResponse(archive.archive_zip(documents), content_type="application/zip")
+    response = StreamingHttpResponse(archive.archive_zip(documents, with_pdf=form.pdf_wanted()),
+                                     content_type="application/zip")
     response["Content-Disposition"] = f'attachment; filename="xml-legaux-{stamp}.zip"'
     return response
 

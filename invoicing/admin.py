@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from invoicing.models import Invoice, InvoiceEvent, InvoiceLine, LegalDocument
+from invoicing.models import Invoice, InvoiceEvent, InvoiceLine, InvoicePdf, LegalDocument
 
 
 class InvoiceLineInline(admin.TabularInline):
@@ -33,11 +33,9 @@ class InvoiceAdmin(admin.ModelAdmin):
     inlines = [InvoiceLineInline, InvoiceEventInline]
 
 
-@admin.register(LegalDocument)
-class LegalDocumentAdmin(admin.ModelAdmin):
+class ArchiveAdmin(admin.ModelAdmin):
     """Read-only: the archive is never edited nor deleted, from here or anywhere."""
 
-    list_display = ["invoice", "submission_round", "sha256", "size", "fetched_at", "acknowledged_at"]
     search_fields = ["invoice__number", "sha256"]
     exclude = ["content"]
 
@@ -49,3 +47,13 @@ class LegalDocumentAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(LegalDocument)
+class LegalDocumentAdmin(ArchiveAdmin):
+    list_display = ["invoice", "submission_round", "sha256", "size", "fetched_at", "acknowledged_at"]
+
+
+@admin.register(InvoicePdf)
+class InvoicePdfAdmin(ArchiveAdmin):
+    list_display = ["invoice", "submission_round", "sha256", "size", "fetched_at"]

@@ -5,6 +5,7 @@ A draft may be saved incomplete: the Chorus Pro rules are the pre-send checks
 (`invoicing.checks`), shown beside the same fields.
 """
 
+import re
 from decimal import Decimal
 from pathlib import PurePath
 
@@ -22,16 +23,14 @@ from invoicing.models import Invoice, InvoiceLine, InvoiceState
 from invoicing.services.drafts import DraftData
 
 # Chorus Pro's limits on attachments (communauté Chorus Pro, "pièces jointes : règles à
-# respecter", as OCA l10n_fr_chorus_account encodes them).
+# respecter", as OCA l10n_fr_chorus_account encodes them), narrowed to the types EN 16931 lets
+# the legal XML embed (BR-CL-24): each supporting document travels inside it.
 ATTACHMENT_NAME_MAX = 50
 ATTACHMENT_SIZE_MAX = 10 * 1024 * 1024
 INVOICE_FILES_TOTAL_MAX = 120 * 1024 * 1024
-ATTACHMENT_EXTENSIONS = frozenset({
-    ".bmp", ".gif", ".fax", ".odt", ".ppt", ".tiff", ".xls", ".bz2", ".gz", ".jpeg", ".p7s",
-    ".rtf", ".txt", ".xml", ".csv", ".gzip", ".jpg", ".pdf", ".svg", ".xhtml", ".xlsx", ".doc",
-    ".htm", ".odp", ".png", ".tgz", ".xlc", ".zip", ".docx", ".html", ".ods", ".pps", ".tif",
-    ".xlm", ".pptx",
-})
+ATTACHMENT_COUNT_MAX = 20  # our own bound: Chorus Pro publishes none below its 120 MB
+ATTACHMENT_EXTENSIONS = frozenset({".pdf", ".png", ".jpg", ".jpeg", ".csv", ".xlsx", ".ods"})
+_BAD_NAME_CHARACTERS = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]")
 
 
 # Amounts are stored with 14 digits, 2 of them decimals (`Invoice.total`, `InvoiceLine.line_total`).
@@ -364,20 +363,47 @@ def _add_error(form: forms.Form, name: str, message: str) -> None:
 
 
 class AttachmentForm(forms.Form):
-    file = forms.FileField(label=_("Pièce jointe"), allow_empty_file=False,
-                           help_text=_("PDF, images, bureautique, XML, CSV, ZIP… ; nom de 50 "
-                                       "caractères au plus ; 10 Mo au plus."))
+    """A supporting document within Chorus Pro's limits, checked against those already joined
+    (`existing`: the invoice's attachments)."""
 
-    def __init__(self, *args, already_attached: int = 0, **kwargs):
+    file = forms.FileField(
+        label=_("Pièce jointe"), allow_empty_file=False,
+        help_text=_("PDF, PNG, JPEG, CSV, XLSX ou ODS ; nom de 50 caractères au plus ; 10 Mo au "
+                    "plus par fichier, 120 Mo en tout ; 20 fichiers au plus."))
+    use_as_pdf_view = forms.BooleanField(
+        label=_("C'est la facture elle-même, en PDF"), required=False,
+        help_text=_("Chorus Pro montrera ce PDF comme visuel de la facture, à la place de celui "
+                    "que B2Brouter produit."))
+
+    def __init__(self, *args, existing=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.already_attached = already_attached
+        self.existing = list(existing)
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
-        problems = attachment_problems(upload.name, upload.size, self.already_attached)
+        problems = attachment_problems(upload.name, upload.size,
+                                       sum(a.size for a in self.existing))
+        names = {a.original_name.lower() for a in self.existing}
+        if upload.name.lower() in names:
+            problems.append(_("Une pièce jointe porte déjà ce nom : renommez le fichier."))
+        if len(self.existing) >= ATTACHMENT_COUNT_MAX:
+            problems.append(_("20 pièces jointes au plus par facture."))
         if problems:
             raise ValidationError(problems)
         return upload
+
+    def clean(self):
+        cleaned = super().clean()
+        upload = cleaned.get("file")
+        if cleaned.get("use_as_pdf_view") and upload is not None:
+            head = upload.read(5)
+            upload.seek(0)
+            if PurePath(upload.name).suffix.lower() != ".pdf" or head != b"%PDF-":
+                self.add_error("use_as_pdf_view", _("Seul un fichier PDF peut être la facture "
+                                                    "elle-même."))
+            elif any(a.use_as_pdf_view for a in self.existing):
+                self.add_error("use_as_pdf_view", _("Le PDF de la facture est déjà joint."))
+        return cleaned
 
 
 def attachment_problems(name: str, size: int, already_attached: int = 0) -> list[str]:
@@ -385,12 +411,15 @@ def attachment_problems(name: str, size: int, already_attached: int = 0) -> list
     if len(name) > ATTACHMENT_NAME_MAX:
         problems.append(_("Nom de fichier trop long : %(length)d caractères, 50 au plus "
                           "(extension comprise).") % {"length": len(name)})
+    if _BAD_NAME_CHARACTERS.search(name) or name.startswith((".", " ")) or name != name.strip():
+        problems.append(_("Le nom du fichier ne peut pas contenir / \\ : * ? \" < > | ni commencer "
+                          "ou finir par une espace ou un point."))
     extension = PurePath(name).suffix.lower()
     if not extension:
-        problems.append(_("Le nom du fichier doit avoir une extension (.pdf, .xml…)."))
+        problems.append(_("Le nom du fichier doit avoir une extension (.pdf, .png…)."))
     elif extension not in ATTACHMENT_EXTENSIONS:
-        problems.append(_("Chorus Pro n'accepte pas les fichiers %(extension)s.")
-                        % {"extension": extension})
+        problems.append(_("Chorus Pro ne reçoit pas les fichiers %(extension)s dans une facture : "
+                          "PDF, PNG, JPEG, CSV, XLSX ou ODS.") % {"extension": extension})
     if size <= 0:
         problems.append(_("Le fichier est vide."))
     elif size > ATTACHMENT_SIZE_MAX:

@@ -140,6 +140,8 @@ class Invoice(models.Model):
     # What the archived legal XML says that our invoice does not (empty: they agree).
     legal_xml_discrepancies = models.JSONField(default=list, blank=True)
     legal_xml_checked_at = models.DateTimeField(null=True, blank=True)
+    # When its PDF was last asked for (B2Brouter makes it asynchronously: not ready at first).
+    pdf_attempted_at = models.DateTimeField(null=True, blank=True)
 
     subtotal = models.DecimalField(_("total HT"), max_digits=14, decimal_places=2, default=ZERO)
     tax_amount = models.DecimalField(_("TVA"), max_digits=14, decimal_places=2, default=ZERO)
@@ -287,7 +289,23 @@ class InvoiceEvent(models.Model):
         raise ValueError("Invoice history is append-only.")
 
 
-class LegalDocument(models.Model):
+class ArchivedOnce:
+    """A file archived for an invoice (its account copied from it): written once, never changed
+    nor deleted, here as in the database (its triggers refuse it too)."""
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError(f"{type(self).__name__} is never changed once stored.")
+        if self.account_id is None:
+            self.account_id = Invoice.objects.values_list("account_id", flat=True).get(
+                pk=self.invoice_id)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError(f"{type(self).__name__} is never deleted.")
+
+
+class LegalDocument(ArchivedOnce, models.Model):
     """The exact XML deposited at Chorus Pro for one submission round of an invoice. Never changes."""
 
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="legal_documents")
@@ -317,16 +335,33 @@ class LegalDocument(models.Model):
     def __str__(self) -> str:
         return f"{self.invoice} #{self.submission_round} ({self.sha256[:12]})"
 
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise ValueError("A legal document is never changed once stored.")
-        if self.account_id is None:
-            self.account_id = Invoice.objects.values_list("account_id", flat=True).get(
-                pk=self.invoice_id)
-        super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
-        raise ValueError("A legal document is never deleted.")
+
+class InvoicePdf(ArchivedOnce, models.Model):
+    """The PDF of one submission round of an invoice, as B2Brouter renders it, stored with its
+    SHA-256 beside the legal XML and, like it, never changed (the database refuses it)."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="pdfs")
+    account = models.ForeignKey("core.Account", on_delete=models.PROTECT, related_name="+",
+                                editable=False)
+    submission_round = models.PositiveIntegerField()
+    content = models.BinaryField()
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveIntegerField()
+    fetched_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("PDF de la facture")
+        verbose_name_plural = _("PDF des factures")
+        ordering = ["invoice_id", "submission_round"]
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "submission_round"],
+                                    name="invoice_pdf_one_per_round"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.invoice} #{self.submission_round} PDF ({self.sha256[:12]})"
+
 
 
 class SyncCursor(models.Model):
@@ -380,19 +415,31 @@ def _attachment_path(instance: "InvoiceAttachment", filename: str) -> str:
 
 
 class InvoiceAttachment(models.Model):
-    """A supporting document joined to an invoice (Chorus Pro limits are checked by the form)."""
+    """A supporting document joined to an invoice (Chorus Pro limits are checked by the form),
+    sent with it to B2Brouter and embedded in its legal XML."""
 
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="attachments")
     file = models.FileField(_("fichier"), upload_to=_attachment_path, max_length=255)
     original_name = models.CharField(_("nom du fichier"), max_length=50)
     size = models.PositiveIntegerField(_("taille (octets)"))
     content_type = models.CharField(_("type"), max_length=100, blank=True)
+    # The supplier's own PDF of the invoice: B2Brouter shows it as the invoice's visual.
+    use_as_pdf_view = models.BooleanField(_("PDF de la facture"), default=False)
+    # The B2Brouter invoice that holds it (a failed deposit created again needs it again).
+    remote_invoice_id = models.BigIntegerField(null=True, blank=True, editable=False)
+    uploaded_at = models.DateTimeField(_("envoyée le"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         verbose_name = _("pièce jointe")
         verbose_name_plural = _("pièces jointes")
         ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "original_name"],
+                                    name="attachment_unique_name_per_invoice"),
+            models.UniqueConstraint(fields=["invoice"], condition=Q(use_as_pdf_view=True),
+                                    name="attachment_one_pdf_view_per_invoice"),
+        ]
 
     def __str__(self) -> str:
         return self.original_name

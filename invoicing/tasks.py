@@ -32,6 +32,11 @@ def invoice_fetch_legal_task(invoice_id: int) -> None:
     legal.invoice_fetch_legal(invoice_id=invoice_id)
 
 
+@shared_task(name="invoicing.invoice_fetch_pdf", **RETRY)
+def invoice_fetch_pdf_task(invoice_id: int) -> None:
+    legal.invoice_fetch_pdf(invoice_id=invoice_id)
+
+
 @shared_task(name="invoicing.invoice_acknowledge", **RETRY)
 def invoice_acknowledge_task(invoice_id: int) -> None:
     legal.invoice_acknowledge(invoice_id=invoice_id)

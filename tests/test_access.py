@@ -18,7 +18,7 @@ from django.test import Client
 
 from core.roles import ADMINS, FINANCE, STAFF
 from directory.models import Buyer
-from invoicing.models import Invoice, InvoiceAttachment, LegalDocument
+from invoicing.models import Invoice, InvoiceAttachment, InvoicePdf, LegalDocument
 from invoicing.models import InvoiceState as S
 from invoicing.services import drafts
 from tests.factories import AccountFactory, BuyerFactory, InvoiceFactory, ServiceFactory
@@ -58,6 +58,7 @@ EXPECTED: dict[str, tuple] = {
     "invoicing:print": _readers(),
     "invoicing:legal_view": _readers(),
     "invoicing:legal_xml": _readers(),
+    "invoicing:pdf": _readers(),
     "invoicing:fix": (LOGIN, 302, 403, 302, 404),  # a draft is no routing return: to its page
     "invoicing:credit_note": ALL_405,
     "invoicing:replace": ALL_405,
@@ -66,6 +67,7 @@ EXPECTED: dict[str, tuple] = {
     "invoicing:attachment_delete": ALL_405,
     "finance:archive": (LOGIN, 403, 200, 200, 200),
     "finance:archive_download": (LOGIN, 403, 200, 200, 404),
+    "finance:archive_pdf": (LOGIN, 403, 200, 200, 404),
     "finance:archive_zip": (LOGIN, 403, 200, 200, 200),
     "finance:worklist": _readers(200),
     "finance:ageing": _readers(200),
@@ -91,13 +93,14 @@ ADMIN_MODELS = {
     "auth_group": Group, "auth_user": None, "axes_accessattempt": AccessAttempt,
     "axes_accesslog": AccessLog, "axes_accessfailurelog": AccessFailureLog,
     "core_account": None, "invoicing_invoice": Invoice, "invoicing_legaldocument": LegalDocument,
-    "directory_buyer": Buyer, "directory_service": None,
+    "invoicing_invoicepdf": InvoicePdf, "directory_buyer": Buyer, "directory_service": None,
 }
 ADMIN_PAGES = {"changelist": 200, "add": 200, "history": 200, "delete": 200, "change": 200,
                "": 302, "password_change": 200}  # "": the object's bare URL, to its change page
 # What even the admin may not do: the archive is read-only; sign-in records are not typed in.
 ADMIN_REFUSED = {"admin:invoicing_legaldocument_add": 403,
                  "admin:invoicing_legaldocument_delete": 403,
+                 "admin:invoicing_invoicepdf_add": 403, "admin:invoicing_invoicepdf_delete": 403,
                  "admin:axes_accessattempt_add": 403, "admin:axes_accesslog_add": 403,
                  "admin:axes_accessfailurelog_add": 403}
 _ADMIN_MODEL_URL = re.compile(r"^admin:(?P<model>[a-z]+_[a-z]+?)_(?P<page>changelist|add|history|"
@@ -156,6 +159,9 @@ def world(b2b):
         invoice=invoice, submission_round=1, content=content, size=len(content),
         sha256=hashlib.sha256(content).hexdigest(), content_type="application/xml",
         source_url="/attachments/download/1")
+    pdf = b"%PDF-1.4 the invoice"
+    invoice_pdf = InvoicePdf.objects.create(invoice=invoice, submission_round=1, content=pdf, size=len(pdf),
+                              sha256=hashlib.sha256(pdf).hexdigest())
     users = {
         "staff": user_in(STAFF, account),
         "finance": user_in(FINANCE, account),
@@ -175,7 +181,8 @@ def world(b2b):
         "axes_accesslog": AccessLog.objects.get().pk,
         "axes_accessfailurelog": AccessFailureLog.objects.get().pk,
         "core_account": account.pk, "invoicing_invoice": invoice.pk,
-        "invoicing_legaldocument": document.pk, "directory_buyer": buyer.pk,
+        "invoicing_legaldocument": document.pk, "invoicing_invoicepdf": invoice_pdf.pk,
+        "directory_buyer": buyer.pk,
         "directory_service": service.pk,
     }
     return {"account": account, "invoice": invoice, "buyer": buyer, "attachment": attachment,
@@ -281,8 +288,9 @@ def test_every_url_that_takes_a_post_is_in_the_post_table():
                   not key.startswith("admin") and key not in ("login", "set_language")}
     get_only = {"home", "health", "invoicing:list", "invoicing:form_line", "invoicing:form_routing",
                 "invoicing:detail", "invoicing:progress", "invoicing:print",
-                "invoicing:legal_view", "invoicing:legal_xml", "invoicing:attachment",
-                "finance:archive", "finance:archive_download", "finance:archive_zip",
+                "invoicing:legal_view", "invoicing:legal_xml", "invoicing:pdf",
+                "invoicing:attachment", "finance:archive", "finance:archive_download",
+                "finance:archive_pdf", "finance:archive_zip",
                 "finance:worklist", "finance:ageing", "directory:lookup", "directory:buyer_detail"}
     post_only = {key for key, answers in EXPECTED.items() if answers == ALL_405} - {
         "logout", "admin:logout"}

@@ -76,3 +76,55 @@ def test_invoice_goes_to_b2brouter_and_back_through_a_worker(advancing_sandbox, 
     assert str(remote["total"]) in ("3712.5", "3712.50")
     log = (tmp_path / "worker.log").read_text(errors="replace")
     assert advancing_sandbox.api_key not in log
+
+
+def test_an_invoice_with_two_attachments_goes_through_a_worker_and_gets_its_pdf(
+        advancing_sandbox, tmp_path):
+    """Through a real worker: created without sending, both documents joined, sent; they are in
+    its legal XML; its PDF is archived with a matching hash."""
+    import base64
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from lxml import etree
+
+    from invoicing.services import drafts
+    from invoicing.services.accounts import account_register
+    from tests.factories import AccountFactory
+    from tests.support.en16931 import fatal_rules, xsd_errors
+
+    account = account_register(account=AccountFactory())
+    invoice = InvoiceFactory(account=account, number="00003")
+    order = b"%PDF-1.4\n% bon de commande 0123456\n%%EOF\n"
+    report = b"%PDF-1.4\n% proces-verbal de reception\n%%EOF\n"
+    for name, content in (("bon de commande.pdf", order), ("PV de réception.pdf", report)):
+        drafts.attachment_add(invoice=invoice, upload=SimpleUploadedFile(name, content))
+    worker = WorkerProcess(advancing_sandbox.url, advancing_sandbox.api_key,
+                           log_path=tmp_path / "worker.log")
+    worker.start()
+    try:
+        submission.invoice_request_send(invoice_id=invoice.pk)
+
+        def archived():
+            sync_states_task.delay()
+            invoice.refresh_from_db()
+            return invoice.legal_documents.exists() and invoice.pdfs.exists()
+
+        wait_for(archived, timeout=90, interval=1.0, message="legal XML and PDF archived")
+    finally:
+        worker.stop()
+
+    xml = bytes(invoice.legal_documents.get().content)
+    assert xsd_errors(xml) == [] and fatal_rules(xml) == []
+    ns = {"cac": "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2",
+          "cbc": "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"}
+    objects = etree.fromstring(xml).findall(
+        "cac:AdditionalDocumentReference/cac:Attachment/cbc:EmbeddedDocumentBinaryObject", ns)
+    assert [(o.get("filename"), base64.b64decode(o.text)) for o in objects] == [
+        ("bon de commande.pdf", order), ("PV de réception.pdf", report)]
+    pdf = invoice.pdfs.get()
+    content = bytes(pdf.content)
+    assert content.startswith(b"%PDF-") and pdf.sha256 == hashlib.sha256(content).hexdigest()
+    assert content == sandbox_bytes(advancing_sandbox,
+                                    f"/invoices/{invoice.remote_id}/as/pdf.invoice")
+    held = advancing_sandbox.control("GET", f"/invoices/{invoice.remote_id}")["invoice"]
+    assert len(held["attachments"]) == 2

@@ -37,6 +37,14 @@ def faulty_sandbox(tmp_path, settings):
     server.stop()
 
 
+def _worker(sandbox, tmp_path, name):
+    """A real worker process (4 threads) with a short B2Brouter timeout, started."""
+    w = WorkerProcess(sandbox.url, sandbox.api_key, concurrency=4, log_path=tmp_path / f"{name}.log")
+    w.env["B2BROUTER_TIMEOUT"] = "2"
+    w.start()
+    return w
+
+
 def test_exactly_once_under_faults_and_a_killed_worker(faulty_sandbox, tmp_path):
     from invoicing.services.accounts import account_register
     from tests.factories import AccountFactory
@@ -47,11 +55,7 @@ def test_exactly_once_under_faults_and_a_killed_worker(faulty_sandbox, tmp_path)
         "error_5xx": 0.1, "rate_limit": 0.1, "slow": 0.05, "lost_response": 0.1}})
 
     def worker(name):
-        w = WorkerProcess(faulty_sandbox.url, faulty_sandbox.api_key, concurrency=4,
-                          log_path=tmp_path / f"{name}.log")
-        w.env["B2BROUTER_TIMEOUT"] = "2"
-        w.start()
-        return w
+        return _worker(faulty_sandbox, tmp_path, name)
 
     workers = [worker("w1"), worker("w2")]
     try:
@@ -93,3 +97,64 @@ def test_exactly_once_under_faults_and_a_killed_worker(faulty_sandbox, tmp_path)
                if i.events.filter(kind=InvoiceEvent.Kind.EXCHANGE, http_status__isnull=True).exists()
                or i.submit_attempts > 1]
     assert retried, "no fault hit a submission: the test proved nothing"
+
+
+def test_attachments_exactly_once_under_lost_answers_and_a_killed_worker(faulty_sandbox, tmp_path):
+    """Invoices with supporting documents, while answers are lost on the create, on an upload and
+    on the send, and a worker is killed: each invoice is at B2Brouter once, with exactly its
+    documents, each once."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from invoicing.services import drafts
+    from invoicing.services.accounts import account_register
+    from tests.factories import AccountFactory
+
+    account = account_register(account=AccountFactory())
+    invoices = []
+    for i in range(8):
+        invoice = InvoiceFactory(account=account, number=f"ATT-{i:04d}")
+        for j in range(1 + i % 2):
+            drafts.attachment_add(invoice=invoice, upload=SimpleUploadedFile(
+                f"piece-{j}.pdf", f"%PDF-1.4 piece {i}-{j}".encode()))
+        invoices.append(invoice)
+    faulty_sandbox.control("POST", "/_sandbox/faults", {"queue": [
+        {"kind": "lost_response", "method": "POST", "path": "/accounts/*/invoices"},
+        {"kind": "lost_response", "method": "POST", "path": "/invoices/*/add_attachment"},
+        {"kind": "lost_response", "method": "POST", "path": "/invoices/send_invoice/*"},
+        {"kind": "slow", "method": "POST", "path": "/invoices/*/add_attachment"},
+        {"kind": "error_5xx", "method": "POST", "path": "/invoices/send_invoice/*"},
+    ], "rates": {"lost_response": 0.05}})
+
+    def worker(name):
+        return _worker(faulty_sandbox, tmp_path, name)
+
+    workers = [worker("w1"), worker("w2")]
+    try:
+        for invoice in invoices:
+            submission.invoice_request_send(invoice_id=invoice.pk)
+        time.sleep(1.5)
+        workers[0].process.kill()
+        workers[0].process.wait(10)
+        workers.append(worker("w3"))
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            states = dict(Invoice.objects.filter(account=account).values_list("number", "state"))
+            if all(state in SETTLED - {S.SENDING} for state in states.values()):
+                break
+            remote.reconcile(stale_after=5)
+            remote.account_sync_states(account=account)
+            time.sleep(1)
+        faulty_sandbox.control("DELETE", "/_sandbox/faults")
+    finally:
+        for w in workers:
+            w.stop()
+
+    listed = faulty_sandbox.control("GET", f"/accounts/{account.remote_id}/invoices?limit=500")
+    numbers = [item["number"] for item in listed["invoices"]]
+    assert sorted(numbers) == sorted(i.number for i in invoices), "sent twice or lost"
+    for item in listed["invoices"]:
+        invoice = Invoice.objects.get(account=account, number=item["number"])
+        held = faulty_sandbox.control("GET", f"/invoices/{item['id']}")["invoice"]["attachments"]
+        names = sorted(a["link"].rsplit("/", 1)[-1] for a in held)
+        assert names == sorted(a.original_name for a in invoice.attachments.all()), invoice.number
+        assert invoice.remote_id == item["id"] and invoice.state not in (S.FAILED, S.QUEUED)

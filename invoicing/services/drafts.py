@@ -284,13 +284,15 @@ def rejection_replace(*, invoice_id: int, user=None) -> tuple[Invoice, Invoice]:
     return credit_note, replacement
 
 
-def attachment_add(*, invoice: Invoice, upload, user=None) -> InvoiceAttachment:
+def attachment_add(*, invoice: Invoice, upload, user=None,
+                   use_as_pdf_view: bool = False) -> InvoiceAttachment:
     """Joins a file (already checked against Chorus Pro's limits by the form) to a draft."""
     if not invoice.is_editable:
         raise InvoiceActionError(_("La facture a été envoyée : ses pièces jointes ne changent plus."))
     with transaction.atomic():
         attachment = InvoiceAttachment(invoice=invoice, original_name=upload.name, size=upload.size,
-                                       content_type=getattr(upload, "content_type", "") or "")
+                                       content_type=getattr(upload, "content_type", "") or "",
+                                       use_as_pdf_view=use_as_pdf_view)
         attachment.file.save(upload.name, upload, save=False)
         attachment.save()
         events.user_note_event(invoice=invoice, actor=user,

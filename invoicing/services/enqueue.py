@@ -6,6 +6,7 @@ from core.enqueue import enqueue_on_commit
 
 SUBMIT = "invoicing.invoice_submit"
 FETCH_LEGAL = "invoicing.invoice_fetch_legal"
+FETCH_PDF = "invoicing.invoice_fetch_pdf"
 ACKNOWLEDGE = "invoicing.invoice_acknowledge"
 NOTIFY = "invoicing.invoice_notify"
 WEBHOOK_PROCESS = "invoicing.webhook_process"
@@ -17,6 +18,10 @@ def submit_later(invoice_id: int) -> None:
 
 def fetch_legal_later(invoice_id: int) -> None:
     enqueue_on_commit(FETCH_LEGAL, invoice_id)
+
+
+def fetch_pdf_later(invoice_id: int) -> None:
+    enqueue_on_commit(FETCH_PDF, invoice_id)
 
 
 def acknowledge_later(invoice_id: int) -> None:

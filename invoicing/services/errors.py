@@ -1,4 +1,6 @@
-"""What the invoicing services raise for the user to read."""
+"""What the invoicing services raise: for the user to read, or for a task to retry."""
+
+import b2brouter
 
 
 class InvoiceActionError(Exception):
@@ -14,3 +16,7 @@ class InvoiceCheckFailed(InvoiceActionError):
         self.problems = problems
         self.messages = [message for messages in problems.values() for message in messages]
         super().__init__(f"{number} : " + " ; ".join(self.messages))
+
+
+class PdfNotReady(b2brouter.TransientError):
+    """B2Brouter has not made the invoice's PDF yet (it does so asynchronously): try later."""

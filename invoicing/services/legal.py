@@ -1,8 +1,9 @@
 """The legal XML of each deposit: fetched once and stored byte for byte with its SHA-256,
-compared with the invoice, then acknowledged at B2Brouter, never before it is stored.
+compared with the invoice, then acknowledged at B2Brouter, never before it is stored; and the
+invoice's PDF, fetched once B2Brouter has made it, stored the same way beside it.
 
-The document is never changed afterwards (the model and the database refuse it). B2Brouter is
-called outside any transaction.
+Neither is ever changed afterwards (the models and the database refuse it). B2Brouter is called
+outside any transaction.
 """
 
 import hashlib
@@ -13,10 +14,12 @@ from defusedxml import ElementTree as SafeET
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+import b2brouter
 from core.gateway import b2brouter_client
 from invoicing import states, totals
-from invoicing.models import Invoice, LegalDocument
+from invoicing.models import Invoice, InvoicePdf, LegalDocument
 from invoicing.services import enqueue, events
+from invoicing.services.errors import PdfNotReady
 from invoicing.services.logs import invoice_log_context, log
 from invoicing.services.remote import invoice_refresh, parse_timestamp
 
@@ -184,3 +187,43 @@ def invoice_check_legal_xml(*, document: LegalDocument) -> list[str]:
         logger.warning("invoice=%s remote_id=%s legal XML differs: %s", invoice.number,
                        invoice.remote_id, problems)
     return problems
+
+
+def invoice_fetch_pdf(*, invoice_id: int) -> InvoicePdf | None:
+    """Fetches and stores the PDF of the invoice's current round, once it is deposited.
+
+    B2Brouter makes it asynchronously: until it is ready this raises PdfNotReady, for the task
+    to try again later (with backoff; nothing else waits on it). What is stored is checked to be
+    a PDF first; the bytes are kept as received with their SHA-256, never changed. Idempotent.
+    """
+    invoice = Invoice.objects.get(pk=invoice_id)
+    existing = invoice.pdfs.filter(submission_round=invoice.submission_round).first()
+    if existing is not None:
+        return existing
+    if invoice.state not in states.DEPOSITED_STATES or invoice.remote_id is None:
+        return None
+    Invoice.objects.filter(pk=invoice.pk).update(pdf_attempted_at=timezone.now())
+    try:
+        with invoice_log_context(invoice):
+            content, _content_type = b2brouter_client().download_pdf(invoice.remote_id)
+    except b2brouter.NotFound as exc:
+        raise PdfNotReady("the PDF is not ready yet", path=exc.path) from exc
+    if not content.startswith(b"%PDF-"):
+        log(logging.WARNING, invoice, "B2Brouter's PDF answer is not a PDF (%d bytes)", len(content))
+        events.exchange_event(invoice=invoice, method="GET",
+                              path=f"/invoices/{invoice.remote_id}/as/pdf.invoice", status=200,
+                              message="Réponse de B2Brouter qui n'est pas un PDF : non gardée")
+        return None
+    try:
+        with transaction.atomic():
+            stored = InvoicePdf.objects.create(
+                invoice=invoice, submission_round=invoice.submission_round, content=content,
+                sha256=hashlib.sha256(content).hexdigest(), size=len(content))
+            events.exchange_event(invoice=invoice, method="GET",
+                                  path=f"/invoices/{invoice.remote_id}/as/pdf.invoice",
+                                  status=200, message=f"PDF archivé, sha256={stored.sha256}")
+    except IntegrityError:  # another worker stored it first
+        stored = invoice.pdfs.get(submission_round=invoice.submission_round)
+    log(logging.INFO, invoice, "PDF stored sha256=%s", stored.sha256)
+    return stored
+

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Exists, Min, OuterRef
+from django.db.models import Exists, Min, OuterRef, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -19,7 +19,14 @@ import b2brouter
 from core.gateway import b2brouter_client
 from core.models import Account
 from invoicing import states
-from invoicing.models import Invoice, InvoiceEvent, LegalDocument, SyncCursor, WebhookEvent
+from invoicing.models import (
+    Invoice,
+    InvoiceEvent,
+    InvoicePdf,
+    LegalDocument,
+    SyncCursor,
+    WebhookEvent,
+)
 from invoicing.models import InvoiceState as S
 from invoicing.services import enqueue, events
 from invoicing.services.logs import invoice_log_context, log
@@ -104,6 +111,7 @@ def apply_remote_locked(invoice: Invoice, remote: dict, *, source: str,
     if newly_deposited:
         # Once per deposit: later changes (registered, accepted...) need no second fetch.
         enqueue.fetch_legal_later(invoice.pk)
+        enqueue.fetch_pdf_later(invoice.pk)
     if new_state in (S.REFUSED, S.ERROR):
         enqueue.notify_later(invoice.pk)
     return True
@@ -264,6 +272,7 @@ def _apply_changes(account: Account, changes: dict) -> int:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+PDF_RETRY_AFTER = timedelta(hours=1)
 
 
 def _nothing_new(mine: tuple, item: dict) -> bool:
@@ -285,7 +294,7 @@ def reconcile(*, stale_after: int) -> dict[str, int]:
     """Re-enqueues whatever a lost task or a dead worker left behind. Safe at any time: every
     task it enqueues is idempotent."""
     stale = timezone.now() - timedelta(seconds=stale_after)
-    counts = {"submit": 0, "fetch_legal": 0, "ack": 0, "webhook": 0}
+    counts = {"submit": 0, "fetch_legal": 0, "ack": 0, "webhook": 0, "pdf": 0}
     stuck = Invoice.objects.filter(state=S.SUBMITTING, submit_started_at__lt=stale) | Invoice.objects.filter(
         state=S.QUEUED, updated_at__lt=stale
     )
@@ -303,6 +312,16 @@ def reconcile(*, stale_after: int) -> dict[str, int]:
     for pk in unacked.values_list("pk", flat=True):
         enqueue.again(enqueue.ACKNOWLEDGE, pk)
         counts["ack"] += 1
+    # A PDF not made in time by B2Brouter (its task gave up) is asked for again, once an hour.
+    current_pdf = InvoicePdf.objects.filter(invoice=OuterRef("pk"),
+                                            submission_round=OuterRef("submission_round"))
+    pdf_missing = Invoice.objects.filter(state__in=states.DEPOSITED_STATES).exclude(
+        Exists(current_pdf)).filter(
+        Q(pdf_attempted_at__isnull=True, state_updated_at__lt=stale)
+        | Q(pdf_attempted_at__lt=timezone.now() - PDF_RETRY_AFTER))
+    for pk in pdf_missing.values_list("pk", flat=True):
+        enqueue.again(enqueue.FETCH_PDF, pk)
+        counts["pdf"] += 1
     pending = WebhookEvent.objects.filter(processed_at__isnull=True, received_at__lt=stale)
     for pk in pending.values_list("pk", flat=True):
         enqueue.again(enqueue.WEBHOOK_PROCESS, pk)

@@ -6,6 +6,7 @@ transaction, B2Brouter is called outside, the outcome is recorded in another sho
 """
 
 import logging
+from urllib.parse import unquote
 
 from django.db import transaction
 from django.utils import timezone
@@ -15,7 +16,7 @@ from b2brouter import payloads
 from core.gateway import b2brouter_client
 from directory.services import buyer_ensure_registered, service_ensure_registered
 from invoicing import checks, states
-from invoicing.models import Invoice, InvoiceEvent
+from invoicing.models import Invoice, InvoiceAttachment, InvoiceEvent
 from invoicing.models import InvoiceState as S
 from invoicing.services import enqueue, events
 from invoicing.services.errors import InvoiceActionError, InvoiceCheckFailed
@@ -80,8 +81,9 @@ def _claim_for_submission(invoice_id: int, stale_after: int) -> Invoice | None:
         return invoice
 
 
-def invoice_body(invoice: Invoice) -> dict:
-    """The JSON body B2Brouter receives for this invoice (the guide's shape)."""
+def invoice_body(invoice: Invoice, *, send_after_import: bool = True) -> dict:
+    """The JSON body B2Brouter receives for this invoice (the guide's shape). An invoice with
+    supporting documents is created without sending: they are joined first."""
     lines = [
         payloads.InvoiceLineData(
             description=line.description,
@@ -112,7 +114,7 @@ def invoice_body(invoice: Invoice) -> dict:
         amended_number=invoice.credited_invoice.number if invoice.credited_invoice_id else "",
         amended_date=invoice.credited_invoice.issue_date if invoice.credited_invoice_id else None,
     )
-    return payloads.invoice_body(data, send_after_import=True)
+    return payloads.invoice_body(data, send_after_import=send_after_import)
 
 
 def invoice_submit(*, invoice_id: int, stale_after: int = 300) -> Invoice | None:
@@ -132,17 +134,30 @@ def invoice_submit(*, invoice_id: int, stale_after: int = 300) -> Invoice | None
 
 
 def _submit(invoice: Invoice) -> Invoice:
+    """One attempt. Without supporting documents, one call creates and sends the invoice. With
+    them: created without sending, each document joined, then sent; an attempt that finds the
+    invoice already at B2Brouter (an earlier one's answer was lost) reads what B2Brouter holds
+    (its state, its attachments) and goes on from there, so nothing is created, joined or sent
+    twice."""
     client = b2brouter_client()
     account_id = invoice.account.remote_id
-    body = None
+    attachments = list(invoice.attachments.all())
+    body, resending = None, False
     try:
         buyer_ensure_registered(buyer=invoice.buyer)
         if invoice.service_id:
             service_ensure_registered(service=invoice.service)
-        body = invoice_body(invoice)
+        body = invoice_body(invoice, send_after_import=not attachments)
         if invoice.remote_id:
-            # A routing return fixed by the user: same invoice, same number, sent again.
-            remote, path = _resend(client, invoice, body)
+            current = client.get_invoice(invoice.remote_id)
+            if current.get("state") == S.NEW:
+                remote, path = _attach_and_send(client, invoice, current, attachments)
+            elif current.get("state") == S.REFUSED:
+                # A routing return fixed by the user: same invoice, same number, sent again.
+                resending = True
+                remote, path = _resend(client, invoice, body)
+            else:  # sent already: the answer to the send was lost
+                remote, path = current, f"/invoices/{invoice.remote_id}"
         else:
             if invoice.remote_id_to_delete:
                 _delete_failed_deposit(client, invoice)
@@ -154,8 +169,12 @@ def _submit(invoice: Invoice) -> Invoice:
                 remote = _create_or_adopt(client, invoice, account_id, body)
             else:
                 log(logging.WARNING, invoice, "found at B2Brouter after an ambiguous attempt")
+            if attachments and _checked(remote, invoice).get("state") == S.NEW:
+                _remember_remote(invoice, remote, body, path)
+                remote, path = _attach_and_send(client, invoice, remote, attachments)
+        remote = _checked(remote, invoice)
     except b2brouter.RejectedError as exc:
-        if invoice.remote_id:
+        if resending:
             _resend_refused(invoice, exc, body)
         else:
             _submission_rejected(invoice, exc, body)
@@ -163,14 +182,92 @@ def _submit(invoice: Invoice) -> Invoice:
     except b2brouter.TransientError as exc:
         _submission_interrupted(invoice, exc, body)
         raise
-    if not isinstance(remote, dict) or remote.get("id") is None or remote.get("number") not in (
-            None, invoice.number):
-        # Not the invoice we sent: taken for an answer lost, settled by number next time.
-        exc = b2brouter.ResponseLost("the answer is not the invoice sent", path=path)
-        _submission_interrupted(invoice, exc, body)
-        raise exc
     _submission_accepted(invoice, remote, body, path)
     return invoice
+
+
+def _checked(remote, invoice: Invoice) -> dict:
+    """The answer, if it is the invoice we sent; else a lost answer (settled by number next
+    time: never adopt an answer for another invoice)."""
+    if not isinstance(remote, dict) or remote.get("id") is None or remote.get("number") not in (
+            None, invoice.number):
+        raise b2brouter.ResponseLost("the answer is not the invoice sent")
+    return remote
+
+
+def _remember_remote(invoice: Invoice, remote: dict, body: dict, path: str) -> None:
+    """The invoice exists at B2Brouter (not sent yet): its id is kept at once, so that every
+    later attempt goes on with that very invoice."""
+    with transaction.atomic():
+        locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        locked.remote_id = remote["id"]
+        locked.remote_id_to_delete = None
+        locked.save(update_fields=["remote_id", "remote_id_to_delete", "updated_at"])
+        events.exchange_event(invoice=locked, method="POST", path=path, status=201,
+                              request_body=body, response_body=remote,
+                              message="Créée chez B2Brouter, sans envoi : pièces jointes à joindre")
+    invoice.remote_id = remote["id"]
+
+
+def _remote_attachment_names(remote: dict) -> list[str]:
+    """What B2Brouter says it holds for an invoice, one entry per attachment: the file name its
+    `attachments[].link` (documented) ends with, as far as the link shows one."""
+    names = []
+    for item in remote.get("attachments") or []:
+        if isinstance(item, dict):
+            link = str(item.get("link") or "")
+            names.append(str(item.get("filename") or unquote(link.rsplit("/", 1)[-1])))
+    return names
+
+
+def _already_held(invoice: Invoice, remote: dict, attachments) -> set[int]:
+    """The ids of the attachments B2Brouter holds already. By name where its links show them;
+    the entries whose name does not match any of ours (a link that ends with an id) are counted:
+    uploads go one at a time, in order, so those held beyond the ones we know we joined are the
+    first of the rest."""
+    held = _remote_attachment_names(remote)
+    ours = {attachment.original_name for attachment in attachments}
+    by_name = {name for name in held if name in ours}
+    unnamed = sum(1 for name in held if name not in ours)
+    confirmed = [a for a in attachments if a.remote_invoice_id == invoice.remote_id]
+    unnamed -= sum(1 for a in confirmed if a.original_name not in by_name)
+    found = set()
+    for attachment in attachments:
+        if attachment.remote_invoice_id == invoice.remote_id:
+            continue
+        if attachment.original_name in by_name:
+            found.add(attachment.pk)
+        elif unnamed > 0:
+            found.add(attachment.pk)
+            unnamed -= 1
+    return found
+
+
+def _attach_and_send(client, invoice: Invoice, remote: dict, attachments) -> tuple[dict, str]:
+    """Joins each supporting document B2Brouter does not hold yet (what its invoice's
+    `attachments` shows), one at a time in order, then sends the invoice."""
+    held = _already_held(invoice, remote, attachments)
+    for attachment in attachments:
+        if attachment.remote_invoice_id == invoice.remote_id:
+            continue
+        path = f"/invoices/{invoice.remote_id}/add_attachment"
+        if attachment.pk in held:
+            message = f"Pièce jointe déjà chez B2Brouter : {attachment.original_name}"
+        else:
+            with attachment.file.open("rb") as upload:
+                content = upload.read()
+            client.add_attachment(invoice.remote_id, attachment.original_name, content,
+                                  use_as_pdf_view=attachment.use_as_pdf_view)
+            message = f"Pièce jointe envoyée : {attachment.original_name}"
+        with transaction.atomic():
+            InvoiceAttachment.objects.filter(pk=attachment.pk).update(
+                remote_invoice_id=invoice.remote_id, uploaded_at=timezone.now())
+            events.exchange_event(invoice=invoice, method="POST", path=path, status=204,
+                                  message=message)
+    answer = client.send_invoice(invoice.remote_id)
+    if answer is None or "state" not in answer:
+        answer = client.get_invoice(invoice.remote_id)
+    return answer, f"/invoices/send_invoice/{invoice.remote_id}"
 
 
 def _resend(client, invoice: Invoice, body: dict) -> tuple[dict, str]:

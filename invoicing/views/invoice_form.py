@@ -5,7 +5,7 @@ sending through `invoices.send_one`."""
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -25,12 +25,13 @@ from invoicing.forms import (
 )
 from invoicing.models import Invoice
 from invoicing.services import drafts
+from invoicing.services.errors import InvoiceActionError
 from invoicing.views.common import EDITORS, account_for, invoice_or_404
 from invoicing.views.invoices import send_one
 
 
 def _form_context(request, *, account, form, formset, invoice=None, general_problems=None,
-                  checked=False) -> dict:
+                  checked=False, attachment_form=None) -> dict:
     attachments = list(invoice.attachments.all()) if invoice else []
     live = _live_totals(formset, form)
     return {
@@ -38,7 +39,7 @@ def _form_context(request, *, account, form, formset, invoice=None, general_prob
         "form": form, "formset": formset, "invoice": invoice,
         "general_problems": general_problems or [], "checked": checked,
         "attachments": attachments,
-        "attachment_form": AttachmentForm() if invoice else None,
+        "attachment_form": attachment_form or (AttachmentForm() if invoice else None),
         "totals": live,
         "line_rows": [(line_form, amount) for line_form, (_prefix, amount)
                       in zip(formset.forms, live["line_totals"], strict=True)],
@@ -89,21 +90,26 @@ def _invoice_form(request: HttpRequest, *, account: Account, invoice: Invoice | 
                                 invoice=invoice)
         return render(request, "invoicing/invoice_form.html", context, status=422)
 
-    if invoice is None:
-        initial = drafts.invoice_defaults(account=account)
-        initial["proposed_number"] = initial["number"]
-        form = InvoiceForm(account=account, initial=initial)
-        formset = LineFormSet(prefix="lines")
-    else:
-        form = InvoiceForm(account=account, invoice=invoice, initial=invoice_initial(invoice))
-        formset = LineFormSet(prefix="lines", initial=line_initial(invoice))
-    general, checked = [], False
-    if invoice is not None and request.GET.get("check"):
-        checked = True
-        general = attach_problems(checks.invoice_problems(invoice), form, formset)
+    if invoice is not None:
+        return _edit_page(request, invoice, check=bool(request.GET.get("check")))
+    initial = drafts.invoice_defaults(account=account)
+    initial["proposed_number"] = initial["number"]
+    form = InvoiceForm(account=account, initial=initial)
+    formset = LineFormSet(prefix="lines")
     return render(request, "invoicing/invoice_form.html", _form_context(
-        request, account=account, form=form, formset=formset, invoice=invoice,
-        general_problems=general, checked=checked))
+        request, account=account, form=form, formset=formset))
+
+
+def _edit_page(request: HttpRequest, invoice: Invoice, *, check: bool = False,
+               attachment_form: AttachmentForm | None = None, status: int = 200) -> HttpResponse:
+    """The saved draft's form (its problems shown with `check`)."""
+    form = InvoiceForm(account=invoice.account, invoice=invoice, initial=invoice_initial(invoice))
+    formset = LineFormSet(prefix="lines", initial=line_initial(invoice))
+    general = attach_problems(checks.invoice_problems(invoice), form, formset) if check else []
+    return render(request, "invoicing/invoice_form.html", _form_context(
+        request, account=invoice.account, form=form, formset=formset, invoice=invoice,
+        general_problems=general, checked=check, attachment_form=attachment_form),
+        status=status)
 
 
 @require_http_methods(["GET", "POST"])
@@ -121,6 +127,43 @@ def invoice_edit(request: HttpRequest, pk: int) -> HttpResponse:
                                     "plus.") % {"number": invoice.number})
         return redirect("invoicing:detail", pk=invoice.pk)
     return _invoice_form(request, account=invoice.account, invoice=invoice)
+
+
+@require_POST
+@role_required(*EDITORS)
+def attachment_add(request: HttpRequest, pk: int) -> HttpResponse:
+    """Joins a file to the draft; a file Chorus Pro would refuse is turned down beside the field,
+    on the same page, with the reason."""
+    invoice = invoice_or_404(request, pk)
+    if not invoice.is_editable:
+        messages.error(request, _("La facture a été envoyée : ses pièces jointes ne changent plus."))
+        return redirect("invoicing:detail", pk=invoice.pk)
+    form = AttachmentForm(request.POST, request.FILES, existing=invoice.attachments.all())
+    if not form.is_valid():
+        return _edit_page(request, invoice, attachment_form=form, status=422)
+    try:
+        drafts.attachment_add(invoice=invoice, upload=form.cleaned_data["file"], user=request.user,
+                              use_as_pdf_view=form.cleaned_data["use_as_pdf_view"])
+    except InvoiceActionError as exc:
+        messages.error(request, str(exc))
+        return redirect("invoicing:detail", pk=invoice.pk)
+    messages.success(request, _("Pièce jointe ajoutée : %(name)s.")
+                     % {"name": form.cleaned_data["file"].name})
+    return redirect(reverse("invoicing:edit", args=[invoice.pk]) + "#attachments")
+
+
+@require_POST
+@role_required(*EDITORS)
+def attachment_delete(request: HttpRequest, pk: int, attachment_pk: int) -> HttpResponse:
+    invoice = invoice_or_404(request, pk)
+    attachment = get_object_or_404(invoice.attachments, pk=attachment_pk)
+    try:
+        drafts.attachment_remove(attachment=attachment, user=request.user)
+    except InvoiceActionError as exc:
+        messages.error(request, str(exc))
+        return redirect("invoicing:detail", pk=invoice.pk)
+    messages.success(request, _("Pièce jointe retirée : %(name)s.") % {"name": attachment.original_name})
+    return redirect(reverse("invoicing:edit", args=[invoice.pk]) + "#attachments")
 
 
 def _live_totals(formset, form) -> dict:

@@ -6,6 +6,7 @@ accounts, so another account's invoice is a 404), calls one service and renders 
 htmx, the partial of the same template. Every action also works as a plain form post.
 """
 
+import datetime
 import re
 from decimal import Decimal
 
@@ -16,6 +17,7 @@ from django.db import transaction
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -25,7 +27,6 @@ from core.roles import ALL, role_required
 from invoicing import checks, selectors, states, totals
 from invoicing.forms import (
     SORTS,
-    AttachmentForm,
     InvoiceFilterForm,
     RoutingFixForm,
     attach_field_problems,
@@ -197,21 +198,43 @@ def _steps(invoice: Invoice) -> list[tuple[str, str]]:
     return steps
 
 
+# How long after its last change a deposited invoice's page keeps waiting for its files.
+FILES_AWAITED_FOR = datetime.timedelta(minutes=15)
+
+
+def _still_moving(invoice: Invoice, legal_documents: list, pdf) -> bool:
+    """Whether the page should keep asking: the invoice is on its way, or it is deposited and
+    its legal XML or PDF (fetched once B2Brouter has made them) has not arrived yet, lately."""
+    if invoice.state == S.DRAFT:
+        return False
+    if invoice.state not in states.FINAL_STATES:
+        return True
+    awaiting = invoice.state in states.DEPOSITED_STATES and (
+        pdf is None or not any(d.submission_round == invoice.submission_round
+                               for d in legal_documents))
+    recent = timezone.now() - (invoice.state_updated_at or invoice.updated_at) < FILES_AWAITED_FOR
+    return awaiting and recent
+
+
 def _detail_context(request: HttpRequest, invoice: Invoice) -> dict:
     lines = list(invoice.lines.all())
     fix = _fix_for(invoice)
     editor = can_edit(request.user)
+    legal_documents = list(
+        invoice.legal_documents.defer("content").order_by("-submission_round"))
+    pdf = invoice.pdfs.defer("content").filter(submission_round=invoice.submission_round).first()
     context = {
         "invoice": invoice,
         "lines": lines,
         "events": invoice.events.select_related("actor"),
-        "legal_documents": invoice.legal_documents.defer("content").order_by("-submission_round"),
+        "legal_documents": legal_documents,
+        "pdf": pdf,
         "attachments": invoice.attachments.all(),
         "credit_notes": invoice.credit_notes.all(),
         "breakdown": totals.compute(lines).breakdown,
         "fix": fix,
         "can_edit": editor,
-        "polling": invoice.state not in states.FINAL_STATES and invoice.state != S.DRAFT,
+        "polling": _still_moving(invoice, legal_documents, pdf),
         "poll_every": "2s" if invoice.state in IN_TRANSIT else "5s",
         "can_credit": editor and invoice.kind == Invoice.Kind.INVOICE
         and invoice.state in states.DEPOSITED_STATES,
@@ -260,6 +283,33 @@ def invoice_print(request: HttpRequest, pk: int) -> HttpResponse:
         "breakdown": result.breakdown,
         "notes": [_NOTE_CODE.sub("", line) for line in invoice.notes.splitlines() if line.strip()],
     })
+
+
+@require_GET
+@role_required(*ALL)
+def invoice_pdf(request: HttpRequest, pk: int) -> HttpResponse:
+    """The invoice's PDF as B2Brouter made it (latest round, or `?round=`): shown in the browser,
+    or downloaded with `?download=1`."""
+    invoice = invoice_or_404(request, pk)
+    pdfs = invoice.pdfs.order_by("-submission_round")
+    wanted = request.GET.get("round")
+    if wanted and wanted.isascii() and wanted.isdigit() and len(wanted) <= 9:
+        pdfs = pdfs.filter(submission_round=int(wanted))
+    document = pdfs.first()
+    if document is None:
+        return HttpResponse(_("Pas encore de PDF pour cette facture : B2Brouter le prépare."),
+                            status=404, content_type="text/plain; charset=utf-8")
+    return pdf_response(bytes(document.content), f"{invoice.number}.pdf", document.sha256,
+                        download=bool(request.GET.get("download")))
+
+
+def pdf_response(content: bytes, filename: str, sha256: str, *, download: bool) -> HttpResponse:
+    response = HttpResponse(content, content_type="application/pdf")
+    disposition = "attachment" if download else "inline"
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in filename)
+    response["Content-Disposition"] = f'{disposition}; filename="{safe}"'
+    response["X-Content-SHA256"] = sha256
+    return response
 
 
 def _legal_document(invoice: Invoice, request: HttpRequest):
@@ -353,39 +403,6 @@ def invoice_replace(request: HttpRequest, pk: int) -> HttpResponse:
                                 "vérifiez-les puis envoyez-les.")
                      % {"credit": credit_note.number, "number": replacement.number})
     return redirect("invoicing:edit", pk=replacement.pk)
-
-
-@require_POST
-@role_required(*EDITORS)
-def attachment_add(request: HttpRequest, pk: int) -> HttpResponse:
-    invoice = invoice_or_404(request, pk)
-    already = sum(a.size for a in invoice.attachments.all())
-    form = AttachmentForm(request.POST, request.FILES, already_attached=already)
-    if form.is_valid():
-        try:
-            drafts.attachment_add(invoice=invoice, upload=form.cleaned_data["file"],
-                                  user=request.user)
-        except InvoiceActionError as exc:
-            messages.error(request, str(exc))
-        else:
-            messages.success(request, _("Pièce jointe ajoutée."))
-    else:
-        for error in form.errors.get("file", []):
-            messages.error(request, error)
-    target = "invoicing:edit" if invoice.is_editable else "invoicing:detail"
-    return redirect(reverse(target, args=[invoice.pk]) + "#attachments")
-
-
-@require_POST
-@role_required(*EDITORS)
-def attachment_delete(request: HttpRequest, pk: int, attachment_pk: int) -> HttpResponse:
-    invoice = invoice_or_404(request, pk)
-    attachment = get_object_or_404(invoice.attachments, pk=attachment_pk)
-    try:
-        drafts.attachment_remove(attachment=attachment, user=request.user)
-    except InvoiceActionError as exc:
-        messages.error(request, str(exc))
-    return redirect(reverse("invoicing:edit", args=[invoice.pk]) + "#attachments")
 
 
 @require_GET

@@ -2,96 +2,20 @@
 against the live server, a real Celery worker and a sandbox that moves invoices on and notifies
 us by webhook; then follows it to `accepted` and downloads its legal XML.
 
-Screenshots of each main page go to test-artifacts/ (gitignored).
+Screenshots of each main page go to test-artifacts/ (gitignored); the fixtures are in
+conftest.py.
 """
 
-import os
 import re
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Group
 
-from core.roles import STAFF
 from invoicing.models import Invoice
 from invoicing.models import InvoiceState as S
-from tests.conftest import WorkerProcess
-from tests.factories import AccountFactory, UserFactory
-from tests.support.sandbox import SandboxProcess
+from tests.browser.conftest import IBAN, PASSWORD, SERVICE_CODE, SIRET, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-PASSWORD = "correct horse battery staple"
-SIRET = "13001533200013"
-SERVICE_CODE = "ESR_MISSION_FACTURES_DEPLACEMENTS"
-IBAN = "FR7630006000011234567890189"
-
-
-@pytest.fixture
-def sandbox_with_webhooks(tmp_path, settings, live_server):
-    server = SandboxProcess(
-        data_dir=tmp_path, api_key=os.environ["B2BROUTER_API_KEY"],
-        send_delay=0.1, advance_after=0.5, refuse_share=0, documented_only=True,
-        webhook_url=live_server.url + "/webhooks/b2brouter/",
-        webhook_secret=settings.B2BROUTER_WEBHOOK_SECRET,
-    )
-    server.start()
-    settings.B2BROUTER_API_URL = server.url
-    settings.B2BROUTER_API_KEY = server.api_key
-    from django.core.cache import cache
-
-    cache.clear()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def office(sandbox_with_webhooks, tmp_path):
-    """A registered account, the guide's buyer from the directory (its rules and its service as
-    the guide gives them: B2Brouter's directory publishes neither), a staff member, a worker."""
-    from directory.services import buyer_create_from_directory
-    from invoicing.services.accounts import account_register
-
-    account = account_register(account=AccountFactory(invoice_number_prefix="F2026-", iban=IBAN))
-    buyer = buyer_create_from_directory(
-        account=account, siret=SIRET, service_codes=[SERVICE_CODE],
-        flags={"service_code_required": True, "engagement_required": True})
-    user = UserFactory(username="camille")
-    user.groups.add(Group.objects.get_or_create(name=STAFF)[0])
-    account.users.add(user)
-    worker = WorkerProcess(sandbox_with_webhooks.url, sandbox_with_webhooks.api_key,
-                           log_path=tmp_path / "worker.log")
-    worker.start()
-    yield {"account": account, "buyer": buyer, "user": user}
-    worker.stop()
-
-
-@pytest.fixture
-def page(monkeypatch):
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM reads are
-    # still plain synchronous calls.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    playwright = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed")
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(locale="fr-FR", accept_downloads=True,
-                                      viewport={"width": 1280, "height": 900})
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        yield page
-        context.close()
-        browser.close()
-
-
-def shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def test_staff_member_sends_the_guides_invoice(live_server, office, page):

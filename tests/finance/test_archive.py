@@ -13,7 +13,7 @@ from django.core.management.base import CommandError
 
 from core import roles
 from finance import archive
-from invoicing.models import InvoiceState, LegalDocument
+from invoicing.models import InvoicePdf, InvoiceState, LegalDocument
 from invoicing.services import legal, remote, submission
 from tests.conftest import wait_for
 from tests.factories import InvoiceFactory, UserFactory
@@ -83,6 +83,64 @@ def test_zip_export_streams_every_file_and_a_manifest(client, registered_account
         assert {row["number"] for row in manifest} == {i.number for i in invoices}
         assert manifest[0]["total"] == "3712.50"
         assert manifest[0]["buyer_siret"] == "13001533200013"
+
+
+def fake_pdf(invoice, content=b"%PDF-1.7 the invoice", submission_round=1):
+    return InvoicePdf.objects.create(invoice=invoice, submission_round=submission_round,
+                                     content=content, size=len(content),
+                                     sha256=hashlib.sha256(content).hexdigest())
+
+
+def test_zip_export_with_pdfs_lists_both_files_and_their_hashes(client, registered_account):
+    with_pdf, without_pdf = (InvoiceFactory(account=registered_account,
+                                            issue_date=datetime.date(2026, 3, day))
+                             for day in (1, 2))
+    for invoice in (with_pdf, without_pdf):
+        fake_document(invoice, content=f"<Invoice><ID>{invoice.number}</ID></Invoice>".encode())
+    pdf = fake_pdf(with_pdf, content=b"%PDF-1.7 " + with_pdf.number.encode())
+    client.force_login(user_with(roles.FINANCE, registered_account))
+    period = {"date_from": "2026-03-01", "date_to": "2026-03-31"}
+
+    plain = b"".join(client.get("/finance/archive.zip", period).streaming_content)
+    with zipfile.ZipFile(io.BytesIO(plain)) as z:
+        assert not [name for name in z.namelist() if name.endswith(".pdf")]
+        rows = list(csv.DictReader(io.StringIO(z.read("manifest.csv").decode())))
+        assert {row["pdf_file"] for row in rows} == {""}
+
+    data = b"".join(client.get("/finance/archive.zip", {**period, "with_pdf": "on"}).streaming_content)
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        assert z.testzip() is None
+        rows = {row["number"]: row for row in csv.DictReader(io.StringIO(z.read("manifest.csv").decode()))}
+        assert len(z.namelist()) == 1 + 2 + 1
+        row = rows[with_pdf.number]
+        assert row["pdf_file"] == archive.file_name(with_pdf.number, 1, ".pdf")
+        assert row["pdf_sha256"] == pdf.sha256 == hashlib.sha256(z.read(row["pdf_file"])).hexdigest()
+        assert hashlib.sha256(z.read(row["file"])).hexdigest() == row["sha256"]
+        assert rows[without_pdf.number]["pdf_file"] == rows[without_pdf.number]["pdf_sha256"] == ""
+
+
+def test_a_mistyped_period_exports_nothing_and_says_why(client, registered_account):
+    fake_document(InvoiceFactory(account=registered_account))
+    client.force_login(user_with(roles.FINANCE, registered_account))
+    response = client.get("/finance/archive.zip", {"date_from": "2026-03-31", "date_to": "2026-03-01"})
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("text/html")
+    assert "précède son début" in response.content.decode()
+
+
+def test_the_pdf_beside_an_archived_document_downloads_for_finance_only(client, registered_account):
+    invoice = InvoiceFactory(account=registered_account)
+    document = fake_document(invoice)
+    pdf = fake_pdf(invoice)
+    client.force_login(user_with(roles.STAFF, registered_account))
+    assert client.get(f"/finance/archive/{document.pk}.pdf").status_code == 403
+    client.force_login(user_with(roles.FINANCE, registered_account))
+    response = client.get(f"/finance/archive/{document.pk}.pdf")
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    assert response.content == bytes(pdf.content)
+    assert archive.file_name(invoice.number, 1, ".pdf") in response["Content-Disposition"]
+    listing = client.get("/finance/archive/").content.decode()
+    assert f"/finance/archive/{document.pk}.pdf" in listing
 
 
 def test_zip_stream_reads_back_with_zipfile_and_unzip(tmp_path):

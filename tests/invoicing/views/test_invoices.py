@@ -164,12 +164,38 @@ def test_progress_keeps_polling_while_something_is_expected(staff_client, invoic
                                           (S.ERROR, ""), (S.FAILED, ""), (S.DRAFT, "")])
 def test_progress_stops_polling_at_a_final_state(staff_client, invoice, state, chorus):
     set_state(invoice, state, chorus)
+    _archived(invoice)
     response = staff_client.get(reverse("invoicing:progress", args=[invoice.pk]),
                                 HTTP_HX_REQUEST="true")
     assert response.status_code == 286
     html = response.content.decode()
     assert 'id="invoice-progress"' in html
     assert "hx-trigger" not in html
+
+
+def _archived(invoice):
+    """The invoice's legal XML and PDF, as if fetched."""
+    import hashlib
+
+    from invoicing.models import InvoicePdf, LegalDocument
+
+    for model, content in ((LegalDocument, b"<Invoice/>"), (InvoicePdf, b"%PDF-1.7")):
+        extra = {"content_type": "application/xml", "source_url": "/x"} if model is LegalDocument else {}
+        model.objects.create(invoice=invoice, submission_round=1, content=content,
+                             size=len(content), sha256=hashlib.sha256(content).hexdigest(), **extra)
+
+
+def test_a_paid_invoice_waits_for_its_pdf_a_while_then_stops(staff_client, invoice):
+    import datetime
+
+    from invoicing.models import Invoice
+
+    set_state(invoice, S.PAID)
+    url = reverse("invoicing:progress", args=[invoice.pk])
+    assert staff_client.get(url, HTTP_HX_REQUEST="true").status_code == 200  # PDF awaited
+    an_hour_ago = invoice.updated_at - datetime.timedelta(hours=1)
+    Invoice.objects.filter(pk=invoice.pk).update(state_updated_at=an_hour_ago)
+    assert staff_client.get(url, HTTP_HX_REQUEST="true").status_code == 286  # not for ever
 
 
 def test_progress_without_htmx_is_the_detail_page(staff_client, invoice):
@@ -297,10 +323,12 @@ def test_an_attachment_beyond_the_limits_is_refused(staff_client, invoice, setti
     settings.MEDIA_ROOT = tmp_path
     upload = SimpleUploadedFile("x" * 48 + ".exe", b"MZ", content_type="application/octet-stream")
     response = staff_client.post(reverse("invoicing:attachment_add", args=[invoice.pk]),
-                                 {"file": upload}, follow=True)
-    assert not invoice.attachments.exists()
+                                 {"file": upload})
+    assert response.status_code == 422 and not invoice.attachments.exists()
     html = response.content.decode()
-    assert "trop long" in html and ".exe" in html
+    section = html[html.index('<section id="attachments"'):]
+    assert "trop long" in section and ".exe" in section
+    assert 'aria-invalid="true"' in section or "has-error" in section
 
 
 @pytest.fixture
