@@ -11,7 +11,7 @@ from django.db.models import Exists, Max, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from finance.zipstream import ZipStream
-from invoicing.models import InvoicePdf, LegalDocument
+from invoicing.models import Invoice, InvoicePdf, LegalDocument
 
 
 @dataclass(frozen=True)
@@ -132,6 +132,8 @@ def _manifest_rows(documents: QuerySet[LegalDocument], last_pdf: int | None) -> 
     )
     for (number, kind, issue_date, siret, name, service, po, subtotal, tax, total, currency, state,
          submission_round, sha256, fetched_at, pdf) in rows.iterator(chunk_size=500):
+        if kind == Invoice.Kind.CREDIT_NOTE:  # counts negatively, as in every total
+            subtotal, tax, total = -subtotal, -tax, -total
         yield [number, kind, issue_date or "", siret or "", name or "", service, po, subtotal, tax,
                total, currency, state, submission_round, file_name(number, submission_round),
                sha256, fetched_at.isoformat() if fetched_at else "",

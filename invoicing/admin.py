@@ -1,12 +1,26 @@
 from django.contrib import admin
 
 from invoicing.models import Invoice, InvoiceEvent, InvoiceLine, InvoicePdf, LegalDocument
+from invoicing.services import drafts
 
 
 class InvoiceLineInline(admin.TabularInline):
     model = InvoiceLine
     extra = 0
     readonly_fields = ["line_total"]
+    exclude = ["credited_line"]
+
+    def _draft(self, obj) -> bool:
+        return obj is not None and obj.state == Invoice.State.DRAFT
+
+    def has_add_permission(self, request, obj=None):
+        return self._draft(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._draft(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._draft(obj) and super().has_delete_permission(request, obj)
 
 
 class InvoiceEventInline(admin.TabularInline):
@@ -23,14 +37,45 @@ class InvoiceEventInline(admin.TabularInline):
 
 @admin.register(Invoice)
 class InvoiceAdmin(admin.ModelAdmin):
-    list_display = ["number", "account", "buyer", "issue_date", "total", "state", "chorus_status"]
+    """Issued invoices are shown read-only: what an issued invoice says never changes (the
+    model and the database refuse it too). A draft may be corrected here (its totals are then
+    recomputed) or deleted; invoices are made, numbered and sent in the application."""
+
+    list_display = ["__str__", "kind", "account", "buyer", "issue_date", "total", "state",
+                    "chorus_status"]
     list_filter = ["state", "kind", "account"]
     search_fields = ["number", "po_number", "buyer__name", "buyer__siret"]
     list_select_related = ["account", "buyer"]
-    readonly_fields = ["state", "remote_id", "state_updated_at", "submission_round", "submit_attempts",
-                       "chorus_status", "chorus_status_reason", "download_legal_url", "subtotal",
-                       "tax_amount", "total", "payable_amount", "last_error", "remote_field_errors"]
+    readonly_fields = ["number", "issued_at", "state", "remote_id", "state_updated_at",
+                       "submission_round", "submit_attempts", "chorus_status",
+                       "chorus_status_reason", "download_legal_url", "subtotal", "tax_amount",
+                       "total", "payable_amount", "last_error", "remote_field_errors"]
     inlines = [InvoiceLineInline, InvoiceEventInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.state != Invoice.State.DRAFT:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and (obj.state != Invoice.State.DRAFT or obj.number):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        drafts.invoice_recompute_totals(invoice=form.instance)
+
+    def delete_model(self, request, obj):
+        drafts.draft_discard(invoice_id=obj.pk, user=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for invoice in queryset:
+            if invoice.state == Invoice.State.DRAFT and not invoice.number:
+                drafts.draft_discard(invoice_id=invoice.pk, user=request.user)
 
 
 class ArchiveAdmin(admin.ModelAdmin):

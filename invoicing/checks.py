@@ -12,22 +12,18 @@ import re
 from collections.abc import Sequence
 from decimal import Decimal
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from stdnum import iban as stdnum_iban
 
-from invoicing import totals
+from invoicing import totals, vat
 from invoicing.lines import Line
 from invoicing.models import Invoice, InvoiceLine
-
-Cat = InvoiceLine.VatCategory
 
 # B2Brouter's rule for invoice numbers (docs/b2brouter-contract.md, "number").
 NUMBER_MAX_LENGTH = 20
 _NUMBER_CHARS = re.compile(r"^[A-Za-z0-9 \-+_/]*$")
 MAX_DECIMALS = 6
-# Categories that carry no VAT and need an exemption reason (EN 16931 BR-E/AE/IC/G/O-10).
-ZERO_RATE_WITH_REASON = frozenset({Cat.EXEMPT, Cat.REVERSE_CHARGE, Cat.INTRA_EU, Cat.EXPORT,
-                                   Cat.NOT_SUBJECT})
 
 
 def number_problems(number: str) -> list[str]:
@@ -76,13 +72,18 @@ def invoice_problems(invoice: Invoice, lines: Sequence[InvoiceLine | Line] | Non
         lines = list(invoice.lines.all())
     problems: dict[str, list[str]] = {}
 
-    for message in number_problems(invoice.number):
-        _add(problems, "number", message)
+    if invoice.number:  # a draft has none: it gets one when issued
+        for message in number_problems(invoice.number):
+            _add(problems, "number", message)
 
     _routing_problems(invoice, problems)
     _date_problems(invoice, problems)
     _payment_problems(invoice, problems)
     _line_problems(lines, problems)
+    for key, message in vat.invoice_problems(
+            [(line.vat_category, getattr(line, "exemption_code", "")) for line in lines],
+            invoice.notes):
+        _add(problems, key, message)
 
     if invoice.kind == Invoice.Kind.CREDIT_NOTE and not invoice.credited_invoice_id:
         _add(problems, "__all__", _("Un avoir doit indiquer la facture qu'il corrige."))
@@ -122,6 +123,8 @@ def _date_problems(invoice: Invoice, problems: dict) -> None:
         _add(problems, "due_date", _("La date d'échéance est obligatoire."))
     if invoice.issue_date and invoice.due_date and invoice.due_date < invoice.issue_date:
         _add(problems, "due_date", _("L'échéance ne peut précéder la date d'émission."))
+    if invoice.issue_date and invoice.issue_date > timezone.localdate():
+        _add(problems, "issue_date", _("La date d'émission ne peut pas être dans le futur."))
 
 
 def _payment_problems(invoice: Invoice, problems: dict) -> None:
@@ -152,23 +155,10 @@ def _line_problems(lines: Sequence[InvoiceLine | Line], problems: dict) -> None:
                 _add(problems, key + name, _("Au plus 6 décimales."))
             elif value < 0:
                 _add(problems, key + name, _("Pas de valeur négative."))
-        rate = line.vat_rate
-        category = line.vat_category
-        if rate is None:
-            _add(problems, key + "vat_rate", _("Le taux de TVA est obligatoire."))
-            continue
-        if category == Cat.STANDARD and rate <= 0:
-            _add(problems, key + "vat_rate", _("La catégorie S demande un taux supérieur à 0."))
-        elif category == Cat.ZERO_RATED and rate != 0:
-            _add(problems, key + "vat_rate", _("La catégorie Z demande un taux nul."))
-        elif category in ZERO_RATE_WITH_REASON:
-            if rate != 0:
-                _add(problems, key + "vat_rate",
-                     _("La catégorie %(category)s demande un taux nul.") % {"category": category})
-            if not (line.exemption_reason or "").strip():
-                _add(problems, key + "exemption_reason",
-                     _("La catégorie %(category)s demande un motif d'exonération (ex. « TVA non "
-                       "applicable, art. 293 B du CGI »).") % {"category": category})
+        for name, message in vat.line_problems(
+                line.vat_category, line.vat_rate, getattr(line, "exemption_code", ""),
+                line.exemption_reason).items():
+            _add(problems, key + name, message)
     if any(key.startswith("lines-") for key in problems):
         return
     result = totals.compute(lines)

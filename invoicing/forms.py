@@ -6,6 +6,7 @@ A draft may be saved incomplete: the Chorus Pro rules are the pre-send checks
 """
 
 import re
+import uuid
 from decimal import Decimal
 from pathlib import PurePath
 
@@ -17,7 +18,7 @@ from stdnum import iban as stdnum_iban
 
 from core.text import xml_text
 from directory.models import Buyer, Service
-from invoicing import checks
+from invoicing import checks, vat
 from invoicing.lines import Line
 from invoicing.models import Invoice, InvoiceLine, InvoiceState
 from invoicing.services.drafts import DraftData
@@ -95,8 +96,6 @@ class InvoiceForm(forms.Form):
                                  label=_("Service (code service)"), empty_label=_("— aucun —"))
     po_number = _invoice_field("po_number")
     contract_reference = _invoice_field("contract_reference")
-    number = _invoice_field("number", required=False)
-    proposed_number = forms.CharField(required=False, widget=forms.HiddenInput)
     issue_date = _invoice_field("issue_date", widget=DateInput)
     due_date = _invoice_field("due_date", widget=DateInput)
     billing_framework = _invoice_field("billing_framework", widget=forms.RadioSelect)
@@ -114,8 +113,6 @@ class InvoiceForm(forms.Form):
             services = self.selected_buyer.services.order_by("code")
         self.fields["service"].queryset = services
         self.selected_service = self._selected(services, "service")
-        self.fields["number"].help_text = _("Au plus 20 caractères : lettres, chiffres, espace "
-                                            "et - + _ /")
         self.fields["iban"].widget.attrs.update({"autocomplete": "off", "spellcheck": "false"})
         self.fields["notes"].help_text = _("Mentions légales : pénalités de retard (#PMD#), "
                                            "indemnité forfaitaire de 40 € (#PMT#).")
@@ -152,29 +149,6 @@ class InvoiceForm(forms.Form):
         return bool(self.selected_buyer and self.selected_buyer.service_code_or_engagement_required
                     and not self.service_required and not self.po_required)
 
-    @property
-    def from_sequence(self) -> bool:
-        """A new invoice keeping the proposed number takes it from the account's sequence."""
-        if self.invoice is not None or not self.is_bound:
-            return False
-        number = self.data.get(self.add_prefix("number"), "").strip()
-        return not number or number == self.data.get(self.add_prefix("proposed_number"), "")
-
-    def clean_number(self) -> str:
-        number = self.cleaned_data.get("number") or ""
-        if self.from_sequence:
-            return number
-        problems = checks.number_problems(number)
-        if problems:
-            raise ValidationError(problems)
-        taken = Invoice.objects.filter(account=self.account, number=number)
-        if self.invoice is not None:
-            taken = taken.exclude(pk=self.invoice.pk)
-        if taken.exists():
-            raise ValidationError(_("Le numéro %(number)s est déjà utilisé pour ce compte."),
-                                  params={"number": number}, code="unique")
-        return number
-
     def clean_iban(self) -> str:
         value = stdnum_iban.compact(self.cleaned_data.get("iban") or "")
         if value:
@@ -193,7 +167,7 @@ class InvoiceForm(forms.Form):
     def draft_data(self) -> DraftData:
         data = self.cleaned_data
         return DraftData(
-            number=data["number"], buyer=data["buyer"], service=data["service"],
+            buyer=data["buyer"], service=data["service"],
             issue_date=data["issue_date"], due_date=data["due_date"],
             po_number=data["po_number"].strip(), contract_reference=data["contract_reference"].strip(),
             billing_framework=data["billing_framework"] or Invoice.BillingFramework.A1,
@@ -210,9 +184,12 @@ class LineForm(forms.Form):
     vat_category = _line_field("vat_category")
     vat_rate = _line_field("vat_rate", min_value=Decimal(0), max_value=Decimal(100), localize=True,
                            widget=_decimal_input(size=5))
-    exemption_reason = _line_field("exemption_reason")
+    exemption_code = forms.ChoiceField(label=_("Code d'exonération"), required=False,
+                                       choices=vat.exemption_code_choices)
     article_code = _line_field("article_code")
     unit = forms.IntegerField(widget=forms.HiddenInput, initial=1, required=False)
+    # On a credit note: the credited invoice's line (kept through edits, checked when issued).
+    credited_line = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
     def has_changed(self) -> bool:
         # A row removed from the page sends nothing at all: it is not a line.
@@ -233,8 +210,11 @@ class LineForm(forms.Form):
         return Line(
             description=data["description"].strip(), quantity=data["quantity"],
             unit_price=data["unit_price"], vat_rate=data["vat_rate"],
-            vat_category=data["vat_category"], exemption_reason=data["exemption_reason"].strip(),
+            vat_category=data["vat_category"], exemption_code=data.get("exemption_code") or "",
+            # The exemption's text (BT-120) is its code's (BT-121): the two always agree.
+            exemption_reason=str(vat.CODE_TEXT.get(data.get("exemption_code") or "", "")),
             article_code=data["article_code"].strip(), unit=data.get("unit") or 1,
+            credited_line_id=data.get("credited_line"),
         )
 
     def partial_line(self) -> Line | None:
@@ -250,7 +230,7 @@ class LineForm(forms.Form):
                     values[name] = Decimal(0)
                     continue
                 return None
-        values["exemption_reason"] = (self["exemption_reason"].value() or "").strip()
+        values["exemption_code"] = (self["exemption_code"].value() or "").strip()
         return Line(**values)
 
 
@@ -308,8 +288,8 @@ def line_initial(invoice: Invoice) -> list[dict]:
         {"description": line.description, "quantity": _trimmed(line.quantity),
          "unit_price": _trimmed(line.unit_price, 2),
          "vat_category": line.vat_category, "vat_rate": line.vat_rate,
-         "exemption_reason": line.exemption_reason, "article_code": line.article_code,
-         "unit": line.unit}
+         "exemption_code": line.exemption_code, "article_code": line.article_code,
+         "unit": line.unit, "credited_line": line.credited_line_id}
         for line in invoice.lines.all()
     ]
 
@@ -317,7 +297,7 @@ def line_initial(invoice: Invoice) -> list[dict]:
 def invoice_initial(invoice: Invoice) -> dict:
     return {
         "buyer": invoice.buyer_id, "service": invoice.service_id, "po_number": invoice.po_number,
-        "contract_reference": invoice.contract_reference, "number": invoice.number,
+        "contract_reference": invoice.contract_reference,
         "issue_date": invoice.issue_date, "due_date": invoice.due_date,
         "billing_framework": invoice.billing_framework, "iban": invoice.iban, "notes": invoice.notes,
     }
@@ -486,3 +466,37 @@ class InvoiceFilterForm(forms.Form):
             return {}
         return {key: value for key, value in self.cleaned_data.items()
                 if value not in (None, "") and key != "sort"}
+
+
+class CreditNoteForm(forms.Form):
+    """How much of each line a credit note credits (each at most what remains). Posted without
+    any quantity, it credits all that remains. `request_key`: the page's one-time key."""
+
+    request_key = forms.CharField(widget=forms.HiddenInput, required=False, max_length=32)
+
+    def __init__(self, *args, status, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.status = status
+        self.rows = []
+        for credit in status.lines:
+            name = f"qty-{credit.line.pk}"
+            self.fields[name] = FiniteDecimalField(
+                label=credit.line.description, required=False, min_value=Decimal(0),
+                max_value=credit.remaining, localize=True, initial=_trimmed(credit.remaining),
+                widget=_decimal_input(size=8),
+                error_messages={"max_value": _("Au plus %(limit_value)s : le reste à créditer.")})
+            self.rows.append((credit, self[name]))
+        if not self.is_bound:
+            self.fields["request_key"].initial = uuid.uuid4().hex
+
+    def clean_request_key(self) -> str:
+        key = self.cleaned_data.get("request_key") or ""
+        return key if key.isalnum() else ""
+
+    def quantities(self) -> dict[int, Decimal] | None:
+        """{line id: quantity}, or None (all that remains) when no quantity was given."""
+        given = {credit.line.pk: self.cleaned_data.get(f"qty-{credit.line.pk}")
+                 for credit, _field in self.rows}
+        if all(value is None for value in given.values()):
+            return None
+        return {pk: value or Decimal(0) for pk, value in given.items()}

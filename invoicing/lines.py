@@ -17,8 +17,11 @@ class Line:
     vat_rate: Decimal = Decimal(0)
     vat_category: str = InvoiceLine.VatCategory.STANDARD
     unit: int = 1
+    exemption_code: str = ""
     exemption_reason: str = ""
     article_code: str = ""
+    # On a credit note: the credited invoice's line this one credits.
+    credited_line_id: int | None = None
 
     @classmethod
     def of(cls, row: InvoiceLine) -> "Line":

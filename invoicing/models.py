@@ -92,12 +92,22 @@ class Invoice(models.Model):
         A2 = "A2", _("A2 — facture déjà payée")
 
     account = models.ForeignKey("core.Account", on_delete=models.PROTECT, related_name="invoices")
-    number = models.CharField(_("numéro"), max_length=20)
+    # Given when the invoice is issued (leaves the drafts), from the account's sequence: a draft
+    # has none, so that abandoned drafts leave no hole.
+    number = models.CharField(_("numéro"), max_length=20, blank=True)
+    issued_at = models.DateTimeField(_("émise le"), null=True, blank=True, editable=False)
     kind = models.CharField(_("type"), max_length=12, choices=Kind.choices, default=Kind.INVOICE)
     credited_invoice = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="credit_notes",
         verbose_name=_("facture d'origine"),
     )
+    # A rejected invoice's replacement (prepared with the credit note that cancels it).
+    replaces = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="replacements",
+        verbose_name=_("remplace"), editable=False,
+    )
+    # The form's one-time key: the same request made twice (a double click) makes one draft.
+    request_key = models.CharField(max_length=64, blank=True, editable=False)
     issue_date = models.DateField(_("date d'émission"), null=True, blank=True)
     due_date = models.DateField(_("date d'échéance"), null=True, blank=True)
     currency = models.CharField(_("devise"), max_length=3, default="EUR")
@@ -159,7 +169,12 @@ class Invoice(models.Model):
         verbose_name_plural = _("factures")
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["account", "number"], name="invoice_unique_number_per_account"),
+            models.UniqueConstraint(fields=["account", "number"], condition=~Q(number=""),
+                                    name="invoice_unique_number_per_account"),
+            models.UniqueConstraint(fields=["account", "request_key"], condition=~Q(request_key=""),
+                                    name="invoice_unique_request_key"),
+            models.CheckConstraint(condition=Q(state="draft") | ~Q(number=""),
+                                   name="invoice_issued_has_number"),
             models.CheckConstraint(
                 condition=Q(due_date__isnull=True) | Q(issue_date__isnull=True)
                 | Q(due_date__gte=models.F("issue_date")),
@@ -176,7 +191,19 @@ class Invoice(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.number
+        return self.number or str(_("brouillon n° %(id)s") % {"id": self.pk})
+
+    def save(self, *args, **kwargs):
+        changed = self.frozen_changes()
+        if changed:
+            raise FrozenInvoice(self, changed)
+        super().save(*args, **kwargs)
+        self._remember_loaded()
+
+    def delete(self, *args, **kwargs):
+        if self.number or self.state != InvoiceState.DRAFT:
+            raise FrozenInvoice(self, ["state"])
+        return super().delete(*args, **kwargs)
 
     @property
     def is_editable(self) -> bool:
@@ -186,6 +213,68 @@ class Invoice(models.Model):
     def refusal_kind(self) -> str:
         """What a refusal asks of the supplier (see `refusal_kind`)."""
         return refusal_kind(self.state, self.chorus_status, self.chorus_status_reason)
+
+    @property
+    def is_issued(self) -> bool:
+        return self.state != InvoiceState.DRAFT
+
+    @property
+    def sign(self) -> int:
+        """-1 for a credit note: it counts negatively in every total."""
+        return -1 if self.kind == self.Kind.CREDIT_NOTE else 1
+
+    @property
+    def signed_total(self) -> Decimal:
+        return self.sign * self.total
+
+    @property
+    def signed_subtotal(self) -> Decimal:
+        return self.sign * self.subtotal
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._loaded = dict(zip(field_names, values, strict=True))
+        return instance
+
+    def frozen_changes(self) -> list[str]:
+        """The fields this save would change that an issued invoice never changes (see
+        FROZEN_FIELDS; the routing fields only for a routing return being fixed)."""
+        loaded = getattr(self, "_loaded", None)
+        if not loaded or loaded.get("state") in EDITABLE_STATES:
+            return [name for name in ("number",) if loaded and loaded.get(name)
+                    and getattr(self, name) != loaded[name]]
+        frozen = FROZEN_FIELDS if loaded.get("state") == InvoiceState.REFUSED \
+            else FROZEN_FIELDS | ROUTING_FIELDS
+        return [name for name in sorted(frozen)
+                if name in loaded and getattr(self, name) != loaded[name]]
+
+    def _remember_loaded(self) -> None:
+        self._loaded = {f.attname: getattr(self, f.attname) for f in self._meta.concrete_fields}
+
+    def refresh_from_db(self, *args, **kwargs):
+        super().refresh_from_db(*args, **kwargs)
+        self._remember_loaded()
+
+
+
+class FrozenInvoice(Exception):
+    """An issued invoice never changes what it says (only its state and its history grow)."""
+
+    def __init__(self, invoice: Invoice, fields: list[str]):
+        self.invoice, self.fields = invoice, fields
+        super().__init__(f"invoice {invoice.number or invoice.pk} is issued: "
+                         f"{', '.join(fields)} never change")
+
+
+# What an issued invoice says, never changed (the database refuses it too, migration 0012).
+FROZEN_FIELDS = frozenset({
+    "number", "kind", "credited_invoice_id", "issue_date", "due_date", "currency", "account_id",
+    "buyer_id", "iban", "notes", "billing_framework", "subtotal", "tax_amount", "total",
+    "payable_amount", "issued_at", "replaces_id",
+})
+# Its routing data: corrected only for a routing return (refused, fixed, resent).
+ROUTING_FIELDS = frozenset({"service_id", "buyer_reference", "po_number", "contract_reference"})
 
 
 # Drafts, and invoices that never reached Chorus Pro: refused by B2Brouter on creation
@@ -214,8 +303,12 @@ class InvoiceLine(models.Model):
                                     default=VatCategory.STANDARD)
     vat_rate = models.DecimalField(_("taux TVA (%)"), max_digits=5, decimal_places=2,
                                    default=Decimal("20.00"))
+    exemption_code = models.CharField(_("code d'exonération"), max_length=30, blank=True)
     exemption_reason = models.CharField(_("motif d'exonération"), max_length=255, blank=True)
     line_total = models.DecimalField(_("total HT"), max_digits=14, decimal_places=2, default=ZERO)
+    # On a credit note: the line of the credited invoice this line credits.
+    credited_line = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True,
+                                      related_name="credit_lines", editable=False)
 
     class Meta:
         verbose_name = _("ligne")
@@ -230,6 +323,19 @@ class InvoiceLine(models.Model):
 
     def __str__(self) -> str:
         return self.description
+
+    def save(self, *args, **kwargs):
+        self._refuse_if_issued(self.invoice_id)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        self._refuse_if_issued(self.invoice_id)
+        return super().delete(*args, **kwargs)
+
+    def _refuse_if_issued(self, invoice_id) -> None:
+        state = Invoice.objects.filter(pk=invoice_id).values_list("state", flat=True).first()
+        if state is not None and state not in EDITABLE_STATES:
+            raise FrozenInvoice(Invoice(pk=invoice_id), ["lines"])
 
 
 class InvoiceEvent(models.Model):
@@ -446,15 +552,17 @@ class InvoiceAttachment(models.Model):
 
 
 class InvoiceStateTotal(models.Model):
-    """How many invoices each account has in each state, and their total: kept by the database
-    itself (triggers on invoicing_invoice, migration 0006), so that the list's counts per state
-    cost one small read whatever the number of invoices."""
+    """How many invoices and credit notes each account has in each state, and their net total
+    (credit notes count negatively): kept by the database itself (triggers on invoicing_invoice,
+    migrations 0006 and 0012), so that the list's counts per state cost one small read whatever
+    the number of invoices."""
 
     account = models.ForeignKey("core.Account", on_delete=models.CASCADE,
                                 related_name="state_totals")
     state = models.CharField(max_length=STATE_MAX_LENGTH)
-    count = models.BigIntegerField(default=0)
-    total = models.DecimalField(max_digits=18, decimal_places=2, default=ZERO)
+    count = models.BigIntegerField(default=0)  # invoices and credit notes
+    credit_count = models.BigIntegerField(default=0)  # of which credit notes
+    total = models.DecimalField(max_digits=18, decimal_places=2, default=ZERO)  # net
 
     class Meta:
         constraints = [

@@ -3,7 +3,18 @@
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import (
+    Case,
+    Count,
+    DecimalField,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+    When,
+)
 
 from core.selectors import account_ids, accounts_for
 from directory.models import Buyer
@@ -45,27 +56,36 @@ def invoice_search(*, user, filters: dict, sort: tuple[str, ...] = ("-created_at
         invoices = invoices.filter(total__gte=filters["amount_min"])
     if filters.get("amount_max") is not None:
         invoices = invoices.filter(total__lte=filters["amount_max"])
-    return invoices.select_related("buyer").order_by(*sort)
+    replaced = Exists(Invoice.objects.filter(replaces=OuterRef("pk")))
+    return invoices.select_related("buyer").annotate(is_replaced=replaced).order_by(*sort)
 
 
 @dataclass(frozen=True)
 class StateSummary:
     state: str
     label: str
-    count: int
-    total: Decimal
+    count: int  # invoices and credit notes
+    total: Decimal  # net: credit notes subtracted
+    credit_count: int = 0  # of which credit notes
+
+
+# An invoice's total, negative for a credit note: what it adds to a sum of amounts.
+SIGNED_TOTAL = Case(When(kind=Invoice.Kind.CREDIT_NOTE, then=-F("total")), default=F("total"),
+                    output_field=DecimalField(max_digits=18, decimal_places=2))
 
 
 def invoice_state_summary(invoices: QuerySet[Invoice]) -> list[StateSummary]:
-    """Count and sum of totals per state of `invoices`, in one GROUP BY query."""
+    """Count and net sum of totals per state of `invoices`, in one GROUP BY query."""
     labels = dict(Invoice.State.choices)
     rows = (
         invoices.order_by().values("state")
-        .annotate(count=Count("id"), amount=Sum("total"))
+        .annotate(count=Count("id"), amount=Sum(SIGNED_TOTAL),
+                  credits=Count("id", filter=Q(kind=Invoice.Kind.CREDIT_NOTE)))
         .order_by("state")
     )
     summary = [StateSummary(state=row["state"], label=labels.get(row["state"], row["state"]),
-                            count=row["count"], total=row["amount"] or Decimal("0.00"))
+                            count=row["count"], total=row["amount"] or Decimal("0.00"),
+                            credit_count=row["credits"])
                for row in rows]
     order = list(labels)
     return sorted(summary, key=lambda s: order.index(s.state) if s.state in order else 99)
@@ -77,11 +97,13 @@ def invoice_state_totals(*, user) -> list[StateSummary]:
     labels = dict(Invoice.State.choices)
     rows = (
         InvoiceStateTotal.objects.filter(account_id__in=account_ids(user), count__gt=0)
-        .values("state").annotate(count=Sum("count"), amount=Sum("total")).order_by("state")
+        .values("state").annotate(count=Sum("count"), amount=Sum("total"),
+                                  credits=Sum("credit_count")).order_by("state")
     )
     order = list(labels)
     summary = [StateSummary(state=row["state"], label=labels.get(row["state"], row["state"]),
-                            count=row["count"], total=row["amount"] or Decimal("0.00"))
+                            count=row["count"], total=row["amount"] or Decimal("0.00"),
+                            credit_count=row["credits"] or 0)
                for row in rows]
     return sorted(summary, key=lambda s: order.index(s.state) if s.state in order else 99)
 

@@ -12,6 +12,7 @@ urlpatterns = [
     path("form/routing/", invoice_form.invoice_form_routing, name="form_routing"),
     path("<int:pk>/", invoices.invoice_detail, name="detail"),
     path("<int:pk>/edit/", invoice_form.invoice_edit, name="edit"),
+    path("<int:pk>/discard/", invoice_form.draft_discard, name="discard"),
     path("<int:pk>/send/", invoices.invoice_send, name="send"),
     path("<int:pk>/progress/", invoices.invoice_progress, name="progress"),
     path("<int:pk>/print/", invoices.invoice_print, name="print"),

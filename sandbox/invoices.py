@@ -39,6 +39,9 @@ DOCUMENTED_FIELDS = frozenset({
     "notes", "terms", "is_credit_note", "amended_number", "amended_date", "amended_reason",
     "ponumber", "buyer_reference", "bank_account", "payment_method", "attachments",
 })
+# The French "franchise en base" (art. 293 B du CGI) exemption code.
+FRANCHISE = "VATEX-FR-FRANCHISE"
+
 # What a documented attachment shows: its link (DEV-DL).
 DOCUMENTED_ATTACHMENT_FIELDS = ("link",)
 ATTACHMENT_MAX = 10 * 1024 * 1024
@@ -107,9 +110,12 @@ def _tax(tax, where, errors):
         errors.add(where, "parameter_invalid",
                    f"Tax category {category} does not allow a {percent}% rate")
         return None
-    comment = tax.get("comment")
+    comment = None if blank(tax.get("comment")) else str(tax["comment"]).strip()
+    if category == "E" and comment == FRANCHISE:
+        # B2Brouter's French guide: an E line with this code is transcoded to Z.
+        category, comment = "Z", None
     return {"name": str(tax["name"]), "category": category, "percent": calc.percent_repr(percent),
-            "comment": None if blank(comment) else str(comment)}
+            "comment": comment}
 
 
 def _line(line, index, errors):

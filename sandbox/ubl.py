@@ -140,7 +140,9 @@ def _tax_category(parent, tag, category, percent, reason=None):
     node = _el(parent, tag)
     _el(node, "cbc:ID", XML_CATEGORY.get(category, category))
     _el(node, "cbc:Percent", _num(percent))
-    if reason:
+    if reason and reason.upper().startswith("VATEX-"):  # a code of the CEF VATEX list (BT-121)
+        _el(node, "cbc:TaxExemptionReasonCode", reason.upper())
+    elif reason:  # a text (BT-120)
         _el(node, "cbc:TaxExemptionReason", reason)
     _tax_scheme(node)
 

@@ -92,3 +92,19 @@ class InvoiceFactory(factory.django.DjangoModelFactory):
         from invoicing.services.drafts import invoice_recompute_totals
 
         invoice_recompute_totals(invoice=self)
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        # Made as a draft, its lines added, then put in the state asked for: an issued invoice's
+        # lines never change (the database refuses it).
+        state = kwargs.pop("state", Invoice.State.DRAFT)
+        invoice = super()._create(model_class, *args, **kwargs)
+        invoice._state_asked = state
+        return invoice
+
+    @factory.post_generation
+    def state_asked(self, create, extracted, **kwargs):
+        state = getattr(self, "_state_asked", Invoice.State.DRAFT)
+        if create and state != Invoice.State.DRAFT:
+            Invoice.objects.filter(pk=self.pk).update(state=state)
+            self.refresh_from_db()

@@ -60,8 +60,9 @@ EXPECTED: dict[str, tuple] = {
     "invoicing:legal_xml": _readers(),
     "invoicing:pdf": _readers(),
     "invoicing:fix": (LOGIN, 302, 403, 302, 404),  # a draft is no routing return: to its page
-    "invoicing:credit_note": ALL_405,
+    "invoicing:credit_note": (LOGIN, 302, 403, 302, 404),  # a draft is not credited: to its page
     "invoicing:replace": ALL_405,
+    "invoicing:discard": ALL_405,
     "invoicing:attachment_add": ALL_405,
     "invoicing:attachment": _readers(),
     "invoicing:attachment_delete": ALL_405,
@@ -99,6 +100,9 @@ ADMIN_PAGES = {"changelist": 200, "add": 200, "history": 200, "delete": 200, "ch
                "": 302, "password_change": 200}  # "": the object's bare URL, to its change page
 # What even the admin may not do: the archive is read-only; sign-in records are not typed in.
 ADMIN_REFUSED = {"admin:invoicing_legaldocument_add": 403,
+                 # invoices are made and numbered in the application; an issued one (the
+                 # world's invoice is numbered) is never deleted
+                 "admin:invoicing_invoice_add": 403, "admin:invoicing_invoice_delete": 403,
                  "admin:invoicing_legaldocument_delete": 403,
                  "admin:invoicing_invoicepdf_add": 403, "admin:invoicing_invoicepdf_delete": 403,
                  "admin:axes_accessattempt_add": 403, "admin:axes_accesslog_add": 403,
@@ -258,6 +262,7 @@ POST_REFUSED: dict[str, dict[str, object]] = {
     "invoicing:fix": {"anonymous": LOGIN, "finance": 403, "other": 404},
     "invoicing:credit_note": {"anonymous": LOGIN, "finance": 403, "other": 404},
     "invoicing:replace": {"anonymous": LOGIN, "finance": 403, "other": 404},
+    "invoicing:discard": {"anonymous": LOGIN, "finance": 403, "other": 404},
     "invoicing:attachment_add": {"anonymous": LOGIN, "finance": 403, "other": 404},
     "invoicing:attachment_delete": {"anonymous": LOGIN, "finance": 403, "other": 404},
     "directory:buyers": {"anonymous": LOGIN, "finance": 403},
@@ -318,7 +323,8 @@ def test_another_accounts_draft_stays_untouched_by_its_admin(world):
     """The other account's admin posts every action on our invoice: 404 each time."""
     invoice = world["invoice"]
     client = _client(world, "other")
-    for key in ("invoicing:send", "invoicing:credit_note", "invoicing:replace"):
+    for key in ("invoicing:send", "invoicing:credit_note", "invoicing:replace",
+                "invoicing:discard"):
         route = next(route for route in all_routes() if route.key == key)
         assert client.post(route.fill(_values(route, world))).status_code == 404
     invoice.refresh_from_db()

@@ -1,5 +1,6 @@
-"""Drafts: create and edit them with their lines, propose their numbers, make credit notes, fix
-a routing return, join supporting documents.
+"""Drafts: create, edit and discard them with their lines, fix a routing return, join supporting
+documents. A draft has no number: it gets one when it is issued (`numbering`); credit notes and
+replacements are `crediting`'s.
 
 Everything here writes, all or nothing, in one transaction; nothing here talks to B2Brouter
 (sending is `submission.invoice_request_send`). Lines come in the one line shape
@@ -7,17 +8,20 @@ Everything here writes, all or nothing, in one transaction; nothing here talks t
 """
 
 import datetime
+import logging
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from core.models import Account
 from invoicing import states, totals
-from invoicing.lines import Line, lines_of
+from invoicing.lines import Line
 from invoicing.models import Invoice, InvoiceAttachment
+from invoicing.models import InvoiceState as S
 from invoicing.services import events
 from invoicing.services.errors import InvoiceActionError
 
@@ -31,14 +35,14 @@ DEFAULT_LEGAL_NOTES = (
     "commande publique, art. D441-5 du code de commerce).\n"
     "#AAB#Pas d'escompte pour paiement anticipé."
 )
-SEQUENCE_WIDTH = 5
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
 class DraftData:
     """The header of a draft as the form gives it; every field may be empty on a draft."""
 
-    number: str = ""
     buyer: object = None
     service: object = None
     issue_date: datetime.date | None = None
@@ -73,8 +77,10 @@ def invoice_create(*, account: Account, number: str, buyer, lines: list[Line], s
                    issue_date=None, due_date=None, po_number: str = "", contract_reference: str = "",
                    billing_framework: str = Invoice.BillingFramework.A1, iban: str | None = None,
                    notes: str = "", user=None, kind: str = Invoice.Kind.INVOICE,
-                   credited_invoice: Invoice | None = None) -> Invoice:
-    """Creates a draft invoice with its lines and totals, all or nothing.
+                   credited_invoice: Invoice | None = None, replaces: Invoice | None = None,
+                   request_key: str = "") -> Invoice:
+    """Creates a draft invoice with its lines and totals, all or nothing. `number` is for
+    invoices numbered elsewhere (imports, benchmarks); a draft from the form has none.
 
     Raises django's ValidationError (field errors) and saves nothing when a value is invalid.
     """
@@ -83,6 +89,8 @@ def invoice_create(*, account: Account, number: str, buyer, lines: list[Line], s
         number=number,
         kind=kind,
         credited_invoice=credited_invoice,
+        replaces=replaces,
+        request_key=request_key,
         buyer=buyer,
         service=service,
         buyer_reference=service.code if service else "",
@@ -106,35 +114,10 @@ def invoice_create(*, account: Account, number: str, buyer, lines: list[Line], s
     return invoice
 
 
-def _format_number(account: Account, sequence: int) -> str:
-    return f"{account.invoice_number_prefix}{sequence:0{SEQUENCE_WIDTH}d}"
-
-
-def invoice_number_proposed(*, account: Account) -> str:
-    """The number the next draft will get from the account's sequence (not reserved)."""
-    sequence = account.next_invoice_sequence
-    while Invoice.objects.filter(account=account, number=_format_number(account, sequence)).exists():
-        sequence += 1
-    return _format_number(account, sequence)
-
-
-def _number_take(account_id: int) -> str:
-    """Takes the next free number of the account's sequence. Call inside a transaction: the
-    account row stays locked until it commits, so two drafts never get the same number."""
-    account = Account.objects.select_for_update().get(pk=account_id)
-    sequence = account.next_invoice_sequence
-    while Invoice.objects.filter(account=account, number=_format_number(account, sequence)).exists():
-        sequence += 1
-    account.next_invoice_sequence = sequence + 1
-    account.save(update_fields=["next_invoice_sequence", "updated_at"])
-    return _format_number(account, sequence)
-
-
 def invoice_defaults(*, account: Account, today: datetime.date | None = None) -> dict:
-    """What a new invoice form starts with: number, dates from the payment terms, IBAN, notes."""
+    """What a new invoice form starts with: dates from the payment terms, IBAN, notes."""
     today = today or timezone.localdate()
     return {
-        "number": invoice_number_proposed(account=account),
         "issue_date": today,
         "due_date": today + datetime.timedelta(days=account.payment_terms_days),
         "iban": account.iban,
@@ -143,48 +126,51 @@ def invoice_defaults(*, account: Account, today: datetime.date | None = None) ->
     }
 
 
-def _unique_number_error(number: str) -> ValidationError:
-    return ValidationError({"number": [_("Le numéro %(number)s est déjà utilisé pour ce compte.")
-                                       % {"number": number}]})
+def _is_empty(data: DraftData, lines: list[Line]) -> bool:
+    return data.buyer is None and not any(
+        line.description or line.quantity or line.unit_price for line in lines)
+
+
+EMPTY_DRAFT = gettext_lazy("La facture est vide : choisissez l'acheteur ou saisissez une ligne avant de "
+                "l'enregistrer.")
 
 
 def draft_create(*, account: Account, data: DraftData, lines: list[Line], user=None,
-                 from_sequence: bool = True, kind: str = Invoice.Kind.INVOICE,
-                 credited_invoice: Invoice | None = None) -> Invoice:
-    """Creates a draft with its lines and totals, all or nothing.
-
-    `from_sequence`: the number is taken from the account's sequence under a row lock (the one the
-    form proposed may have been taken meanwhile: the draft gets the next free one); otherwise
-    `data.number` is used as typed. Raises ValidationError by field (a taken number on `number`).
-    """
+                 kind: str = Invoice.Kind.INVOICE, credited_invoice: Invoice | None = None,
+                 replaces: Invoice | None = None, request_key: str = "") -> Invoice:
+    """Creates a draft (no number yet: it gets one when issued) with its lines and totals, all
+    or nothing. The same `request_key` twice (a double click) makes one draft: the first.
+    Raises ValidationError by field; an empty draft (no buyer, no line) is not saved."""
+    if _is_empty(data, lines):
+        raise ValidationError({"__all__": [EMPTY_DRAFT]})
     with transaction.atomic():
-        number = _number_take(account.pk) if from_sequence else data.number
-        if not from_sequence and Invoice.objects.filter(account=account, number=number).exists():
-            raise _unique_number_error(number)
+        if request_key:
+            existing = Invoice.objects.filter(account=account, request_key=request_key).first()
+            if existing is not None:
+                return existing
         return invoice_create(
-            account=account, number=number, buyer=data.buyer, service=data.service, lines=lines,
+            account=account, number="", buyer=data.buyer, service=data.service, lines=lines,
             issue_date=data.issue_date, due_date=data.due_date, po_number=data.po_number,
             contract_reference=data.contract_reference, billing_framework=data.billing_framework,
             iban=data.iban, notes=data.notes, user=user, kind=kind,
-            credited_invoice=credited_invoice,
+            credited_invoice=credited_invoice, replaces=replaces, request_key=request_key,
         )
 
 
 def draft_update(*, invoice_id: int, data: DraftData, lines: list[Line], user=None) -> Invoice:
-    """Replaces a draft's header and lines, recomputes its totals. All or nothing.
+    """Replaces a draft's header and lines, recomputes its totals. All or nothing. (An invoice
+    whose deposit failed is corrected the same way, under the number it keeps.)
 
     Raises InvoiceActionError when the invoice is no longer editable (sent meanwhile), and
     ValidationError by field.
     """
+    if _is_empty(data, lines):
+        raise ValidationError({"__all__": [EMPTY_DRAFT]})
     with transaction.atomic():
         invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
         if not invoice.is_editable:
             raise InvoiceActionError(_("La facture %(number)s a été envoyée : elle ne se modifie "
                                        "plus.") % {"number": invoice.number})
-        if (data.number != invoice.number and Invoice.objects.filter(
-                account_id=invoice.account_id, number=data.number).exclude(pk=invoice.pk).exists()):
-            raise _unique_number_error(data.number)
-        invoice.number = data.number
         invoice.buyer = data.buyer
         invoice.service = data.service
         invoice.buyer_reference = data.service.code if data.service else ""
@@ -205,6 +191,26 @@ def draft_update(*, invoice_id: int, data: DraftData, lines: list[Line], user=No
         invoice_recompute_totals(invoice=invoice)
         events.user_note_event(invoice=invoice, actor=user, message="Brouillon modifié")
     return invoice
+
+
+def draft_discard(*, invoice_id: int, user=None) -> str:
+    """Deletes a draft that was never issued (no number), with its lines, documents and
+    history; returns how it was named. Raises InvoiceActionError for anything issued: an issued
+    invoice is cancelled by a credit note, never deleted."""
+    with transaction.atomic():
+        invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
+        if invoice.state != S.DRAFT or invoice.number:
+            raise InvoiceActionError(_("La facture %(number)s est émise : elle ne se supprime pas "
+                                       "(faites un avoir).") % {"number": invoice.number})
+        name = str(invoice)
+        files = [a.file for a in invoice.attachments.all()]
+        invoice.events.all().delete()  # a draft's history only: the database allows no other
+        invoice.attachments.all().delete()
+        invoice.lines.all().delete()
+        invoice.delete()
+        transaction.on_commit(lambda: [f.delete(save=False) for f in files])
+    logger.info("draft %s discarded by %s", name, getattr(user, "username", None))
+    return name
 
 
 def invoice_fix_routing(*, invoice_id: int, service, po_number: str, contract_reference: str,
@@ -232,56 +238,6 @@ def invoice_fix_routing(*, invoice_id: int, service, po_number: str, contract_re
             message=f"Acheminement corrigé : service {invoice.buyer_reference or '—'}, "
                     f"engagement {po_number or '—'}")
     return invoice
-
-
-def _copy_data(invoice: Invoice, *, today: datetime.date) -> DraftData:
-    account = invoice.account
-    return DraftData(
-        buyer=invoice.buyer, service=invoice.service, issue_date=today,
-        due_date=today + datetime.timedelta(days=account.payment_terms_days),
-        po_number=invoice.po_number, contract_reference=invoice.contract_reference,
-        billing_framework=invoice.billing_framework, iban=invoice.iban, notes=invoice.notes,
-    )
-
-
-def credit_note_create(*, invoice_id: int, user=None) -> Invoice:
-    """A draft credit note cancelling a deposited invoice in full: same buyer, routing and lines,
-    a new number from the sequence, the credited invoice referenced (BT-25/26).
-    Raises InvoiceActionError when the invoice was never deposited or is itself a credit note."""
-    invoice = Invoice.objects.select_related("account", "buyer", "service").get(pk=invoice_id)
-    if invoice.kind != Invoice.Kind.INVOICE or invoice.state not in states.DEPOSITED_STATES:
-        raise InvoiceActionError(_("Un avoir se fait sur une facture déposée chez Chorus Pro."))
-    today = timezone.localdate()
-    data = _copy_data(invoice, today=today)
-    data.due_date = today
-    data.billing_framework = Invoice.BillingFramework.A1
-    with transaction.atomic():
-        credit_note = draft_create(account=invoice.account, data=data, lines=lines_of(invoice),
-                                   user=user, kind=Invoice.Kind.CREDIT_NOTE,
-                                   credited_invoice=invoice)
-        events.user_note_event(invoice=invoice, actor=user,
-                               message=f"Avoir {credit_note.number} préparé")
-    return credit_note
-
-
-def rejection_replace(*, invoice_id: int, user=None) -> tuple[Invoice, Invoice]:
-    """For a rejected invoice (refused, REJETEE: dead at Chorus Pro, or a refusal whose kind
-    B2Brouter does not say), prepares in one go the credit note that cancels it and a new draft
-    invoice with the same content under a new number. Both are drafts, to check and send.
-    Raises InvoiceActionError for any other invoice."""
-    invoice = Invoice.objects.select_related("account", "buyer", "service").get(pk=invoice_id)
-    if not states.can_replace(invoice.state, invoice.chorus_status, invoice.chorus_status_reason):
-        raise InvoiceActionError(_("Seule une facture rejetée (REJETEE) se remplace par un avoir "
-                                   "et une nouvelle facture."))
-    with transaction.atomic():
-        credit_note = credit_note_create(invoice_id=invoice.pk, user=user)
-        replacement = draft_create(account=invoice.account,
-                                   data=_copy_data(invoice, today=timezone.localdate()),
-                                   lines=lines_of(invoice), user=user)
-        events.user_note_event(
-            invoice=invoice, actor=user,
-            message=f"Remplacée par {replacement.number} (avoir {credit_note.number})")
-    return credit_note, replacement
 
 
 def attachment_add(*, invoice: Invoice, upload, user=None,

@@ -8,15 +8,15 @@ outside any transaction.
 
 import hashlib
 import logging
-from decimal import Decimal, InvalidOperation
+from dataclasses import replace
 
-from defusedxml import ElementTree as SafeET
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 import b2brouter
 from core.gateway import b2brouter_client
-from invoicing import states, totals
+from invoicing import legal_xml, states, totals, vat
+from invoicing.lines import lines_of
 from invoicing.models import Invoice, InvoicePdf, LegalDocument
 from invoicing.services import enqueue, events
 from invoicing.services.errors import PdfNotReady
@@ -25,9 +25,6 @@ from invoicing.services.remote import invoice_refresh, parse_timestamp
 
 logger = logging.getLogger(__name__)
 
-CBC = "{urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2}"
-CAC = "{urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2}"
-SIRET_SCHEME = "0009"
 
 
 def invoice_fetch_legal(*, invoice_id: int) -> LegalDocument | None:
@@ -96,54 +93,37 @@ def invoice_acknowledge(*, invoice_id: int) -> bool:
     return True
 
 
-def _text(node, path: str) -> str:
-    found = node.find(path)
-    return (found.text or "").strip() if found is not None else ""
-
-
-def _amount(node, path: str) -> Decimal | None:
-    try:
-        return Decimal(_text(node, path))
-    except InvalidOperation:
-        return None
-
-
 def legal_xml_facts(content: bytes) -> dict:
-    """The data a reconciliation compares, read from a UBL Invoice or CreditNote."""
-    root = SafeET.fromstring(content)
-    buyer = root.find(f"{CAC}AccountingCustomerParty/{CAC}Party")
-    buyer_siret = ""
-    if buyer is not None:
-        for ident in buyer.findall(f"{CAC}PartyIdentification/{CBC}ID"):
-            if ident.get("schemeID") == SIRET_SCHEME:
-                buyer_siret = (ident.text or "").strip()
-    totals = root.find(f"{CAC}LegalMonetaryTotal")
-    breakdown = {}
-    for subtotal in root.findall(f"{CAC}TaxTotal/{CAC}TaxSubtotal"):
-        category = _text(subtotal, f"{CAC}TaxCategory/{CBC}ID")
-        rate = _amount(subtotal, f"{CAC}TaxCategory/{CBC}Percent") or Decimal(0)
-        breakdown[(category, rate.quantize(Decimal("0.01")))] = (
-            _amount(subtotal, f"{CBC}TaxableAmount"), _amount(subtotal, f"{CBC}TaxAmount"))
+    """The data a reconciliation compares, read from any UBL Invoice or CreditNote
+    (`invoicing.legal_xml`)."""
+    facts = legal_xml.read(content)
     return {
-        "number": _text(root, f"{CBC}ID"),
-        "buyer_siret": buyer_siret,
-        "service_code": _text(root, f"{CBC}BuyerReference"),
-        "po_number": _text(root, f"{CAC}OrderReference/{CBC}ID"),
-        "subtotal": _amount(totals, f"{CBC}TaxExclusiveAmount") if totals is not None else None,
-        "total": _amount(totals, f"{CBC}TaxInclusiveAmount") if totals is not None else None,
-        "tax_amount": _amount(root, f"{CAC}TaxTotal/{CBC}TaxAmount"),
-        "breakdown": breakdown,
+        "number": facts.number,
+        "buyer_siret": facts.buyer.identifier(legal_xml.SIRET_SCHEME),
+        "service_code": facts.buyer_reference,
+        "po_number": facts.order_reference,
+        "subtotal": facts.tax_exclusive,
+        "total": facts.tax_inclusive,
+        "tax_amount": facts.tax_amount,
+        "breakdown": {b.key: (b.taxable, b.tax) for b in facts.breakdown},
     }
+
+
+def _expected_breakdown(invoice: Invoice) -> dict:
+    """Our VAT breakdown under the categories the legal XML carries (an E franchise line is
+    written Z: B2Brouter's French guide)."""
+    lines = [replace(line, vat_category=vat.xml_category(line.vat_category, line.exemption_code))
+             for line in lines_of(invoice)]
+    result = totals.compute(lines)
+    return {(b.category, b.rate): (b.base, b.amount) for b in result.breakdown}
 
 
 def legal_xml_discrepancies(invoice: Invoice, content: bytes) -> list[str]:
     """Each way in which the legal XML differs from our invoice (empty when they agree)."""
     try:
         facts = legal_xml_facts(content)
-    except SafeET.ParseError as exc:
+    except (legal_xml.ParseError, ValueError) as exc:  # not XML, not UBL, or hostile
         return [f"XML illisible : {exc}"]
-    ours = totals.compute(invoice.lines.all(),
-                          already_paid=invoice.billing_framework == Invoice.BillingFramework.A2)
     expected = {
         "number": invoice.number,
         "buyer_siret": invoice.buyer.siret if invoice.buyer_id else "",
@@ -161,7 +141,7 @@ def legal_xml_discrepancies(invoice: Invoice, content: bytes) -> list[str]:
         for key, value in expected.items()
         if str(facts[key] if facts[key] is not None else "") != str(value)
     ]
-    our_breakdown = {(b.category, b.rate): (b.base, b.amount) for b in ours.breakdown}
+    our_breakdown = _expected_breakdown(invoice)
     if facts["breakdown"] != our_breakdown:
         problems.append(
             "ventilation TVA : XML "

@@ -21,21 +21,29 @@ def invoice_notify_rejection(*, invoice_id: int) -> int:
     if not recipients:
         return 0
     kind = invoice.refusal_kind
+    credit = invoice.kind == Invoice.Kind.CREDIT_NOTE
+    e = "" if credit else "e"  # "un avoir", "une facture": the participles agree
+    noun, it = ("L'avoir", "le") if credit else ("La facture", "la")
     if invoice.state == S.ERROR:
-        what, fix = "n'a pas pu être déposée", "Corrigez-la et renvoyez-la sous le même numéro."
+        what, fix = f"n'a pas pu être déposé{e}", f"Corrigez-{it} et renvoyez-{it} sous le même numéro."
     elif kind == states.ROUTING:
-        what, fix = "a été retournée (à recycler)", "Corrigez le code service ou le n° d'engagement et renvoyez-la sous le même numéro."
+        what, fix = (f"a été retourné{e} (à recycler)", "Corrigez le code service ou le n° "
+                     f"d'engagement et renvoyez-{it} sous le même numéro.")
     elif kind == states.SUSPENSION:
-        what, fix = "a été suspendue", "Complétez les pièces justificatives sur le portail Chorus Pro."
+        what, fix = f"a été suspendu{e}", "Complétez les pièces justificatives sur le portail Chorus Pro."
     elif kind == states.REJECTION:
-        what, fix = "a été rejetée", "Émettez un avoir puis une nouvelle facture sous un nouveau numéro."
+        what, fix = f"a été rejeté{e}", (
+            "Émettez un nouvel avoir, corrigé." if credit
+            else "Émettez un avoir puis une nouvelle facture sous un nouveau numéro.")
     else:
-        what, fix = "a été refusée", ("Lisez le motif : s'il porte sur le routage (code service, n° "
-                                      "d'engagement), corrigez-la et renvoyez-la sous le même numéro ; "
-                                      "sinon émettez un avoir puis une nouvelle facture.")
-    subject = f"Facture {invoice.number} {what} par Chorus Pro"
+        what, fix = f"a été refusé{e}", (
+            "Lisez le motif : s'il porte sur le routage (code service, n° d'engagement), "
+            f"corrigez-{it} et renvoyez-{it} sous le même numéro ; sinon "
+            + ("émettez un nouvel avoir." if credit
+               else "émettez un avoir puis une nouvelle facture."))
+    subject = f"{'Avoir' if credit else 'Facture'} {invoice.number} {what} par Chorus Pro"
     body = (
-        f"La facture {invoice.number} à {invoice.buyer.name if invoice.buyer_id else '?'} "
+        f"{noun} {invoice.number} à {invoice.buyer.name if invoice.buyer_id else '?'} "
         f"({invoice.total} {invoice.currency}) {what}.\n"
         f"Statut : {invoice.chorus_status or invoice.get_state_display()}\n"
         f"Motif : {invoice.chorus_status_reason or invoice.last_error or 'non précisé'}\n\n{fix}\n"

@@ -18,19 +18,21 @@ from directory.services import buyer_ensure_registered, service_ensure_registere
 from invoicing import checks, states
 from invoicing.models import Invoice, InvoiceAttachment, InvoiceEvent
 from invoicing.models import InvoiceState as S
-from invoicing.services import enqueue, events
+from invoicing.services import crediting, enqueue, events, numbering
 from invoicing.services.errors import InvoiceActionError, InvoiceCheckFailed
 from invoicing.services.logs import invoice_log_context, log
 from invoicing.services.remote import apply_remote_locked
 
 __all__ = ["InvoiceActionError", "InvoiceCheckFailed", "invoice_body", "invoice_request_send",
-           "invoice_submit"]
+           "invoice_send_problems", "invoice_submit"]
 
 def invoice_request_send(*, invoice_id: int, user=None) -> Invoice:
     """Queues an invoice for submission; the task is enqueued once the transaction commits.
 
     The pre-send checks run here, whatever asks (the form, a bulk send, a command, a task): an
-    invoice they refuse raises InvoiceCheckFailed with their messages and stays as it was.
+    invoice they refuse raises InvoiceCheckFailed with their messages and stays as it was. A
+    credit note is checked against what its invoice has left to credit. A draft is issued here:
+    it gets its number from the account's sequence, in this transaction (`numbering`).
     Idempotent: an invoice already queued or further along is left as it is. A new submission
     round starts, under the same number, for a routing return (refused, fixed) and for a failed
     deposit (error, corrected: its document at B2Brouter is deleted and created again).
@@ -45,21 +47,48 @@ def invoice_request_send(*, invoice_id: int, user=None) -> Invoice:
             invoice.state in states.REMOTE_STATES and not resend
         ):
             return invoice
-        problems = checks.invoice_problems(invoice, list(invoice.lines.all()))
+        if invoice.kind == Invoice.Kind.CREDIT_NOTE and invoice.credited_invoice_id:
+            # Under the credited invoice's lock: two credit notes issued at once are counted
+            # one after the other.
+            Invoice.objects.select_for_update().filter(pk=invoice.credited_invoice_id).first()
+        problems = invoice_send_problems(invoice)
         if problems:
-            raise InvoiceCheckFailed(invoice.number, problems)
-        fields = {"last_error": "", "remote_field_errors": {}}
+            raise InvoiceCheckFailed(str(invoice), problems)
+        issued, date_problems = numbering.issue_fields(invoice)
+        if date_problems:
+            raise InvoiceCheckFailed(str(invoice), date_problems)
+        fields = {"last_error": "", "remote_field_errors": {}, **issued}
         if resend:
             # the new deposit will have its own legal XML
             fields.update(submission_round=invoice.submission_round + 1, download_legal_url="")
         if invoice.state == S.ERROR and invoice.remote_id:
             # Terminal at B2Brouter (its French guide): delete it there, create it again.
             fields.update(remote_id_to_delete=invoice.remote_id, remote_id=None)
+        message = (f"Émise sous le numéro {issued['number']}, envoi demandé" if issued
+                   else "Envoi demandé")
         states.invoice_transition(invoice=invoice, to=S.QUEUED, source=InvoiceEvent.Source.USER,
-                                  actor=user, history={"message": "Envoi demandé"}, **fields)
+                                  actor=user, history={"message": message}, **fields)
         enqueue.submit_later(invoice.pk)
     log(logging.INFO, invoice, "queued for submission")
     return invoice
+
+
+def invoice_send_problems(invoice: Invoice, lines=None) -> dict[str, list[str]]:
+    """Everything that stops this invoice from being sent, by field ({} when it may go): the
+    pre-send checks, what its credited invoice has left for a credit note, and the date the
+    sequence's order asks for (a draft)."""
+    lines = list(invoice.lines.all()) if lines is None else lines
+    problems = checks.invoice_problems(invoice, lines)
+    if invoice.kind == Invoice.Kind.CREDIT_NOTE and invoice.credited_invoice_id:
+        _merge(problems, crediting.credit_problems(invoice, lines))
+    if not invoice.number and "issue_date" not in problems:
+        _merge(problems, numbering.date_problems(invoice))
+    return problems
+
+
+def _merge(problems: dict, more: dict) -> None:
+    for key, messages in more.items():
+        problems.setdefault(key, []).extend(messages)
 
 
 def _claim_for_submission(invoice_id: int, stale_after: int) -> Invoice | None:
@@ -92,8 +121,9 @@ def invoice_body(invoice: Invoice, *, send_after_import: bool = True) -> dict:
             unit=line.unit,
             position=line.position,
             article_code=line.article_code,
+            # The exemption's VATEX code, as B2Brouter's French guide reads `comment`.
             taxes=[payloads.TaxData(category=line.vat_category, percent=line.vat_rate,
-                                    comment=line.exemption_reason)],
+                                    comment=line.exemption_code or line.exemption_reason)],
         )
         for line in invoice.lines.all()
     ]

@@ -2,6 +2,8 @@
 shown at once (htmx partials of the same template); saving goes through `services.drafts`,
 sending through `invoices.send_one`."""
 
+import uuid
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -13,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from core.models import Account
 from core.roles import role_required
 from core.selectors import accounts_for
-from invoicing import checks, totals
+from invoicing import totals
 from invoicing.forms import (
     AttachmentForm,
     InvoiceForm,
@@ -24,7 +26,7 @@ from invoicing.forms import (
     line_initial,
 )
 from invoicing.models import Invoice
-from invoicing.services import drafts
+from invoicing.services import drafts, numbering, submission
 from invoicing.services.errors import InvoiceActionError
 from invoicing.views.common import EDITORS, account_for, invoice_or_404
 from invoicing.views.invoices import send_one
@@ -36,6 +38,8 @@ def _form_context(request, *, account, form, formset, invoice=None, general_prob
     live = _live_totals(formset, form)
     return {
         "account": account, "accounts": accounts_for(request.user),
+        "next_number": numbering.number_next(account=account),
+        "request_key": request.POST.get("request_key") or uuid.uuid4().hex,
         "form": form, "formset": formset, "invoice": invoice,
         "general_problems": general_problems or [], "checked": checked,
         "attachments": attachments,
@@ -46,13 +50,33 @@ def _form_context(request, *, account, form, formset, invoice=None, general_prob
     }
 
 
+def _request_key(request) -> str:
+    """The new-invoice form's one-time key (the same form sent twice makes one draft)."""
+    key = request.POST.get("request_key", "")
+    return key if len(key) == 32 and key.isalnum() else ""
+
+
+def _unsaved_problems(account, form, formset) -> list[str] | None:
+    """For "check and send" on a new invoice: its problems before anything is saved (None when
+    it may go). Nothing half-done is kept: the user fixes the form, or saves the draft."""
+    data, lines = form.draft_data(), formset.lines()
+    unsaved = Invoice(account=account, buyer=data.buyer, service=data.service,
+                      issue_date=data.issue_date, due_date=data.due_date, po_number=data.po_number,
+                      contract_reference=data.contract_reference,
+                      billing_framework=data.billing_framework, iban=data.iban, notes=data.notes)
+    problems = submission.invoice_send_problems(unsaved, lines)
+    if not problems:
+        return None
+    return attach_problems(problems, form, formset)
+
+
 def _save_draft(request, *, account, form, formset, invoice) -> Invoice | None:
     """Creates or updates the draft; on a validation error, puts it on the form and returns None."""
     try:
         if invoice is None:
             return drafts.draft_create(account=account, data=form.draft_data(),
                                        lines=formset.lines(), user=request.user,
-                                       from_sequence=form.from_sequence)
+                                       request_key=_request_key(request))
         return drafts.draft_update(invoice_id=invoice.pk, data=form.draft_data(),
                                    lines=formset.lines(), user=request.user)
     except ValidationError as exc:
@@ -69,22 +93,25 @@ def _invoice_form(request: HttpRequest, *, account: Account, invoice: Invoice | 
     if request.method == "POST":
         form = InvoiceForm(request.POST, account=account, invoice=invoice)
         formset = LineFormSet(request.POST, prefix="lines")
+        action = request.POST.get("action", "save")
         if form.is_valid() and formset.is_valid():
-            is_new = invoice is None
+            if invoice is None and action == "send":
+                general = _unsaved_problems(account, form, formset)
+                if general is not None:
+                    messages.error(request, _("Envoi refusé : rien n'a été enregistré. Corrigez "
+                                              "les champs signalés, ou enregistrez le brouillon."))
+                    return render(request, "invoicing/invoice_form.html", _form_context(
+                        request, account=account, form=form, formset=formset,
+                        general_problems=general, checked=True), status=422)
             saved = _save_draft(request, account=account, form=form, formset=formset,
                                 invoice=invoice)
             if saved is not None:
-                action = request.POST.get("action", "save")
                 if action == "send":
                     return send_one(request, saved)
                 if action == "check":
                     return redirect(reverse("invoicing:edit", args=[saved.pk]) + "?check=1")
-                if is_new and saved.number != form.cleaned_data.get("proposed_number") and \
-                        form.from_sequence:
-                    messages.info(request, _("Le numéro proposé venait d'être pris : la facture "
-                                             "porte le numéro %(number)s.") % {"number": saved.number})
-                messages.success(request, _("Brouillon %(number)s enregistré.")
-                                 % {"number": saved.number})
+                messages.success(request, _("Brouillon enregistré.") if not saved.number
+                                 else _("%(number)s enregistrée.") % {"number": saved.number})
                 return redirect("invoicing:edit", pk=saved.pk)
         context = _form_context(request, account=account, form=form, formset=formset,
                                 invoice=invoice)
@@ -93,7 +120,6 @@ def _invoice_form(request: HttpRequest, *, account: Account, invoice: Invoice | 
     if invoice is not None:
         return _edit_page(request, invoice, check=bool(request.GET.get("check")))
     initial = drafts.invoice_defaults(account=account)
-    initial["proposed_number"] = initial["number"]
     form = InvoiceForm(account=account, initial=initial)
     formset = LineFormSet(prefix="lines")
     return render(request, "invoicing/invoice_form.html", _form_context(
@@ -105,7 +131,8 @@ def _edit_page(request: HttpRequest, invoice: Invoice, *, check: bool = False,
     """The saved draft's form (its problems shown with `check`)."""
     form = InvoiceForm(account=invoice.account, invoice=invoice, initial=invoice_initial(invoice))
     formset = LineFormSet(prefix="lines", initial=line_initial(invoice))
-    general = attach_problems(checks.invoice_problems(invoice), form, formset) if check else []
+    general = attach_problems(submission.invoice_send_problems(invoice), form, formset) \
+        if check else []
     return render(request, "invoicing/invoice_form.html", _form_context(
         request, account=invoice.account, form=form, formset=formset, invoice=invoice,
         general_problems=general, checked=check, attachment_form=attachment_form),
@@ -127,6 +154,20 @@ def invoice_edit(request: HttpRequest, pk: int) -> HttpResponse:
                                     "plus.") % {"number": invoice.number})
         return redirect("invoicing:detail", pk=invoice.pk)
     return _invoice_form(request, account=invoice.account, invoice=invoice)
+
+
+@require_POST
+@role_required(*EDITORS)
+def draft_discard(request: HttpRequest, pk: int) -> HttpResponse:
+    """Deletes a draft never issued (no number: the sequence loses nothing)."""
+    invoice = invoice_or_404(request, pk)
+    try:
+        name = drafts.draft_discard(invoice_id=invoice.pk, user=request.user)
+    except InvoiceActionError as exc:
+        messages.error(request, str(exc))
+        return redirect("invoicing:detail", pk=invoice.pk)
+    messages.success(request, _("%(name)s supprimé.") % {"name": name.capitalize()})
+    return redirect("invoicing:list")
 
 
 @require_POST

@@ -27,13 +27,14 @@ from core.roles import ALL, role_required
 from invoicing import checks, selectors, states, totals
 from invoicing.forms import (
     SORTS,
+    CreditNoteForm,
     InvoiceFilterForm,
     RoutingFixForm,
     attach_field_problems,
 )
 from invoicing.models import Invoice, InvoiceAttachment
 from invoicing.models import InvoiceState as S
-from invoicing.services import dashboard, drafts, submission
+from invoicing.services import crediting, dashboard, drafts, submission
 from invoicing.services.errors import InvoiceActionError, InvoiceCheckFailed
 from invoicing.views.common import EDITORS, can_edit, invoice_or_404, safe_next
 
@@ -56,10 +57,19 @@ def _fix_for(invoice: Invoice) -> str:
     """The fix that applies to an invoice sent back or refused: "fix" (routing return, same
     number), "replace" (rejection: credit note + new invoice), "choose" (a refusal B2Brouter does
     not qualify: the user reads the reason and takes one of the two), "suspended" (documents
-    missing), "edit" (refused by B2Brouter before deposit, or a failed deposit), or ""."""
+    missing), "edit" (refused by B2Brouter before deposit, or a failed deposit), "replaced" (a
+    rejection whose credit note and new invoice are prepared), or ""."""
     if invoice.state in (S.FAILED, S.ERROR):
         return "edit"
-    return _FIX_OF_REFUSAL.get(invoice.refusal_kind, "")
+    fix = _FIX_OF_REFUSAL.get(invoice.refusal_kind, "")
+    if fix in ("replace", "choose") and _replaced(invoice):
+        return "replaced"  # its credit note and new invoice are prepared: nothing more to offer
+    return fix
+
+
+def _replaced(invoice: Invoice) -> bool:
+    replaced = getattr(invoice, "is_replaced", None)  # annotated by the list
+    return invoice.replacements.exists() if replaced is None else replaced
 
 
 @require_GET
@@ -106,11 +116,10 @@ def send_one(request: HttpRequest, invoice: Invoice) -> HttpResponse:
     """Queues the invoice; the sending service runs the pre-send checks, and their problems send
     the user back to the fields that need fixing."""
     if not _sendable(invoice):
-        messages.info(request, _("La facture %(number)s est déjà envoyée.")
-                      % {"number": invoice.number})
+        messages.info(request, _("%(invoice)s est déjà envoyée.") % {"invoice": _named(invoice)})
         return redirect("invoicing:detail", pk=invoice.pk)
     try:
-        submission.invoice_request_send(invoice_id=invoice.pk, user=request.user)
+        invoice = submission.invoice_request_send(invoice_id=invoice.pk, user=request.user)
     except InvoiceCheckFailed as exc:
         count = len(exc.messages)
         messages.error(request, ngettext(
@@ -122,9 +131,18 @@ def send_one(request: HttpRequest, invoice: Invoice) -> HttpResponse:
     except InvoiceActionError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, _("Facture %(number)s mise en file d'envoi.")
-                         % {"number": invoice.number})
+        messages.success(request, _("%(invoice)s émise et mise en file d'envoi.")
+                         % {"invoice": _named(invoice)})
     return redirect("invoicing:detail", pk=invoice.pk)
+
+
+def _named(invoice: Invoice) -> str:
+    """How a message names it: "Facture F2026-00042", "Avoir F2026-00043", "Brouillon n° 7"."""
+    if not invoice.number:
+        return str(invoice).capitalize()
+    if invoice.kind == Invoice.Kind.CREDIT_NOTE:
+        return _("Avoir %(number)s") % {"number": invoice.number}
+    return _("Facture %(number)s") % {"number": invoice.number}
 
 
 @require_POST
@@ -146,17 +164,17 @@ def invoice_bulk_send(request: HttpRequest) -> HttpResponse:
     with transaction.atomic():
         for invoice in invoices:
             if not _sendable(invoice):
-                skipped.append(invoice.number)
+                skipped.append(str(invoice))
                 continue
             try:
-                submission.invoice_request_send(invoice_id=invoice.pk, user=request.user)
+                sent = submission.invoice_request_send(invoice_id=invoice.pk, user=request.user)
             except InvoiceCheckFailed as exc:
-                refused.append(f"{invoice.number} ({exc.messages[0]})")
+                refused.append(f"{invoice} ({exc.messages[0]})")
                 continue
             except InvoiceActionError as exc:
-                refused.append(f"{invoice.number} ({exc})")
+                refused.append(f"{invoice} ({exc})")
                 continue
-            queued.append(invoice.number)
+            queued.append(sent.number)
     if queued:
         messages.success(request, ngettext(
             "%(count)d facture mise en file d'envoi.",
@@ -223,6 +241,7 @@ def _detail_context(request: HttpRequest, invoice: Invoice) -> dict:
     legal_documents = list(
         invoice.legal_documents.defer("content").order_by("-submission_round"))
     pdf = invoice.pdfs.defer("content").filter(submission_round=invoice.submission_round).first()
+    credit = crediting.credit_status(invoice) if invoice.kind == Invoice.Kind.INVOICE else None
     context = {
         "invoice": invoice,
         "lines": lines,
@@ -230,19 +249,20 @@ def _detail_context(request: HttpRequest, invoice: Invoice) -> dict:
         "legal_documents": legal_documents,
         "pdf": pdf,
         "attachments": invoice.attachments.all(),
-        "credit_notes": invoice.credit_notes.all(),
+        "credit": credit,
+        "replacement": invoice.replacements.order_by("pk").first(),
         "breakdown": totals.compute(lines).breakdown,
         "fix": fix,
         "can_edit": editor,
         "polling": _still_moving(invoice, legal_documents, pdf),
         "poll_every": "2s" if invoice.state in IN_TRANSIT else "5s",
-        "can_credit": editor and invoice.kind == Invoice.Kind.INVOICE
-        and invoice.state in states.DEPOSITED_STATES,
+        "can_credit": editor and credit is not None and invoice.state in states.DEPOSITED_STATES
+        and not credit.fully_credited,
         "problems": {},
         "steps": _steps(invoice),
     }
     if invoice.is_editable:
-        context["problems"] = checks.invoice_problems(invoice, lines)
+        context["problems"] = submission.invoice_send_problems(invoice, lines)
     return context
 
 
@@ -353,7 +373,10 @@ def invoice_fix(request: HttpRequest, pk: int) -> HttpResponse:
     """A routing return (A_RECYCLER): correct the service / commitment and resend, same number."""
     invoice = invoice_or_404(request, pk)
     if _fix_for(invoice) not in ("fix", "choose"):
-        messages.warning(request, _("Cette facture n'est pas un retour pour correction."))
+        if invoice.state in (S.QUEUED, S.SUBMITTING) or invoice.state in IN_TRANSIT:
+            messages.info(request, _("%(invoice)s est déjà renvoyée.") % {"invoice": _named(invoice)})
+        else:
+            messages.warning(request, _("Cette facture n'est pas un retour pour correction."))
         return redirect("invoicing:detail", pk=invoice.pk)
     form = RoutingFixForm(request.POST or None, invoice=invoice)
     general = []
@@ -374,34 +397,50 @@ def invoice_fix(request: HttpRequest, pk: int) -> HttpResponse:
                   {"invoice": invoice, "form": form, "general_problems": general})
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @role_required(*EDITORS)
 def invoice_credit_note(request: HttpRequest, pk: int) -> HttpResponse:
+    """A credit note on a deposited invoice: the page lists each line with what is left to
+    credit; sending it prepares the draft credit note (all that remains when no quantity is
+    given). A double click prepares one (the form's one-time key)."""
     invoice = invoice_or_404(request, pk)
-    try:
-        credit_note = drafts.credit_note_create(invoice_id=invoice.pk, user=request.user)
-    except InvoiceActionError as exc:
-        messages.error(request, str(exc))
+    status = crediting.credit_status(invoice)
+    form = CreditNoteForm(request.POST or None, status=status)
+    if request.method == "POST" and form.is_valid():
+        try:
+            credit_note = crediting.credit_note_create(
+                invoice_id=invoice.pk, quantities=form.quantities(), user=request.user,
+                request_key=form.cleaned_data["request_key"])
+        except InvoiceActionError as exc:
+            messages.error(request, str(exc))
+            return redirect("invoicing:detail", pk=invoice.pk)
+        messages.success(request, _("Avoir préparé : vérifiez-le puis envoyez-le ; il reçoit "
+                                    "son numéro à l'envoi."))
+        return redirect("invoicing:edit", pk=credit_note.pk)
+    if request.method == "GET" and (invoice.kind != Invoice.Kind.INVOICE
+                                    or invoice.state not in states.DEPOSITED_STATES):
+        messages.warning(request, _("Un avoir se fait sur une facture déposée chez Chorus Pro."))
         return redirect("invoicing:detail", pk=invoice.pk)
-    messages.success(request, _("Avoir %(number)s préparé : vérifiez-le puis envoyez-le.")
-                     % {"number": credit_note.number})
-    return redirect("invoicing:edit", pk=credit_note.pk)
+    return render(request, "invoicing/credit_note_form.html",
+                  {"invoice": invoice, "status": status, "form": form},
+                  status=422 if request.method == "POST" else 200)
 
 
 @require_POST
 @role_required(*EDITORS)
 def invoice_replace(request: HttpRequest, pk: int) -> HttpResponse:
-    """A rejection (REJETEE): the credit note and the new invoice, prepared in one click."""
+    """A rejection (REJETEE): the credit note and the new invoice, prepared in one click (once,
+    however often it is clicked)."""
     invoice = invoice_or_404(request, pk)
     try:
-        credit_note, replacement = drafts.rejection_replace(invoice_id=invoice.pk,
-                                                            user=request.user)
+        credit_note, replacement = crediting.rejection_replace(invoice_id=invoice.pk,
+                                                               user=request.user)
     except InvoiceActionError as exc:
         messages.error(request, str(exc))
         return redirect("invoicing:detail", pk=invoice.pk)
-    messages.success(request, _("Avoir %(credit)s et nouvelle facture %(number)s préparés : "
-                                "vérifiez-les puis envoyez-les.")
-                     % {"credit": credit_note.number, "number": replacement.number})
+    messages.success(request, _("Avoir et nouvelle facture préparés : vérifiez-les puis "
+                                "envoyez-les (l'avoir d'abord) ; chacun reçoit son numéro à "
+                                "l'envoi."))
     return redirect("invoicing:edit", pk=replacement.pk)
 
 

@@ -55,7 +55,7 @@ def test_supporting_documents_go_with_the_invoice_and_its_pdf_comes_back(
     page.fill("#id_lines-0-vat_rate", "10")
     expect(page.locator("#total-total")).to_contain_text(re.compile(r"3\s712,50"))
     page.click("button[value=save]")
-    expect(page.locator(".message.success")).to_contain_text("Brouillon F2026-00001 enregistré")
+    expect(page.locator(".message.success")).to_contain_text("Brouillon enregistré")
     invoice = Invoice.objects.get(account=account)
 
     # A file Chorus Pro refuses: the reason beside the field, the draft intact, nothing joined.

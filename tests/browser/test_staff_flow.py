@@ -29,8 +29,9 @@ def test_staff_member_sends_the_guides_invoice(live_server, office, page):
     page.click("button[type=submit]")
     expect(page.locator("h1")).to_have_text("Nouvelle facture")
 
-    # Defaults: number from the sequence, IBAN from the account, the legal notes.
-    expect(page.locator("#id_number")).to_have_value("F2026-00001")
+    # Defaults: the number comes at issue (the next one shown), IBAN from the account, the
+    # legal notes.
+    expect(page.locator("#invoice-number")).to_contain_text("F2026-00001")
     expect(page.locator("#id_iban")).to_have_value(IBAN)
     expect(page.locator("#id_notes")).to_contain_text("40 €")
 
@@ -68,9 +69,12 @@ def test_staff_member_sends_the_guides_invoice(live_server, office, page):
     page.click("button[value=check]")
     expect(page.locator("#check-result")).to_contain_text("peut partir")
     invoice = Invoice.objects.get(account=office["account"])
-    assert invoice.number == "F2026-00001" and str(invoice.total) == "3712.50"
+    assert invoice.number == "" and str(invoice.total) == "3712.50"  # a draft: no number yet
     page.click("button[value=send]")
     expect(page).to_have_url(re.compile(rf"/invoices/{invoice.pk}/$"))
+    expect(page.locator("h1")).to_contain_text("F2026-00001")
+    invoice.refresh_from_db()
+    assert invoice.number == "F2026-00001"
 
     # The page follows the invoice by itself (htmx polling) up to accepted or beyond.
     expect(page.locator("#invoice-progress .badge")).to_have_attribute(
@@ -104,6 +108,25 @@ def test_staff_member_sends_the_guides_invoice(live_server, office, page):
     expect(page).to_have_url(re.compile(rf"/invoices/{invoice.pk}/$"))
     expect(page.locator(".message")).to_contain_text("ne se modifie plus")
 
+    # A partial credit note: 35 of the 135, prepared, checked, sent under the next number.
+    page.click("text=Faire un avoir")
+    expect(page.locator("h1")).to_contain_text("Faire un avoir")
+    line = invoice.lines.get()
+    page.fill(f"#id_qty-{line.pk}", "35")
+    shot(page, "credit-note-form")
+    page.click("button:has-text('Préparer l')")
+    expect(page.locator("h1")).to_contain_text("Avoir")
+    expect(page.locator("#total-total")).to_contain_text(re.compile(r"962,50"))
+    page.click("button[value=send]")
+    expect(page.locator("h1")).to_contain_text("Avoir F2026-00002")
+    shot(page, "credit-note-detail")
+    page.goto(live_server.url + f"/invoices/{invoice.pk}/")
+    expect(page.locator("p.credited")).to_contain_text(re.compile(r"reste : 2\s750,00"))
+    page.goto(live_server.url + "/invoices/")
+    expect(page.locator("table.invoices")).to_contain_text(re.compile(r"-962,50"))
+    expect(page.locator(".state-summary")).to_contain_text(re.compile(r"2\s750,00"))
+    shot(page, "invoice-list-with-credit-note")
+
 
 def test_the_form_points_at_what_blocks_sending(live_server, office, page):
     from playwright.sync_api import expect
@@ -121,10 +144,12 @@ def test_the_form_points_at_what_blocks_sending(live_server, office, page):
     page.fill("#id_lines-0-vat_rate", "0")
     page.click("button[value=send]")
     expect(page.locator(".message.error")).to_contain_text("Envoi refusé")
-    for field in ("id_service", "id_po_number", "id_lines-0-exemption_reason"):
+    for field in ("id_service", "id_po_number", "id_lines-0-exemption_code"):
         error = page.locator(f"#{field}_error")
         expect(error).to_be_visible()
         expect(page.locator(f"#{field}")).to_have_attribute("aria-describedby",
                                                             re.compile(f"{field}_error"))
     shot(page, "invoice-form-problems")
-    assert Invoice.objects.get(account=office["account"]).state == S.DRAFT
+    # Nothing half-done is kept: what was typed is still in the form, nothing is saved.
+    expect(page.locator("#id_lines-0-description")).to_have_value("Exonéré")
+    assert not Invoice.objects.filter(account=office["account"]).exists()

@@ -346,35 +346,22 @@ def test_concurrent_registrations_of_one_buyer_create_one_contact(tmp_path, sett
     """Two workers register the same buyer at the same moment (each finds no contact, the answers
     are slow): one registers it, the other is told to try again, and B2Brouter holds one contact."""
     import os
-    import threading
-
-    from django.db import connection
 
     from directory.services import RegistrationInProgress, buyer_ensure_registered
     from invoicing.services.accounts import account_register
     from tests.factories import AccountFactory, BuyerFactory
     from tests.support.sandbox import SandboxProcess
+    from tests.support.threads import at_once
 
     with SandboxProcess(data_dir=tmp_path, api_key=os.environ["B2BROUTER_API_KEY"],
                         latency_ms=300, documented_only=True) as slow:
         settings.B2BROUTER_API_URL = slow.url
         account = account_register(account=AccountFactory())
         buyer = BuyerFactory(account=account)
-        outcomes = []
-
-        def register():
-            try:
-                outcomes.append(buyer_ensure_registered(buyer=type(buyer).objects.get(pk=buyer.pk)))
-            except RegistrationInProgress:
-                outcomes.append("busy")
-            finally:
-                connection.close()
-
-        threads = [threading.Thread(target=register) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(30)
+        outcomes = [
+            "busy" if isinstance(o, RegistrationInProgress) else o
+            for o in at_once(lambda: buyer_ensure_registered(
+                buyer=type(buyer).objects.get(pk=buyer.pk)), 2, timeout=30)]
         contacts = slow.control(
             "GET", f"/accounts/{account.remote_id}/contacts?integration_code=CP-{buyer.siret}")
         assert len(contacts["contacts"]) == 1

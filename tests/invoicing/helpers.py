@@ -27,12 +27,11 @@ def set_state(invoice: Invoice, state: str, chorus_status: str = "", reason: str
     return invoice
 
 
-def form_data(buyer=None, service=None, *, account, number="", proposed="", lines=None,
-              **overrides) -> dict:
+def form_data(buyer=None, service=None, *, account, lines=None, **overrides) -> dict:
     """The POST body of the invoice form, the guide's invoice by default."""
     lines = lines if lines is not None else [
         {"description": "Cocktail Dinatoire", "quantity": "135", "unit_price": "25.00",
-         "vat_category": "S", "vat_rate": "10", "exemption_reason": ""},
+         "vat_category": "S", "vat_rate": "10", "exemption_code": ""},
     ]
     data = {
         "account": str(account.pk),
@@ -40,8 +39,6 @@ def form_data(buyer=None, service=None, *, account, number="", proposed="", line
         "service": str(service.pk) if service else "",
         "po_number": "0123456",
         "contract_reference": "",
-        "number": number,
-        "proposed_number": proposed,
         "issue_date": "2025-06-18",
         "due_date": "2025-07-18",
         "billing_framework": "A1",

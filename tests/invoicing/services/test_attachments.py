@@ -15,7 +15,7 @@ from lxml import etree
 import b2brouter
 from invoicing.models import InvoicePdf
 from invoicing.models import InvoiceState as S
-from invoicing.services import drafts, legal, remote, submission
+from invoicing.services import crediting, drafts, legal, remote, submission
 from invoicing.services.errors import PdfNotReady
 from tests.conftest import sandbox_bytes, wait_for
 from tests.factories import InvoiceFactory
@@ -216,7 +216,7 @@ def test_a_deposit_enqueues_the_pdf_and_the_reconciler_asks_again(invoice, b2b, 
 
 def test_credit_notes_take_attachments_the_same_way(registered_account, b2b, counts):
     original = sent(InvoiceFactory(account=registered_account))
-    credit = drafts.credit_note_create(invoice_id=original.pk)
+    credit = crediting.credit_note_create(invoice_id=original.pk)
     join(credit, "procès-verbal.pdf", ORDER)
     credit = _settled(credit, b2b)
     xml = bytes(legal.invoice_fetch_legal(invoice_id=credit.pk).content)

@@ -6,7 +6,7 @@ import hashlib
 import pytest
 from django.db import DatabaseError, transaction
 
-from invoicing.models import Invoice, InvoiceState, LegalDocument
+from invoicing.models import InvoiceState, LegalDocument
 from invoicing.services import legal, remote, submission
 from tests.conftest import sandbox_bytes, wait_for
 from tests.factories import InvoiceFactory
@@ -74,9 +74,18 @@ def test_stored_xml_agrees_with_the_invoice(archived):
 
 
 def test_a_difference_between_xml_and_invoice_is_flagged(archived):
+    import hashlib
+
     invoice, document = archived
-    Invoice.objects.filter(pk=invoice.pk).update(po_number="9999999", total="3712.51")
-    problems = legal.invoice_check_legal_xml(document=LegalDocument.objects.get(pk=document.pk))
+    # A legal XML that says something else than the invoice (the invoice itself never changes).
+    altered = bytes(document.content).replace(b"0123456", b"9999999").replace(
+        b"3712.50</cbc:TaxInclusiveAmount>", b"3712.51</cbc:TaxInclusiveAmount>")
+    assert altered != bytes(document.content)
+    other = LegalDocument.objects.create(
+        invoice=invoice, submission_round=2, content=altered, size=len(altered),
+        sha256=hashlib.sha256(altered).hexdigest(), content_type="application/xml",
+        source_url="/attachments/download/2/x.xml")
+    problems = legal.invoice_check_legal_xml(document=other)
     assert any("engagement" in p for p in problems)
     assert any("total TTC" in p for p in problems)
     invoice.refresh_from_db()

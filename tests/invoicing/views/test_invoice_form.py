@@ -17,57 +17,75 @@ from tests.invoicing.helpers import form_data, set_state
 pytestmark = pytest.mark.django_db
 
 
-def test_the_new_invoice_form_proposes_number_dates_iban_and_notes(staff_client, account):
+def test_the_new_invoice_form_says_the_number_comes_at_issue(staff_client, account):
     response = staff_client.get(reverse("invoicing:create"))
     html = response.content.decode()
     assert response.status_code == 200
-    assert 'value="F2026-00007"' in html
+    assert 'name="number"' not in html  # never typed: given at issue
+    assert "Donné à l'envoi" in html and "F2026-00007" in html  # the next one, shown
     assert account.iban in html
     assert "#PMT#" in html and "40 €" in html
     assert 'hx-post="/invoices/form/totals/"' in html
+    assert re.search(r'name="request_key" value="[0-9a-f]{32}"', html)
 
 
-def test_creating_a_draft_takes_the_number_from_the_sequence(staff_client, account):
+def test_creating_a_draft_takes_no_number(staff_client, account):
     buyer = BuyerFactory(account=account)
     service = ServiceFactory(buyer=buyer)
-    data = form_data(buyer, service, account=account, number="F2026-00007", proposed="F2026-00007")
+    data = form_data(buyer, service, account=account, request_key="c" * 32)
     response = staff_client.post(reverse("invoicing:create"), data)
     assert response.status_code == 302, response.content.decode()[:3000]
     invoice = Invoice.objects.get(account=account)
-    assert invoice.number == "F2026-00007"
-    assert invoice.state == S.DRAFT
+    assert invoice.number == "" and invoice.state == S.DRAFT
     assert invoice.total == Decimal("3712.50")
     assert invoice.buyer_reference == service.code
     account.refresh_from_db()
-    assert account.next_invoice_sequence == 8
+    assert account.next_invoice_sequence == 7
     assert response.url == reverse("invoicing:edit", args=[invoice.pk])
+    # The same form sent again (a double click) makes no second draft.
+    assert staff_client.post(reverse("invoicing:create"), data).status_code == 302
+    assert Invoice.objects.filter(account=account).count() == 1
 
 
 def test_a_draft_may_be_saved_incomplete(staff_client, account):
-    data = form_data(account=account, number="", proposed="F2026-00007", lines=[], po_number="",
-                     iban="", issue_date="", due_date="")
+    buyer = BuyerFactory(account=account)
+    data = form_data(buyer, account=account, lines=[], po_number="", iban="", issue_date="",
+                     due_date="")
     response = staff_client.post(reverse("invoicing:create"), data)
     assert response.status_code == 302
     invoice = Invoice.objects.get(account=account)
-    assert invoice.buyer is None and invoice.lines.count() == 0
+    assert invoice.buyer == buyer and invoice.lines.count() == 0
 
 
-def test_a_taken_number_is_a_field_error(staff_client, account, invoice):
-    data = form_data(account=account, number=invoice.number, proposed="F2026-00007")
+@pytest.mark.parametrize("action", ["save", "check", "send"])
+def test_an_empty_form_saves_nothing(staff_client, account, action):
+    data = form_data(account=account, lines=[], po_number="", iban="", issue_date="",
+                     due_date="", notes="", action=action)
     response = staff_client.post(reverse("invoicing:create"), data)
     assert response.status_code == 422
+    assert not Invoice.objects.filter(account=account).exists()
     html = response.content.decode()
-    assert 'id="id_number_error"' in html
-    assert "déjà utilisé" in html
-    assert re.search(r'aria-describedby="[^"]*id_number_error', html)
+    assert "vide" in html or "Envoi refusé" in html
+
+
+def test_a_send_that_fails_its_checks_saves_nothing_and_shows_why(staff_client, account):
+    buyer = BuyerFactory(account=account)
+    data = form_data(buyer, None, account=account, po_number="", action="send")
+    response = staff_client.post(reverse("invoicing:create"), data)
+    assert response.status_code == 422
+    assert not Invoice.objects.filter(account=account).exists()
+    html = response.content.decode()
+    assert "rien n&#x27;a été enregistré" in html or "rien n'a été enregistré" in html
+    assert 'id="id_service_error"' in html and 'id="id_po_number_error"' in html
+    assert 'value="Cocktail Dinatoire"' in html  # what was typed is still there
 
 
 def test_the_draft_is_edited_and_its_lines_replaced(staff_client, account, invoice):
-    data = form_data(invoice.buyer, invoice.service, account=account, number=invoice.number, lines=[
+    data = form_data(invoice.buyer, invoice.service, account=account, lines=[
         {"description": "A", "quantity": "2", "unit_price": "10", "vat_category": "S",
-         "vat_rate": "20", "exemption_reason": ""},
+         "vat_rate": "20"},
         {"description": "B", "quantity": "1,5", "unit_price": "3,333333", "vat_category": "S",
-         "vat_rate": "5,5", "exemption_reason": ""},
+         "vat_rate": "5,5"},
     ])
     response = staff_client.post(reverse("invoicing:edit", args=[invoice.pk]), data)
     assert response.status_code == 302
@@ -81,7 +99,7 @@ def test_a_sent_invoice_can_no_longer_be_edited(staff_client, account, invoice):
     response = staff_client.get(reverse("invoicing:edit", args=[invoice.pk]))
     assert response.status_code == 302
     assert response.url == reverse("invoicing:detail", args=[invoice.pk])
-    data = form_data(invoice.buyer, invoice.service, account=account, number=invoice.number)
+    data = form_data(invoice.buyer, invoice.service, account=account)
     staff_client.post(reverse("invoicing:edit", args=[invoice.pk]), data)
     invoice.refresh_from_db()
     assert invoice.lines.get().quantity == Decimal("135")
@@ -120,7 +138,7 @@ def test_live_totals_are_those_of_totals_compute(staff_client, account):
         {"description": "b", "quantity": "3", "unit_price": "0.335", "vat_category": "S",
          "vat_rate": "20"},
         {"description": "c", "quantity": "1", "unit_price": "99.99", "vat_category": "E",
-         "vat_rate": "0", "exemption_reason": "Art. 261 CGI"},
+         "vat_rate": "0", "exemption_code": "VATEX-FR-CGI261-4"},
         {"description": "", "quantity": "2", "unit_price": "1.005", "vat_category": "S",
          "vat_rate": "20"},
     ]
@@ -131,7 +149,7 @@ def test_live_totals_are_those_of_totals_compute(staff_client, account):
     expected = totals.compute([
         _priced(Decimal(line["quantity"]), Decimal(line["unit_price"]),
                          line["vat_category"], Decimal(line["vat_rate"]),
-                         line.get("exemption_reason", ""))
+                         line.get("exemption_code", ""))
         for line in lines
     ])
     with translation.override("fr"):
@@ -168,8 +186,7 @@ def test_the_form_saves_checks_and_sends_in_one_click(
         staff_client, account, django_capture_on_commit_callbacks, _no_broker):
     buyer = BuyerFactory(account=account)
     service = ServiceFactory(buyer=buyer)
-    data = form_data(buyer, service, account=account, proposed="F2026-00007",
-                     number="F2026-00007", action="send")
+    data = form_data(buyer, service, account=account, action="send")
     with django_capture_on_commit_callbacks(execute=True):
         response = staff_client.post(reverse("invoicing:create"), data)
     invoice = Invoice.objects.get(account=account)
@@ -180,19 +197,19 @@ def test_the_form_saves_checks_and_sends_in_one_click(
 
 def test_check_shows_each_problem_beside_its_field(staff_client, account):
     buyer = BuyerFactory(account=account)
-    data = form_data(buyer, None, account=account, proposed="F2026-00007", po_number="",
+    data = form_data(buyer, None, account=account, po_number="",
                      action="check", lines=[
                          {"description": "x", "quantity": "1", "unit_price": "10",
-                          "vat_category": "E", "vat_rate": "0", "exemption_reason": ""}])
+                          "vat_category": "E", "vat_rate": "0", "exemption_code": ""}])
     response = staff_client.post(reverse("invoicing:create"), data, follow=True)
     html = response.content.decode()
     assert "À corriger avant l'envoi" in html
-    for field in ("id_service_error", "id_po_number_error", "id_lines-0-exemption_reason_error"):
+    for field in ("id_service_error", "id_po_number_error", "id_lines-0-exemption_code_error"):
         assert f'id="{field}"' in html, field
 
 
-def _priced(quantity, unit_price, vat_category, vat_rate, exemption_reason=""):
+def _priced(quantity, unit_price, vat_category, vat_rate, exemption_code=""):
     from invoicing.lines import Line
 
     return Line(quantity=quantity, unit_price=unit_price, vat_category=vat_category,
-                vat_rate=vat_rate, exemption_reason=exemption_reason)
+                vat_rate=vat_rate, exemption_code=exemption_code)

@@ -216,14 +216,53 @@ def test_detail_shows_the_timeline_with_the_exchanges(staff_client, invoice):
 
 def test_a_credit_note_is_prepared_from_a_sent_invoice(staff_client, account, invoice):
     set_state(invoice, S.SENT)
-    response = staff_client.post(reverse("invoicing:credit_note", args=[invoice.pk]))
+    page = staff_client.get(reverse("invoicing:credit_note", args=[invoice.pk]))
+    html = page.content.decode()
+    assert page.status_code == 200 and "reste à créditer" in html
+    key = re.search(r'name="request_key" value="([0-9a-f]{32})"', html).group(1)
+    line = invoice.lines.get()
+    data = {"request_key": key, f"qty-{line.pk}": "35"}
+    response = staff_client.post(reverse("invoicing:credit_note", args=[invoice.pk]), data)
     credit_note = Invoice.objects.get(kind=Invoice.Kind.CREDIT_NOTE)
     assert response.url == reverse("invoicing:edit", args=[credit_note.pk])
-    assert credit_note.credited_invoice == invoice
-    assert credit_note.state == S.DRAFT
-    assert credit_note.total == invoice.total
-    assert credit_note.number == "F2026-00007"
+    assert credit_note.credited_invoice == invoice and credit_note.state == S.DRAFT
+    assert credit_note.total == Decimal("962.50") and credit_note.number == ""
     assert "Avoir sur la facture" in staff_client.get(response.url).content.decode()
+    # The same page sent twice (a double click): one credit note.
+    staff_client.post(reverse("invoicing:credit_note", args=[invoice.pk]), data)
+    assert Invoice.objects.filter(kind=Invoice.Kind.CREDIT_NOTE).count() == 1
+    # More than remains: said beside the line, nothing made.
+    too_much = staff_client.post(reverse("invoicing:credit_note", args=[invoice.pk]),
+                                 {"request_key": "d" * 32, f"qty-{line.pk}": "101"})
+    assert too_much.status_code == 422 and "Au plus 100" in too_much.content.decode()
+    assert Invoice.objects.filter(kind=Invoice.Kind.CREDIT_NOTE).count() == 1
+    detail = staff_client.get(reverse("invoicing:detail", args=[invoice.pk])).content.decode()
+    assert "reste" in detail and "Faire un avoir" in detail
+
+
+def test_a_fully_credited_invoice_offers_no_more_credit_note(staff_client, invoice):
+    from invoicing.services import crediting
+
+    set_state(invoice, S.SENT)
+    crediting.credit_note_create(invoice_id=invoice.pk)
+    detail = staff_client.get(reverse("invoicing:detail", args=[invoice.pk])).content.decode()
+    assert "Faire un avoir" not in detail
+    staff_client.post(reverse("invoicing:credit_note", args=[invoice.pk]), {"request_key": "e" * 32})
+    assert Invoice.objects.filter(kind=Invoice.Kind.CREDIT_NOTE).count() == 1
+
+
+def test_credit_notes_count_negatively_in_the_lists_totals(staff_client, account, invoice):
+    from invoicing.services import crediting
+
+    set_state(invoice, S.SENT)
+    note = crediting.credit_note_create(invoice_id=invoice.pk)
+    Invoice.objects.filter(pk=note.pk).update(number="F2026-09999", state=S.SENT)
+    html = staff_client.get(reverse("invoicing:list")).content.decode()
+    assert re.search(r"-3\s712,50\xa0?\s?€", html)
+    summary = re.search(r'class="state-sent[^"]*">(.*?)</li>', html, re.S).group(1)
+    assert "dont 1 avoir" in summary and "0,00 €" in summary
+    filtered = staff_client.get(reverse("invoicing:list"), {"q": "F2026"}).content.decode()
+    assert "0,00 €" in re.search(r'class="state-sent[^"]*">(.*?)</li>', filtered, re.S).group(1)
 
 
 def test_no_credit_note_from_a_draft(staff_client, invoice):
@@ -268,10 +307,17 @@ def test_a_rejection_becomes_a_credit_note_and_a_new_invoice_in_one_click(
     credit_note = Invoice.objects.get(kind=Invoice.Kind.CREDIT_NOTE)
     replacement = Invoice.objects.exclude(pk__in=[invoice.pk, credit_note.pk]).get()
     assert response.url == reverse("invoicing:edit", args=[replacement.pk])
-    assert credit_note.credited_invoice == invoice
-    assert replacement.number not in (invoice.number, credit_note.number)
+    assert credit_note.credited_invoice == invoice and replacement.replaces == invoice
     assert replacement.total == invoice.total
     assert replacement.state == S.DRAFT
+    # A second click: the same pair, nothing more; and the offer is gone.
+    again = staff_client.post(reverse("invoicing:replace", args=[invoice.pk]))
+    assert again.url == reverse("invoicing:edit", args=[replacement.pk])
+    assert Invoice.objects.count() == 3
+    list_html = staff_client.get(reverse("invoicing:list")).content.decode()
+    assert "Avoir + nouvelle facture" not in list_html and "Remplacée" in list_html
+    detail = staff_client.get(reverse("invoicing:detail", args=[invoice.pk])).content.decode()
+    assert "Avoir + nouvelle facture" not in detail and "Voir la nouvelle facture" in detail
 
 
 def test_the_list_offers_the_fix_for_a_routing_return(staff_client, invoice):
