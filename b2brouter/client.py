@@ -457,13 +457,15 @@ class B2BrouterClient:
         The URL is relative to the base URL; an absolute URL on another host is refused
         (ValueError) so that the API key is never sent elsewhere.
         """
-        path = self._own_path(download_legal_url)
+        path = self.own_path(download_legal_url)
         response = self._send("GET", path, headers={"Accept": "application/xml"})
         return Download(response.content, response.headers.get("Content-Type", ""))
 
     # ---- transport ------------------------------------------------------------------------
 
-    def _own_path(self, url: str) -> str:
+    def own_path(self, url: str) -> str:
+        """The path of a URL B2Brouter gave, relative to the API; ValueError when it is on
+        another host (the API key is never sent there)."""
         parts = urlsplit(url)
         if parts.scheme or parts.netloc:
             base = urlsplit(self.base_url)

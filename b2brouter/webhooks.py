@@ -213,5 +213,30 @@ def parse_webhook(body: bytes) -> WebhookPayload:
         payload = json.loads(body)
     except (ValueError, RecursionError) as exc:
         raise InvalidPayload("not JSON") from exc
+    if _depth(payload) > MAX_DEPTH:
+        raise InvalidPayload(f"nested deeper than {MAX_DEPTH} levels")
     return WebhookPayload.from_dict(payload)
+
+
+# B2Brouter's notifications are three levels deep; anything far deeper is refused before it is
+# stored or read (storing and reading JSON recurse, and a deep enough body overflows the stack).
+MAX_DEPTH = 32
+
+
+def _depth(value) -> int:
+    """How deeply lists and objects nest in a parsed JSON value, counted without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, dict):
+            children = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        deepest = max(deepest, level)
+        if deepest > MAX_DEPTH:
+            return deepest
+        stack.extend((child, level + 1) for child in children)
+    return deepest
 

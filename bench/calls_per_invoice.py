@@ -8,11 +8,12 @@
    endpoint, served by gunicorn; real Celery workers submit, apply the notifications, fetch the
    legal XML and acknowledge it, and fetch the invoice's PDF. Once every invoice is paid,
    archived, acknowledged and its PDF stored, the sandbox's request counters
-   (`/_sandbox/stats`) give the calls per invoice (target 3: submit, legal XML, ack; plus the
-   PDF, and a second PDF call for an invoice whose PDF was not ready yet).
+   (`/_sandbox/stats`) give the calls per invoice (target 4: submit, `GET /invoices/{id}` for
+   the legal XML's address (a webhook's is never trusted), legal XML, ack; plus the PDF, and a
+   second PDF call for an invoice whose PDF was not ready yet).
 2. Attachments: the same with `--attachments` supporting documents joined to each invoice:
    create without sending, one upload per document, send; then legal XML, ack and PDF
-   (target 3 + documents + 1, plus the PDF).
+   (target 4 + documents + 1, plus the PDF).
 3. Polling: webhooks off, the same again with `account_sync_states` (the beat task's service)
    run every `--advance-after` s. Printed: list calls (one per page of changes) against the
    changes they carried, and the calls per invoice over the whole life this way.
@@ -140,7 +141,8 @@ def run(args) -> None:
         f"webhook phase: {len(ids)} invoices, final states {sorted(outcomes)}, "
         f"{len(deliveries)} notifications delivered, {events} stored, {webhook_seconds:.1f} s",
         f"calls per invoice without attachments: {webhook_calls - webhook_pdf:.2f} "
-        f"(target 3: submit, legal XML, ack) + {webhook_pdf:.2f} for the PDF "
+        f"(target 4: submit, GET for the legal XML's address, legal XML, ack) + "
+        f"{webhook_pdf:.2f} for the PDF "
         f"(1 when it is ready at the first ask; ready {args.pdf_delay} s after the deposit)",
         "set-up, not counted above (once per account and per buyer): "
         + ", ".join(f"{route} x{n}" for route, n in sorted(setup_stats["requests"].items())),
@@ -169,8 +171,9 @@ def run(args) -> None:
                        attachment_routes=stats["requests"])
         notes.append(
             f"calls per invoice with {args.attachments} attachments: {calls - pdf:.2f} "
-            f"(target {3 + args.attachments + 1}: create, {args.attachments} uploads "
-            f"({uploads / len(ids):.2f} made), send, legal XML, ack) + {pdf:.2f} for the PDF; "
+            f"(target {4 + args.attachments + 1}: create, {args.attachments} uploads "
+            f"({uploads / len(ids):.2f} made), send, GET for the address, legal XML, ack) + "
+            f"{pdf:.2f} for the PDF; "
             f"{seconds:.1f} s")
 
     # --- 3. Polling ----------------------------------------------------------------------------

@@ -18,6 +18,8 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
+# Error pages and reports hide secrets with DEBUG on as well (core/debug.py).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "core.debug.AlwaysSafeExceptionReporterFilter"
 
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
 if not SECRET_KEY:
@@ -53,7 +55,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "core.throttle.SignInAddressThrottleMiddleware",
     # Last, as django-axes asks: it turns a locked-out sign-in into its lockout answer.
     "axes.middleware.AxesMiddleware",
 ]
@@ -64,6 +68,11 @@ AUTHENTICATION_BACKENDS = [
 ]
 # Sign-in throttling: after 5 failures for one username from one address, 15 minutes' wait.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+# And per address, whatever the username (core/throttle.py): failures allowed in the window.
+# The bearer token that shows /health/'s details (each check, B2Brouter's reachability).
+HEALTH_TOKEN = env.str("HEALTH_TOKEN", default="")
+SIGNIN_ADDRESS_FAILURE_LIMIT = env.int("SIGNIN_ADDRESS_FAILURE_LIMIT", default=20)
+SIGNIN_ADDRESS_WINDOW = env.int("SIGNIN_ADDRESS_WINDOW", default=900)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
@@ -157,6 +166,23 @@ SECURE_HSTS_PRELOAD = SECURE
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp): scripts, styles and images from this site only, no inline
+# script or style, no plugin, no framing, forms posted here only. The few behaviours a page has
+# are bound in static/js/app.js.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 SESSION_COOKIE_AGE = env.int("DJANGO_SESSION_COOKIE_AGE", default=8 * 3600)
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
@@ -171,9 +197,14 @@ B2BROUTER_WEBHOOK_SECRET = env.str(
     "B2BROUTER_WEBHOOK_SECRET", default="sandbox-webhook-secret" if DEBUG else ""
 )
 B2BROUTER_TIMEOUT = env.float("B2BROUTER_TIMEOUT", default=30.0)
+# How long an upload whose answer was lost may still land at B2Brouter before it is repeated
+# (0: derived from the timeout, max(2 x timeout, timeout + 10 s)).
+ATTACHMENT_SETTLE_AFTER = env.float("ATTACHMENT_SETTLE_AFTER", default=0.0)
 DIRECTORY_CACHE_SECONDS = env.int("DIRECTORY_CACHE_SECONDS", default=24 * 3600)
-# Seconds to wait before a "submitting" invoice with no worker progress is taken up again.
-SUBMIT_STALE_AFTER = env.int("SUBMIT_STALE_AFTER", default=300)
+# A submission whose worker has not heard from B2Brouter for this long is taken over by
+# another (each answer renews the claim). Taking over a live one is safe, only wasted: the
+# second attempt settles by number and waits for uploads that may still land.
+SUBMIT_STALE_AFTER = env.int("SUBMIT_STALE_AFTER", default=30)
 
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str(
@@ -200,7 +231,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "invoicing.reconcile": {
         "task": "invoicing.reconcile",
-        "schedule": env.float("RECONCILE_EVERY", default=120.0),
+        "schedule": env.float("RECONCILE_EVERY", default=10.0),
     },
 }
 CELERY_TIMEZONE = TIME_ZONE

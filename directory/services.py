@@ -549,7 +549,11 @@ class RegistrationInProgress(b2brouter.TransientError):
     """Another worker is registering this contact right now: try again in a moment."""
 
 
-REGISTRATION_LOCK_SECONDS = 60
+def registration_lock_seconds() -> int:
+    """How long a registration may hold its lock: one B2Brouter call's timeout and a margin
+    (a registration is a lookup and a create; the holder releases it as soon as it is done).
+    A worker killed while holding it delays the others by this much, no more."""
+    return int(settings.B2BROUTER_TIMEOUT) + 5
 
 
 @contextmanager
@@ -559,7 +563,7 @@ def _registering(obj):
     one. Raises RegistrationInProgress when another worker holds it."""
     key = f"directory:registering:{obj._meta.label_lower}:{obj.pk}"
     token = uuid.uuid4().hex
-    if not cache.add(key, token, REGISTRATION_LOCK_SECONDS):
+    if not cache.add(key, token, registration_lock_seconds()):
         raise RegistrationInProgress(f"{obj} is being registered by another worker")
     try:
         yield

@@ -35,15 +35,39 @@ def archive_verify(documents: QuerySet[LegalDocument] | None = None) -> tuple[in
     return checked, mismatches
 
 
-MANIFEST_HEADER = ["number", "kind", "issue_date", "buyer_siret", "buyer_name", "service_code",
+MANIFEST_HEADER = ["invoice_id", "number", "kind", "issue_date", "buyer_siret", "buyer_name", "service_code",
                    "po_number", "subtotal", "tax_amount", "total", "currency", "state",
                    "submission_round", "file", "sha256", "fetched_at", "pdf_file", "pdf_sha256"]
 
 
 def file_name(number: str, submission_round: int, extension: str = ".xml") -> str:
+    """The name of one downloaded file: the invoice's number, made safe for any file system."""
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in number)
     round_part = "" if submission_round == 1 else f"-envoi{submission_round}"
     return f"{safe}{round_part}{extension}"
+
+
+def zip_name(number: str, invoice_id: int, submission_round: int, extension: str = ".xml") -> str:
+    """The name of a file in the ZIP: the safe number, then the invoice's id, so that two numbers
+    made safe alike (`+1+2`, `_1/2`) never share a name. The manifest names each file."""
+    return file_name(f"{number}-id{invoice_id}", submission_round, extension)
+
+
+# A spreadsheet reads a cell that starts with one of these as a formula (or a control).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(value: str) -> str:
+    """A text cell as a spreadsheet may open it: a value that starts like a formula gets a
+    leading apostrophe, as does one that starts with an apostrophe already, so that a program
+    restores the exact value by dropping one leading apostrophe from each text column."""
+    value = str(value)
+    return "'" + value if value.startswith(FORMULA_STARTS + ("'",)) else value
+
+
+def csv_text_value(cell: str) -> str:
+    """The exact value of a text cell written by `csv_text`."""
+    return cell[1:] if cell.startswith("'") else cell
 
 
 def _pdfs(base: QuerySet[LegalDocument]) -> QuerySet[InvoicePdf]:
@@ -71,22 +95,25 @@ def archive_zip(documents: QuerySet[LegalDocument], *, with_pdf: bool = False
     pdfs = pdfs.filter(pk__lte=last_pdf or 0)  # a PDF fetched meanwhile waits for the next export
     zip_stream = ZipStream(timezone.localtime())
     yield from zip_stream.streamed_file("manifest.csv", _manifest_chunks(base, last_pdf))
-    rows = base.values_list("invoice__number", "submission_round", "content")
-    for number, submission_round, content in rows.iterator(chunk_size=100):
-        yield zip_stream.file(file_name(number, submission_round), bytes(content))
+    rows = base.values_list("invoice__number", "invoice_id", "submission_round", "content")
+    for number, invoice_id, submission_round, content in rows.iterator(chunk_size=100):
+        yield zip_stream.file(zip_name(number, invoice_id, submission_round), bytes(content))
     if with_pdf:
-        for number, submission_round, content in pdfs.values_list(
-                "invoice__number", "submission_round", "content").iterator(chunk_size=50):
-            yield zip_stream.file(file_name(number, submission_round, ".pdf"), bytes(content))
+        for number, invoice_id, submission_round, content in pdfs.values_list(
+                "invoice__number", "invoice_id", "submission_round", "content").iterator(
+                chunk_size=50):
+            yield zip_stream.file(zip_name(number, invoice_id, submission_round, ".pdf"),
+                                  bytes(content))
 
     def replay():
-        yield from ((file_name(number, submission_round), size)
-                    for number, submission_round, size in base.values_list(
-                        "invoice__number", "submission_round", "size").iterator(chunk_size=2000))
+        yield from ((zip_name(number, invoice_id, submission_round), size)
+                    for number, invoice_id, submission_round, size in base.values_list(
+                        "invoice__number", "invoice_id", "submission_round", "size").iterator(
+                        chunk_size=2000))
         if with_pdf:
-            yield from ((file_name(number, submission_round, ".pdf"), size)
-                        for number, submission_round, size in pdfs.values_list(
-                            "invoice__number", "submission_round", "size").iterator(
+            yield from ((zip_name(number, invoice_id, submission_round, ".pdf"), size)
+                        for number, invoice_id, submission_round, size in pdfs.values_list(
+                            "invoice__number", "invoice_id", "submission_round", "size").iterator(
                             chunk_size=2000))
 
     yield from _batched(zip_stream.central_directory(replay()), 64 * 1024)
@@ -125,16 +152,22 @@ def _manifest_rows(documents: QuerySet[LegalDocument], last_pdf: int | None) -> 
                                            submission_round=OuterRef("submission_round"),
                                            pk__lte=last_pdf or 0)
     rows = documents.annotate(pdf_sha256=Subquery(pdf_sha256.values("sha256")[:1])).values_list(
-        "invoice__number", "invoice__kind", "invoice__issue_date", "invoice__buyer__siret",
+        "invoice_id", "invoice__number", "invoice__kind", "invoice__issue_date", "invoice__buyer__siret",
         "invoice__buyer__name", "invoice__buyer_reference", "invoice__po_number",
         "invoice__subtotal", "invoice__tax_amount", "invoice__total", "invoice__currency",
         "invoice__state", "submission_round", "sha256", "fetched_at", "pdf_sha256",
     )
-    for (number, kind, issue_date, siret, name, service, po, subtotal, tax, total, currency, state,
-         submission_round, sha256, fetched_at, pdf) in rows.iterator(chunk_size=500):
+    for (invoice_id, number, kind, issue_date, siret, name, service, po, subtotal, tax, total,
+         currency, state, submission_round, sha256, fetched_at, pdf) in rows.iterator(
+            chunk_size=500):
         if kind == Invoice.Kind.CREDIT_NOTE:  # counts negatively, as in every total
             subtotal, tax, total = -subtotal, -tax, -total
-        yield [number, kind, issue_date or "", siret or "", name or "", service, po, subtotal, tax,
-               total, currency, state, submission_round, file_name(number, submission_round),
+        # Text typed by users or read from outside (numbers, names, references) is neutralised;
+        # amounts, ids, dates and hashes are written as they are.
+        yield [invoice_id, csv_text(number), kind, issue_date or "", csv_text(siret or ""),
+               csv_text(name or ""), csv_text(service), csv_text(po), subtotal, tax, total,
+               currency, state, submission_round,
+               csv_text(zip_name(number, invoice_id, submission_round)),
                sha256, fetched_at.isoformat() if fetched_at else "",
-               file_name(number, submission_round, ".pdf") if pdf else "", pdf or ""]
+               csv_text(zip_name(number, invoice_id, submission_round, ".pdf")) if pdf else "",
+               pdf or ""]

@@ -147,6 +147,10 @@ class Invoice(models.Model):
     chorus_status = models.CharField(_("statut Chorus Pro"), max_length=40, blank=True)
     chorus_status_reason = models.TextField(_("motif Chorus Pro"), blank=True)
     download_legal_url = models.CharField(max_length=500, blank=True)
+    # The address whose file was not this invoice's legal XML: not downloaded again.
+    # (Nullable: added in place, without remaking the frozen table under its triggers.)
+    legal_url_refused = models.CharField(  # noqa: DJ001 - see above
+        max_length=500, null=True, blank=True, editable=False)
     # What the archived legal XML says that our invoice does not (empty: they agree).
     legal_xml_discrepancies = models.JSONField(default=list, blank=True)
     legal_xml_checked_at = models.DateTimeField(null=True, blank=True)
@@ -534,6 +538,9 @@ class InvoiceAttachment(models.Model):
     # The B2Brouter invoice that holds it (a failed deposit created again needs it again).
     remote_invoice_id = models.BigIntegerField(null=True, blank=True, editable=False)
     uploaded_at = models.DateTimeField(_("envoyée le"), null=True, blank=True, editable=False)
+    # When the last upload was started: an upload whose answer was lost may still land at
+    # B2Brouter for a while, so it is not repeated before that time has passed.
+    upload_started_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

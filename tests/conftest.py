@@ -108,6 +108,13 @@ def pytest_runtest_call(item):
                                  + "; ".join(violations))
 
 
+@pytest.fixture(autouse=True)
+def _sign_in_address_limit_out_of_the_way(settings):
+    """Every test client signs in from 127.0.0.1: the per-address count (core/throttle.py) would
+    add up across tests. The test of that limit sets its own, from an address of its own."""
+    settings.SIGNIN_ADDRESS_FAILURE_LIMIT = 1_000_000
+
+
 @pytest.fixture(scope="session")
 def sandbox(tmp_path_factory):
     """One documented-only sandbox for the session; tests create their own accounts in it, so

@@ -21,7 +21,13 @@ from directory.models import Buyer
 from invoicing.models import Invoice, InvoiceAttachment, InvoicePdf, LegalDocument
 from invoicing.models import InvoiceState as S
 from invoicing.services import drafts
-from tests.factories import AccountFactory, BuyerFactory, InvoiceFactory, ServiceFactory
+from tests.factories import (
+    AccountFactory,
+    BuyerFactory,
+    InvoiceFactory,
+    ServiceFactory,
+    UserFactory,
+)
 from tests.invoicing.helpers import user_in
 from tests.support.urls import Route, all_routes
 
@@ -246,7 +252,22 @@ def test_health_is_public_and_tells_no_secret(client, b2b):
     for secret in (settings.B2BROUTER_API_KEY, settings.B2BROUTER_WEBHOOK_SECRET,
                    settings.SECRET_KEY, settings.B2BROUTER_API_URL):
         assert secret not in body
-    assert set(response.json()) == {"status", "checks"}
+    assert response.json() == {"status": "ok"}  # the details are for operators
+
+
+def test_health_details_are_for_operators_only(client, b2b, settings):
+    import secrets
+
+    settings.HEALTH_TOKEN = secrets.token_hex(16)
+    calls = b2b.control("GET", "/_sandbox/stats")["total"]
+    assert client.get("/health/").json() == {"status": "ok"}
+    assert client.get("/health/", HTTP_AUTHORIZATION="Bearer wrong").json() == {"status": "ok"}
+    assert b2b.control("GET", "/_sandbox/stats")["total"] == calls  # no B2Brouter call for them
+    detailed = client.get("/health/", HTTP_AUTHORIZATION=f"Bearer {settings.HEALTH_TOKEN}")
+    assert detailed.json() == {"status": "ok", "checks": {
+        "database": "ok", "broker": "ok", "b2brouter": "ok"}}
+    client.force_login(UserFactory(is_superuser=True, is_staff=True))
+    assert set(client.get("/health/").json()["checks"]) == {"database", "broker", "b2brouter"}
 
 
 # --- POSTs by the wrong role -------------------------------------------------------------------------

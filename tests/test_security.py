@@ -28,6 +28,29 @@ def test_sign_in_is_throttled_after_repeated_failures(client, settings):
     assert other.status_code == 302  # the lock is per username and address
 
 
+def test_many_usernames_tried_from_one_address_lock_that_address(client, settings):
+    """One or two guesses per username stay under the per-username lock; the address's failures
+    are counted across usernames, and past their limit it may not sign in, even rightly."""
+    import random
+
+    settings.SIGNIN_ADDRESS_FAILURE_LIMIT = 12
+    address = f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
+    user = UserFactory(username="ines")
+    for n in range(settings.SIGNIN_ADDRESS_FAILURE_LIMIT):
+        response = client.post("/login/", {"username": f"agent{n}", "password": "wrong"},
+                               REMOTE_ADDR=address)
+        assert response.status_code == 200, n
+    for url in ("/login/", "/admin/login/"):
+        locked = client.post(url, {"username": user.username, "password": PASSWORD},
+                             REMOTE_ADDR=address)
+        assert locked.status_code == 429
+        assert "depuis votre adresse" in locked.content.decode()
+    assert "_auth_user_id" not in client.session
+    elsewhere = client.post("/login/", {"username": user.username, "password": PASSWORD},
+                            REMOTE_ADDR="192.0.2.1")
+    assert elsewhere.status_code == 302
+
+
 def test_a_good_password_resets_the_failure_count(client, settings):
     UserFactory(username="marc")
     for _ in range(settings.AXES_FAILURE_LIMIT - 1):

@@ -55,6 +55,27 @@ def user_note_event(*, invoice: Invoice, actor, message: str) -> InvoiceEvent:
                                        source=Source.USER, actor=actor, message=message)
 
 
+def _note_once(invoice: Invoice, message: str) -> InvoiceEvent | None:
+    """A worker's note, written once however often the same thing is seen again."""
+    if invoice.events.filter(kind=InvoiceEvent.Kind.NOTE, message=message).exists():
+        return None
+    return InvoiceEvent.objects.create(invoice=invoice, kind=InvoiceEvent.Kind.NOTE,
+                                       source=Source.WORKER, message=message)
+
+
+def legal_url_refused_event(*, invoice: Invoice, url: str) -> InvoiceEvent | None:
+    """B2Brouter named an address for the legal XML that is not on its own host."""
+    return _note_once(invoice, "Adresse du XML légal refusée (elle n'est pas chez B2Brouter) : "
+                               f"{url[:300]}. Rien n'a été téléchargé.")
+
+
+def legal_xml_refused_event(*, invoice: Invoice, url: str, problems: list[str]) -> InvoiceEvent | None:
+    """The file downloaded as the legal XML is not this invoice's: it was not archived."""
+    return _note_once(invoice, "XML légal refusé, rien n'a été archivé : le fichier reçu n'est pas "
+                               "celui de cette facture (" + " ; ".join(problems) + "). "
+                               f"Adresse : {url[:300]}")
+
+
 def legal_xml_differs_event(*, invoice: Invoice, problems: list[str]) -> InvoiceEvent:
     """The archived legal XML says what the invoice does not."""
     return InvoiceEvent.objects.create(

@@ -39,11 +39,17 @@ def invoice_fetch_legal(*, invoice_id: int) -> LegalDocument | None:
         if invoice.state not in states.DEPOSITED_STATES:
             return None
         if not invoice.download_legal_url:
+            # The address of that very invoice, as B2Brouter answers for it.
             invoice = invoice_refresh(invoice_id=invoice_id)
             if not invoice.download_legal_url:
                 return None
+        url = invoice.download_legal_url
         with invoice_log_context(invoice):
-            content, content_type = b2brouter_client().download_legal(invoice.download_legal_url)
+            content, content_type = b2brouter_client().download_legal(url)
+        problems = legal_xml_identity_problems(invoice, content)
+        if problems:
+            _legal_xml_refused(invoice, url, problems)
+            return None
         try:
             with transaction.atomic():
                 existing = LegalDocument.objects.create(
@@ -66,6 +72,42 @@ def invoice_fetch_legal(*, invoice_id: int) -> LegalDocument | None:
     if existing.acknowledged_at is None:
         enqueue.acknowledge_later(invoice.pk)
     return existing
+
+
+def legal_xml_identity_problems(invoice: Invoice, content: bytes) -> list[str]:
+    """Why a downloaded file is not this invoice's legal XML (empty when it is): it must be a
+    UBL invoice or credit note as ours is, under our number, for our buyer (its SIRET, or its
+    name where the XML gives no SIRET), from our account when the XML names the seller's SIRET."""
+    try:
+        facts = legal_xml.read(content)
+    except (legal_xml.ParseError, ValueError) as exc:  # not XML, not UBL, or hostile
+        return [f"XML illisible : {exc}"]
+    problems = []
+    if facts.number != invoice.number:
+        problems.append(f"numéro « {facts.number} » au lieu de « {invoice.number} »")
+    if facts.is_credit_note != (invoice.kind == Invoice.Kind.CREDIT_NOTE):
+        problems.append("un avoir au lieu d'une facture" if facts.is_credit_note
+                        else "une facture au lieu d'un avoir")
+    if invoice.buyer_id:
+        siret = "".join(facts.buyer.identifier(legal_xml.SIRET_SCHEME).split())
+        if siret and siret != invoice.buyer.siret:
+            problems.append(f"SIRET de l'acheteur « {siret} » au lieu de « {invoice.buyer.siret} »")
+        elif not siret and facts.buyer.name.casefold() != invoice.buyer.name.casefold():
+            problems.append(f"acheteur « {facts.buyer.name} » au lieu de « {invoice.buyer.name} »")
+    seller = "".join(facts.seller.identifier(legal_xml.SIRET_SCHEME).split())
+    ours = getattr(invoice.account, "siret", "")
+    if seller and ours and seller != ours:
+        problems.append(f"SIRET du fournisseur « {seller} » au lieu de « {ours} »")
+    return problems
+
+
+def _legal_xml_refused(invoice: Invoice, url: str, problems: list[str]) -> None:
+    """Nothing archived: the address is dropped and remembered, and staff read why."""
+    with transaction.atomic():
+        Invoice.objects.filter(pk=invoice.pk, download_legal_url=url).update(
+            download_legal_url="", legal_url_refused=url)
+        events.legal_xml_refused_event(invoice=invoice, url=url, problems=problems)
+    log(logging.WARNING, invoice, "legal XML refused, not archived: %s", "; ".join(problems))
 
 
 def invoice_acknowledge(*, invoice_id: int) -> bool:

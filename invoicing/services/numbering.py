@@ -64,7 +64,9 @@ def issue_fields(invoice: Invoice) -> tuple[dict, dict[str, list[str]]]:
     the account's row is locked until it commits."""
     if invoice.number:  # issued before (a correction after a failed deposit): kept as it is
         return {}, {}
-    account = Account.objects.select_for_update().get(pk=invoice.account_id)
+    # FOR NO KEY UPDATE: one issuer at a time, without blocking the rows that only reference
+    # the account (new invoices, its per-state totals).
+    account = Account.objects.select_for_update(no_key=True).get(pk=invoice.account_id)
     problems = date_problems(invoice)
     if problems:
         return {}, problems

@@ -54,8 +54,36 @@ def _reason(remote: dict) -> str:
                or remote.get("chorus_status_reason") or "")
 
 
+def _legal_url(invoice: Invoice, remote: dict, *, trusted_url: bool) -> tuple[str, bool]:
+    """The legal XML's address to keep, and whether B2Brouter gave one we did not have.
+
+    Kept only when B2Brouter gave it in an answer to our own call (a GET, a list page, the
+    submission) and it is on B2Brouter's host. A notice's address (a webhook, whose payload
+    anyone holding the secret could shape) is never kept: one that differs from ours clears it,
+    and the fetch asks `GET /invoices/{id}` for the address of that very invoice."""
+    url = str(remote.get("download_legal_url") or "")
+    if not url or url in (invoice.download_legal_url, invoice.legal_url_refused):
+        return invoice.download_legal_url, False  # nothing new (or a file found not ours)
+    if not trusted_url:
+        return "", True
+    if not legal_url_on_host(url):
+        events.legal_url_refused_event(invoice=invoice, url=url)
+        log(logging.WARNING, invoice, "legal XML address not on B2Brouter's host: not kept")
+        return invoice.download_legal_url, False
+    return url, True
+
+
+def legal_url_on_host(url: str) -> bool:
+    try:
+        b2brouter_client().own_path(url)
+    except ValueError:
+        return False
+    return True
+
+
 def apply_remote_locked(invoice: Invoice, remote: dict, *, source: str,
-                        remote_event_id: int | None = None, whole_seconds: bool = False) -> bool:
+                        remote_event_id: int | None = None, whole_seconds: bool = False,
+                        trusted_url: bool = True) -> bool:
     """Applies a B2Brouter invoice resource to the locked `invoice`. Returns True on a change.
 
     Only documented fields are needed (`state`, `state_updated_at`, `refuse_reason`, `errors`,
@@ -75,10 +103,9 @@ def apply_remote_locked(invoice: Invoice, remote: dict, *, source: str,
         if recorded:
             log(logging.WARNING, invoice, "unknown B2Brouter state %r recorded", new_state)
         return recorded is not None
-    learned_url = bool(remote.get("download_legal_url")) and (
-        remote["download_legal_url"] != invoice.download_legal_url)
-    if learned_url and not invoice.download_legal_url:
-        invoice.download_legal_url = remote["download_legal_url"]
+    legal_url, learned_url = _legal_url(invoice, remote, trusted_url=trusted_url)
+    if legal_url != invoice.download_legal_url and (not invoice.download_legal_url or not legal_url):
+        invoice.download_legal_url = legal_url
         invoice.save(update_fields=["download_legal_url", "updated_at"])
     ours = invoice.state_updated_at
     if ours and whole_seconds:
@@ -97,8 +124,8 @@ def apply_remote_locked(invoice: Invoice, remote: dict, *, source: str,
     reason = reason if new_state in (S.REFUSED, S.ERROR) or chorus_status else ""
     fields = {"state_updated_at": remote_ts or timezone.now(), "chorus_status": chorus_status,
               "chorus_status_reason": reason}
-    if remote.get("download_legal_url"):
-        fields["download_legal_url"] = remote["download_legal_url"]
+    if learned_url:
+        fields["download_legal_url"] = legal_url
     if new_state == S.ERROR:
         fields["last_error"] = ("; ".join(_error_texts(remote.get("errors"))) or reason
                                 or invoice.last_error)
@@ -136,7 +163,7 @@ def _same_state_news(invoice: Invoice, chorus_status: str, reason: str, *, sourc
 
 
 def invoice_apply_remote(*, remote: dict, source: str, remote_event_id: int | None = None,
-                         whole_seconds: bool = False) -> bool:
+                         whole_seconds: bool = False, trusted_url: bool = True) -> bool:
     """Applies B2Brouter's view of one invoice (from a GET, a list page or a webhook) to ours.
 
     Idempotent and order-proof: a repeated or older update changes nothing, and no update moves
@@ -148,7 +175,7 @@ def invoice_apply_remote(*, remote: dict, source: str, remote_event_id: int | No
             return False
         changed = apply_remote_locked(invoice, remote, source=source,
                                       remote_event_id=remote_event_id,
-                                      whole_seconds=whole_seconds)
+                                      whole_seconds=whole_seconds, trusted_url=trusted_url)
     if changed:
         log(logging.INFO, invoice, "state %s (%s)", invoice.state, source)
     return changed
@@ -295,10 +322,14 @@ def reconcile(*, stale_after: int) -> dict[str, int]:
     task it enqueues is idempotent."""
     stale = timezone.now() - timedelta(seconds=stale_after)
     counts = {"submit": 0, "fetch_legal": 0, "ack": 0, "webhook": 0, "pdf": 0}
-    stuck = Invoice.objects.filter(state=S.SUBMITTING, submit_started_at__lt=stale) | Invoice.objects.filter(
-        state=S.QUEUED, updated_at__lt=stale
-    )
-    for pk in stuck.values_list("pk", flat=True):
+    # A submission whose heartbeat stopped (its worker died), and a queued invoice whose task
+    # has not run for a while (lost with a worker, or held by a broker that will not hand it
+    # on). Each is re-enqueued at most once per window: its `updated_at` is moved on.
+    stuck = list((Invoice.objects.filter(state=S.SUBMITTING, submit_started_at__lt=stale)
+                  | Invoice.objects.filter(state=S.QUEUED, updated_at__lt=stale))
+                 .values_list("pk", flat=True))
+    Invoice.objects.filter(pk__in=stuck).update(updated_at=timezone.now())
+    for pk in stuck:
         enqueue.again(enqueue.SUBMIT, pk)
         counts["submit"] += 1
     current_doc = LegalDocument.objects.filter(invoice=OuterRef("pk"),

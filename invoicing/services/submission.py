@@ -6,8 +6,11 @@ transaction, B2Brouter is called outside, the outcome is recorded in another sho
 """
 
 import logging
+from dataclasses import dataclass
+from datetime import timedelta
 from urllib.parse import unquote
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -159,8 +162,14 @@ def invoice_submit(*, invoice_id: int, stale_after: int = 300) -> Invoice | None
     invoice = _claim_for_submission(invoice_id, stale_after)
     if invoice is None:
         return None
-    with invoice_log_context(invoice):
-        return _submit(invoice)
+    client = b2brouter_client()
+    previous = client.on_response
+    client.on_response = _still_working(invoice, previous)
+    try:
+        with invoice_log_context(invoice):
+            return _submit(invoice)
+    finally:
+        client.on_response = previous
 
 
 def _submit(invoice: Invoice) -> Invoice:
@@ -179,29 +188,36 @@ def _submit(invoice: Invoice) -> Invoice:
             service_ensure_registered(service=invoice.service)
         body = invoice_body(invoice, send_after_import=not attachments)
         if invoice.remote_id:
+            looked_at = timezone.now()
             current = client.get_invoice(invoice.remote_id)
             if current.get("state") == S.NEW:
-                remote, path = _attach_and_send(client, invoice, current, attachments)
+                remote, step = _attach_and_send(client, invoice, current, attachments,
+                                                looked_at=looked_at)
             elif current.get("state") == S.REFUSED:
                 # A routing return fixed by the user: same invoice, same number, sent again.
                 resending = True
-                remote, path = _resend(client, invoice, body)
+                remote, step = _resend(client, invoice, body)
             else:  # sent already: the answer to the send was lost
-                remote, path = current, f"/invoices/{invoice.remote_id}"
+                remote, step = current, Step(
+                    "GET", f"/invoices/{invoice.remote_id}", 200,
+                    "Déjà envoyée chez B2Brouter : la réponse à l'envoi s'était perdue")
         else:
             if invoice.remote_id_to_delete:
                 _delete_failed_deposit(client, invoice)
             remote = None
             if invoice.submit_attempts > 1:
                 remote = _find_ours(client, invoice, account_id, body)
-            path = f"/accounts/{account_id}/invoices"
             if remote is None:
-                remote = _create_or_adopt(client, invoice, account_id, body)
+                remote, step = _create_or_adopt(client, invoice, account_id, body)
             else:
                 log(logging.WARNING, invoice, "found at B2Brouter after an ambiguous attempt")
+                step = Step("GET", f"/accounts/{account_id}/invoices?number={invoice.number}",
+                            200, FOUND_AFTER_INTERRUPTION)
             if attachments and _checked(remote, invoice).get("state") == S.NEW:
-                _remember_remote(invoice, remote, body, path)
-                remote, path = _attach_and_send(client, invoice, remote, attachments)
+                _remember_remote(invoice, remote, body, step)
+                # Nothing can have been joined to an invoice whose id we did not know.
+                remote, step = _attach_and_send(client, invoice, remote, attachments,
+                                                looked_at=None)
         remote = _checked(remote, invoice)
     except b2brouter.RejectedError as exc:
         if resending:
@@ -212,8 +228,36 @@ def _submit(invoice: Invoice) -> Invoice:
     except b2brouter.TransientError as exc:
         _submission_interrupted(invoice, exc, body)
         raise
-    _submission_accepted(invoice, remote, body, path)
+    _submission_accepted(invoice, remote, body, step)
     return invoice
+
+
+@dataclass(frozen=True)
+class Step:
+    """The call that got the invoice where it is, as the history tells it: the create when it
+    was made now, the lookup when an earlier, interrupted attempt had made it."""
+    method: str
+    path: str
+    status: int
+    message: str = ""
+
+
+FOUND_AFTER_INTERRUPTION = ("Trouvée chez B2Brouter sous son numéro : un essai précédent, "
+                            "interrompu, l'avait déposée")
+
+
+def _still_working(invoice: Invoice, then):
+    """A heartbeat: after each answer from B2Brouter the claim is renewed, so that the
+    reconciler tells a live submission (however many calls it makes) from one whose worker
+    died, within SUBMIT_STALE_AFTER of its last call. Exactly once never depends on it (a
+    second claim finds the invoice by number, and an upload that may still land is waited for);
+    only how fast a dead worker's invoice moves on does."""
+    def beat(record):
+        Invoice.objects.filter(pk=invoice.pk, state=S.SUBMITTING).update(
+            submit_started_at=timezone.now())
+        if then is not None:
+            then(record)
+    return beat
 
 
 def _checked(remote, invoice: Invoice) -> dict:
@@ -225,7 +269,7 @@ def _checked(remote, invoice: Invoice) -> dict:
     return remote
 
 
-def _remember_remote(invoice: Invoice, remote: dict, body: dict, path: str) -> None:
+def _remember_remote(invoice: Invoice, remote: dict, body: dict, step: Step) -> None:
     """The invoice exists at B2Brouter (not sent yet): its id is kept at once, so that every
     later attempt goes on with that very invoice."""
     with transaction.atomic():
@@ -233,9 +277,11 @@ def _remember_remote(invoice: Invoice, remote: dict, body: dict, path: str) -> N
         locked.remote_id = remote["id"]
         locked.remote_id_to_delete = None
         locked.save(update_fields=["remote_id", "remote_id_to_delete", "updated_at"])
-        events.exchange_event(invoice=locked, method="POST", path=path, status=201,
-                              request_body=body, response_body=remote,
-                              message="Créée chez B2Brouter, sans envoi : pièces jointes à joindre")
+        events.exchange_event(
+            invoice=locked, method=step.method, path=step.path, status=step.status,
+            request_body=body if step.method == "POST" else None, response_body=remote,
+            message=(step.message + " ; " if step.message else "Créée chez B2Brouter, ")
+            + "sans envoi : pièces jointes à joindre")
     invoice.remote_id = remote["id"]
 
 
@@ -273,17 +319,42 @@ def _already_held(invoice: Invoice, remote: dict, attachments) -> set[int]:
     return found
 
 
-def _attach_and_send(client, invoice: Invoice, remote: dict, attachments) -> tuple[dict, str]:
+class UploadUnsettled(b2brouter.TransientError):
+    """An earlier upload of this document got no answer and may still land at B2Brouter: the
+    invoice is looked at again once it would have, before the document is joined again."""
+
+
+def upload_settle_seconds() -> float:
+    """How long an upload whose answer was lost may still land: the client's read timeout (the
+    server had the whole file by then) with a margin for its processing."""
+    return float(getattr(settings, "ATTACHMENT_SETTLE_AFTER", 0) or
+                 max(2 * settings.B2BROUTER_TIMEOUT, settings.B2BROUTER_TIMEOUT + 10))
+
+
+def _attach_and_send(client, invoice: Invoice, remote: dict, attachments, *,
+                     looked_at) -> tuple[dict, Step]:
     """Joins each supporting document B2Brouter does not hold yet (what its invoice's
-    `attachments` shows), one at a time in order, then sends the invoice."""
+    `attachments` shows, as read at `looked_at`), one at a time in order, then sends the
+    invoice. A document an interrupted attempt was uploading is joined again only if B2Brouter
+    still does not hold it once that upload can no longer land."""
     held = _already_held(invoice, remote, attachments)
+    settle = timedelta(seconds=upload_settle_seconds())
     for attachment in attachments:
         if attachment.remote_invoice_id == invoice.remote_id:
             continue
-        path = f"/invoices/{invoice.remote_id}/add_attachment"
-        if attachment.pk in held:
+        method, path, status = "POST", f"/invoices/{invoice.remote_id}/add_attachment", 204
+        if attachment.pk in held:  # seen on the invoice just read, not uploaded now
+            method, path, status = "GET", f"/invoices/{invoice.remote_id}", 200
             message = f"Pièce jointe déjà chez B2Brouter : {attachment.original_name}"
         else:
+            started = attachment.upload_started_at
+            if started and looked_at is not None and looked_at < started + settle:
+                raise UploadUnsettled(
+                    f"La pièce jointe {attachment.original_name}, envoyée lors d'un essai "
+                    "interrompu, peut encore arriver chez B2Brouter : nouvel essai dans "
+                    "quelques secondes")
+            InvoiceAttachment.objects.filter(pk=attachment.pk).update(
+                upload_started_at=timezone.now())
             with attachment.file.open("rb") as upload:
                 content = upload.read()
             client.add_attachment(invoice.remote_id, attachment.original_name, content,
@@ -292,22 +363,24 @@ def _attach_and_send(client, invoice: Invoice, remote: dict, attachments) -> tup
         with transaction.atomic():
             InvoiceAttachment.objects.filter(pk=attachment.pk).update(
                 remote_invoice_id=invoice.remote_id, uploaded_at=timezone.now())
-            events.exchange_event(invoice=invoice, method="POST", path=path, status=204,
+            events.exchange_event(invoice=invoice, method=method, path=path, status=status,
                                   message=message)
     answer = client.send_invoice(invoice.remote_id)
     if answer is None or "state" not in answer:
         answer = client.get_invoice(invoice.remote_id)
-    return answer, f"/invoices/send_invoice/{invoice.remote_id}"
+    return answer, Step("POST", f"/invoices/send_invoice/{invoice.remote_id}", 200,
+                        "Envoyée avec ses pièces jointes")
 
 
-def _resend(client, invoice: Invoice, body: dict) -> tuple[dict, str]:
+def _resend(client, invoice: Invoice, body: dict) -> tuple[dict, Step]:
     """PUT the corrected invoice, then send it. The answer to a send need not hold the invoice
     (documented shapes vary): it is read again when it does not."""
     client.update_invoice(invoice.remote_id, {"invoice": body["invoice"]})
     remote = client.send_invoice(invoice.remote_id)
     if remote is None or "state" not in remote:
         remote = client.get_invoice(invoice.remote_id)
-    return remote, f"/invoices/send_invoice/{invoice.remote_id}"
+    return remote, Step("POST", f"/invoices/send_invoice/{invoice.remote_id}", 200,
+                        "Corrigée et envoyée à nouveau")
 
 
 def _delete_failed_deposit(client, invoice: Invoice) -> None:
@@ -344,31 +417,39 @@ def _find_ours(client, invoice: Invoice, account_id: int, body: dict) -> dict | 
     return remote if _is_ours(remote, invoice, body) else None
 
 
-def _create_or_adopt(client, invoice: Invoice, account_id: int, body: dict) -> dict:
+def _create_or_adopt(client, invoice: Invoice, account_id: int, body: dict) -> tuple[dict, Step]:
     """Creates the invoice at B2Brouter. When an earlier, ambiguous attempt is still landing (a
     slow answer the client gave up on stores the invoice after the lookup by number found
     nothing), B2Brouter refuses the number as taken (documented: 422 `parameter_taken`, with no
     field named): the invoice it holds under our number is adopted if it is ours."""
+    path = f"/accounts/{account_id}/invoices"
     try:
-        return client.create_invoice(account_id, body)
+        return client.create_invoice(account_id, body), Step("POST", path, 201)
     except b2brouter.ValidationError as exc:
-        if invoice.submit_attempts > 1 and exc.code == "parameter_taken":
+        # Attempts counted afresh: another worker may have taken this invoice over meanwhile.
+        attempts = Invoice.objects.values_list("submit_attempts", flat=True).get(pk=invoice.pk)
+        if max(attempts, invoice.submit_attempts) > 1 and exc.code == "parameter_taken":
             remote = _find_ours(client, invoice, account_id, body)
             if remote is not None:
                 log(logging.WARNING, invoice, "adopted at B2Brouter: an earlier attempt stored it")
-                return remote
+                return remote, Step(
+                    "GET", f"{path}?number={invoice.number}", 200,
+                    "Numéro déjà pris chez B2Brouter (422 parameter_taken) : la facture qu'un "
+                    "essai précédent, interrompu, avait déposée est reprise")
         raise
 
 
-def _submission_accepted(invoice: Invoice, remote: dict, body: dict, path: str) -> None:
+def _submission_accepted(invoice: Invoice, remote: dict, body: dict, step: Step) -> None:
     with transaction.atomic():
         locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
         locked.remote_id = remote["id"]
         locked.remote_id_to_delete = None
         locked.last_error = "; ".join(_error_texts(remote.get("errors")))
         locked.save(update_fields=["remote_id", "remote_id_to_delete", "last_error", "updated_at"])
-        events.exchange_event(invoice=locked, method="POST", path=path, status=201,
-                              request_body=body, response_body=remote)
+        events.exchange_event(invoice=locked, method=step.method, path=step.path,
+                              status=step.status,
+                              request_body=body if step.method == "POST" else None,
+                              response_body=remote, message=step.message)
         apply_remote_locked(locked, remote, source=InvoiceEvent.Source.WORKER)
     invoice.refresh_from_db()
     log(logging.INFO, invoice, "submitted, state=%s", invoice.state)
@@ -403,9 +484,12 @@ def _submission_interrupted(invoice: Invoice, exc: Exception, body) -> None:
             states.invoice_transition(invoice=locked, to=S.QUEUED,
                                       source=InvoiceEvent.Source.WORKER,
                                       history={"reason": str(exc)}, last_error=str(exc))
-        events.exchange_event(invoice=locked, method="POST", path="",
-                              status=getattr(exc, "status", None), request_body=body,
-                              message=f"{type(exc).__name__}: {exc}")
+        if not isinstance(exc, UploadUnsettled):  # no call was made: nothing to record
+            # The call that failed, as the client names it (the create, an upload, the send).
+            events.exchange_event(invoice=locked, method=exc.method or "POST",
+                                  path=exc.path or "", status=getattr(exc, "status", None),
+                                  request_body=body if (exc.method or "POST") == "POST" else None,
+                                  message=f"{type(exc).__name__}: {exc}")
     log(logging.WARNING, invoice, "submission interrupted (%s), will retry", type(exc).__name__)
 
 
@@ -415,6 +499,8 @@ def _submission_rejected(invoice: Invoice, exc: "b2brouter.RejectedError", body)
         events.exchange_event(invoice=locked, method="POST", path="",
                               status=getattr(exc, "status", None), request_body=body,
                               response_body=getattr(exc, "body", None), message=str(exc))
+        if locked.state != S.SUBMITTING:  # another worker's attempt has settled it meanwhile
+            return
         states.invoice_transition(
             invoice=locked, to=S.FAILED, source=InvoiceEvent.Source.WORKER,
             history={"reason": str(exc)}, state_updated_at=timezone.now(), last_error=str(exc),

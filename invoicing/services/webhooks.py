@@ -6,6 +6,7 @@ import hashlib
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from b2brouter.webhooks import (
     INVOICE_STATE_CHANGE,
@@ -27,6 +28,7 @@ class WebhookRejected(Exception):
         self.status = status
 
 
+@sensitive_variables("secret", "signature")
 def webhook_receive(*, body: bytes, signature: str) -> WebhookEvent | None:
     """Verifies and stores one notification; the processing task is enqueued on commit.
 
@@ -57,7 +59,7 @@ def webhook_receive(*, body: bytes, signature: str) -> WebhookEvent | None:
             enqueue.webhook_process_later(event.pk)
     except IntegrityError:
         return None
-    except (TypeError, ValueError, OverflowError) as exc:
+    except (TypeError, ValueError, OverflowError, RecursionError) as exc:
         raise WebhookRejected("malformed body") from exc
     return event
 
@@ -73,17 +75,18 @@ def webhook_process(*, event_pk: int) -> str:
         return event.outcome
     change = InvoiceStateChange.from_payload(WebhookPayload.from_dict(event.payload))
     remote, whole_seconds = change.as_invoice(), not change.state_updated_at
+    trusted_url = False  # a notice's legal XML address is never kept (see remote._legal_url)
     if change.state in ("refused", "error") and not change.notes:
         read = invoice_read_remote(remote_id=change.invoice_id)
         if read is not None:
-            remote, whole_seconds = read, False
+            remote, whole_seconds, trusted_url = read, False, True
     with transaction.atomic():
         event = WebhookEvent.objects.select_for_update().get(pk=event_pk)
         if event.processed_at is not None:
             return event.outcome
         changed = invoice_apply_remote(remote=remote, source=InvoiceEvent.Source.WEBHOOK,
                                        remote_event_id=change.event_id,
-                                       whole_seconds=whole_seconds)
+                                       whole_seconds=whole_seconds, trusted_url=trusted_url)
         event.outcome = "applied" if changed else "ignored"
         event.processed_at = timezone.now()
         event.save(update_fields=["outcome", "processed_at"])

@@ -7,3 +7,35 @@ document.addEventListener("submit", function (event) {
     event.preventDefault();
   }
 });
+
+// The page's few behaviours, bound here rather than in inline handlers: the
+// Content-Security-Policy runs no inline script.
+document.addEventListener("click", function (event) {
+  const target = event.target;
+  if (!(target instanceof Element)) {
+    return;
+  }
+  if (target.closest("[data-print]")) {
+    window.print();
+    return;
+  }
+  const remove = target.closest("[data-remove-line]");
+  if (remove) {
+    const form = remove.closest("form");
+    remove.closest("tr").remove();
+    if (window.htmx && form) {
+      window.htmx.trigger(form, "lines-changed");
+    }
+    const add = document.getElementById("add-line");
+    if (add) {
+      add.focus();
+    }
+  }
+});
+
+document.addEventListener("change", function (event) {
+  const target = event.target;
+  if (target instanceof Element && target.hasAttribute("data-autosubmit") && target.form) {
+    target.form.submit();
+  }
+});

@@ -76,9 +76,15 @@ def page(monkeypatch):
                                       viewport={"width": 1280, "height": 900})
         page = context.new_page()
         page.set_default_timeout(15_000)
+        # Whatever the Content-Security-Policy blocks (an inline script, style or handler left
+        # behind) is a page that does not work as written: every browser test fails on it.
+        violations = []
+        page.on("console", lambda message: violations.append(message.text)
+                if "Content Security Policy" in message.text else None)
         yield page
         context.close()
         browser.close()
+        assert violations == [], violations
 
 
 def shot(page, name: str) -> None:

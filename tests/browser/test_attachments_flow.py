@@ -127,6 +127,7 @@ def test_supporting_documents_go_with_the_invoice_and_its_pdf_comes_back(
         page.click("#archive-zip")
     with zipfile.ZipFile(download_info.value.path()) as z:
         manifest = list(csv.DictReader(io.StringIO(z.read("manifest.csv").decode())))
-        assert [row["pdf_file"] for row in manifest] == ["F2026-00001.pdf"]
-        assert z.read("F2026-00001.pdf") == staff_pdf
+        name = f"F2026-00001-id{manifest[0]['invoice_id']}.pdf"
+        assert [row["pdf_file"] for row in manifest] == [name]
+        assert z.read(name) == staff_pdf
         assert manifest[0]["pdf_sha256"] == stored.sha256

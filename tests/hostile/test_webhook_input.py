@@ -70,3 +70,57 @@ def test_nul_characters_do_not_break_storage(client, django_settings, field):
     header = sign(django_settings.B2BROUTER_WEBHOOK_SECRET, body, int(time.time()))
     response = client.post(URL, body, content_type="application/json", HTTP_X_B2BROUTER_SIGNATURE=header)
     assert response.status_code in (200, 400)
+
+
+@pytest.mark.parametrize("depth", [100_000, 20_000, 3_000, 990, 600, 200, 40])
+@pytest.mark.parametrize("where", ["notes", "extra", "top"])
+def test_a_deeply_nested_signed_body_is_refused_not_a_500(client, django_settings, depth, where):
+    """A body B2Brouter would never send, nested so deep that parsing, storing or reading it
+    recursively would overflow the stack: refused (400), never a 500."""
+    nested = "[" * depth + "]" * depth
+    data = {"invoice_id": 12, "event_id": 77, "state": "sent", "notes": None}
+    if where == "top":
+        body = (f'{{"code": "issued_invoice.state_change", "triggered_at": {int(time.time())}, '
+                f'"data": {json.dumps(data)}, "x": {nested}}}').encode()
+    else:
+        inner = json.dumps({**data, where: "@@"}).replace('"@@"', nested)
+        body = (f'{{"code": "issued_invoice.state_change", "triggered_at": {int(time.time())}, '
+                f'"data": {inner}}}').encode()
+    header = sign(django_settings.B2BROUTER_WEBHOOK_SECRET, body, int(time.time()))
+    response = client.post(URL, body, content_type="application/json", HTTP_X_B2BROUTER_SIGNATURE=header)
+    assert response.status_code == 400, response.content
+
+
+@pytest.mark.parametrize("where", ["payload", "storage"])
+def test_a_debug_error_page_never_shows_the_webhook_secret(client, django_settings, monkeypatch,
+                                                           where):
+    """Even with DEBUG on and a failure deep in the handling, the error page shows no secret (in
+    the settings, in a frame's local variables, in the request's headers)."""
+    import secrets
+
+    from b2brouter.webhooks import WebhookPayload
+    from invoicing.models import WebhookEvent
+
+    secret, key = "whsec-" + secrets.token_hex(8), "key-" + secrets.token_hex(8)  # not in source
+    django_settings.DEBUG = True
+    django_settings.B2BROUTER_WEBHOOK_SECRET = secret
+    django_settings.B2BROUTER_API_KEY = key
+    owner, attribute = {"payload": (WebhookPayload, "from_dict"),
+                        "storage": (WebhookEvent.objects, "create")}[where]
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(owner, attribute, boom)
+    client.raise_request_exception = False
+    body = json.dumps({"code": "issued_invoice.state_change", "triggered_at": int(time.time()),
+                       "data": {"invoice_id": 12, "event_id": 78, "state": "sent"}}).encode()
+    header = sign(django_settings.B2BROUTER_WEBHOOK_SECRET, body, int(time.time()))
+    response = client.post(URL, body, content_type="application/json",
+                           HTTP_X_B2BROUTER_SIGNATURE=header, HTTP_ACCEPT="text/html")
+    assert response.status_code == 500
+    page = response.content.decode()
+    assert "a bug" in page  # it is Django's technical page
+    assert secret not in page
+    assert key not in page
+    assert header.split("v1=")[-1][:16] not in page

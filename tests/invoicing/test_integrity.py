@@ -86,3 +86,49 @@ def test_counts_per_state_kept_by_the_database_match_a_recount(registered_accoun
             InvoiceStateTotal.objects.filter(account=registered_account, count__gt=0)}
     assert kept == recount
     assert any(credits for _n, credits, _amount in kept.values())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_state_changes_that_cross_never_deadlock_on_the_totals(registered_account):
+    """Many invoices of one account going queued -> submitting while others go back
+    submitting -> queued, from several connections at once (a month-end batch with retries):
+    each change locks two per-state totals rows, always in the same order, so none deadlocks,
+    and the totals still match a recount."""
+    from django.db import connection
+
+    from invoicing.models import InvoiceState as S
+    from invoicing.models import InvoiceStateTotal
+    from tests.support.threads import at_once
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite writes one transaction at a time")
+    invoices = [InvoiceFactory(account=registered_account) for _ in range(8)]
+    Invoice.objects.filter(pk__in=[i.pk for i in invoices]).update(state=S.QUEUED)
+    ids = [i.pk for i in invoices]
+
+    def churn(direction):
+        def run():
+            start, to = (S.QUEUED, S.SUBMITTING) if direction else (S.SUBMITTING, S.QUEUED)
+            for _ in range(150):
+                for pk in ids:
+                    with transaction.atomic():
+                        if not Invoice.objects.filter(pk=pk, state=start).update(state=to):
+                            Invoice.objects.filter(pk=pk).update(state=start)
+            return "done"
+        return run
+
+    runs = iter([churn(True), churn(False), churn(True), churn(False)])
+    lock = __import__("threading").Lock()
+
+    def one():
+        with lock:
+            work = next(runs)
+        return work()
+
+    outcomes = at_once(one, 4, timeout=120)
+    assert outcomes == ["done"] * 4, [repr(o) for o in outcomes if o != "done"]
+    counted = {state: Invoice.objects.filter(account=registered_account, state=state).count()
+               for state in (S.QUEUED, S.SUBMITTING)}
+    kept = dict(InvoiceStateTotal.objects.filter(account=registered_account,
+                                                 state__in=counted).values_list("state", "count"))
+    assert {state: kept.get(state, 0) for state in counted} == counted

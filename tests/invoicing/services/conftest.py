@@ -16,3 +16,11 @@ def _no_faults(sandbox):
     sandbox.control("DELETE", "/_sandbox/faults")
     yield
     sandbox.control("DELETE", "/_sandbox/faults")
+
+
+@pytest.fixture
+def process_now(enqueued):
+    """Runs a webhook's processing task inline when the receiving transaction commits."""
+    from invoicing.services import webhooks
+
+    enqueued.inline("invoicing.webhook_process", lambda pk: webhooks.webhook_process(event_pk=pk))

@@ -7,6 +7,7 @@ number, its attachments) before acting again. Without, the one-call path stays.
 
 import base64
 import hashlib
+import time
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -54,13 +55,21 @@ def embedded(xml: bytes) -> list[tuple[str, bytes]]:
     return [(o.get("filename"), base64.b64decode(o.text)) for o in objects]
 
 
+@pytest.fixture(autouse=True)
+def short_settle(settings):
+    """An upload whose answer was lost is not repeated before it could have landed: short here."""
+    settings.ATTACHMENT_SETTLE_AFTER = 0.3
+
+
 def _settled(invoice, b2b):
     """Submits until B2Brouter has it (each transient failure is retried, as the task does)."""
-    for _ in range(6):
+    for _ in range(12):
         try:
             queue(invoice)
             submission.invoice_submit(invoice_id=invoice.pk, stale_after=0)
             break
+        except submission.UploadUnsettled:
+            time.sleep(0.2)
         except b2brouter.TransientError:
             continue
     wait_for(lambda: remote.invoice_refresh(invoice_id=invoice.pk).state == S.SENT)
@@ -108,6 +117,34 @@ def test_a_lost_answer_at_any_step_leaves_each_document_joined_once(
         "bon%20de%20commande.pdf", "relev%C3%A9.csv"]
     xml = bytes(legal.invoice_fetch_legal(invoice_id=invoice.pk).content)
     assert sorted(name for name, _ in embedded(xml)) == ["bon de commande.pdf", "relevé.csv"]
+
+
+def test_an_upload_that_lands_after_its_timeout_is_not_joined_again(invoice, b2b, counts,
+                                                                    settings):
+    """The answer to an upload is given up on, but B2Brouter stores the file later: the next
+    attempt, made before it could have landed, joins nothing; once it could have, it finds the
+    file held and only sends."""
+    settings.B2BROUTER_TIMEOUT = 1.0
+    settings.ATTACHMENT_SETTLE_AFTER = 3.0
+    b2b.control("POST", "/_sandbox/faults", {"slow_ms": 2000, "queue": [
+        {"kind": "slow", "method": "POST", "path": "/invoices/*/add_attachment"}]})
+    join(invoice, "bon de commande.pdf", ORDER)
+    join(invoice, "relevé.csv", TIMESHEET)
+    queue(invoice)
+    with pytest.raises(b2brouter.Timeout):
+        submission.invoice_submit(invoice_id=invoice.pk, stale_after=0)
+    queue(invoice)
+    with pytest.raises(submission.UploadUnsettled):
+        submission.invoice_submit(invoice_id=invoice.pk, stale_after=0)
+    assert counts(UPLOAD) == 1
+    time.sleep(3.2)
+    invoice = _settled(invoice, b2b)
+    held = b2b.control("GET", f"/invoices/{invoice.remote_id}")["invoice"]["attachments"]
+    assert sorted(a["link"].rsplit("/", 1)[-1] for a in held) == [
+        "bon%20de%20commande.pdf", "relev%C3%A9.csv"]
+    assert counts(UPLOAD) == 2
+    history = list(invoice.events.values_list("message", flat=True))
+    assert any("déjà chez B2Brouter : bon de commande.pdf" in m for m in history)
 
 
 @pytest.mark.parametrize("lost", [1, 2, 3])

@@ -61,6 +61,20 @@ def test_ambiguous_failure_is_settled_by_number_not_by_luck(invoice, b2b, kind):
     assert invoice.remote_id == found[0]["id"]
     attempts = invoice.events.filter(kind=InvoiceEvent.Kind.EXCHANGE)
     assert attempts.count() == 2
+    # The history tells what happened: the POST that got no usable answer, then the invoice found
+    # by number. No "POST 201" dated at the recovery: that answer was never received.
+    path = f"/accounts/{invoice.account.remote_id}/invoices"
+    failed, then = attempts.order_by("pk")
+    assert (failed.http_method, failed.http_path) == ("POST", path)
+    if kind == "lost_response":  # stored, the answer lost: found by number
+        assert failed.http_status is None
+        assert (then.http_method, then.http_path, then.http_status) == (
+            "GET", f"{path}?number={invoice.number}", 200)
+        assert "essai précédent" in then.message
+        assert not attempts.filter(http_status=201).exists()
+    else:  # refused with a 500, nothing stored: created by the second attempt
+        assert failed.http_status == 500
+        assert (then.http_method, then.http_path, then.http_status) == ("POST", path, 201)
 
 
 @pytest.mark.rich_sandbox
@@ -230,3 +244,6 @@ def test_an_earlier_attempt_landing_late_is_adopted_not_failed(invoice, b2b):
     assert invoice.state != S.FAILED
     assert invoice.remote_id == landed["id"]
     assert len(remote_invoices(b2b, invoice.account, invoice.number)) == 1
+    [adopted] = invoice.events.filter(kind=InvoiceEvent.Kind.EXCHANGE)
+    assert (adopted.http_method, adopted.http_status) == ("GET", 200)
+    assert "parameter_taken" in adopted.message

@@ -40,12 +40,6 @@ def sent_invoice(registered_account):
     return invoice
 
 
-@pytest.fixture
-def process_now(enqueued):
-    """Runs the processing task inline when the receiving transaction commits."""
-    enqueued.inline("invoicing.webhook_process", lambda pk: webhooks.webhook_process(event_pk=pk))
-
-
 def test_url_is_named():
     assert reverse("b2brouter_webhook") == URL
 
