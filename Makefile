@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint install
+.PHONY: run test lint install messages
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,3 +26,8 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+# The English catalogue: collect the messages, then translate what is new (tests/test_translations.py)
+messages: $(STAMP)
+	DJANGO_DEBUG=1 $(BIN)/python manage.py makemessages -l en --no-obsolete -i ".venv/*" -i "var/*" -i "test-artifacts/*" -i "sandbox/*" -i "bench/*" -i "tests/*"
+	DJANGO_DEBUG=1 $(BIN)/python manage.py compilemessages -l en -i ".venv"

@@ -69,6 +69,8 @@ AUTHENTICATION_BACKENDS = [
 # Sign-in throttling: after 5 failures for one username from one address, 15 minutes' wait.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 # And per address, whatever the username (core/throttle.py): failures allowed in the window.
+# The site's address, for the links in e-mails.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 # The bearer token that shows /health/'s details (each check, B2Brouter's reachability).
 HEALTH_TOKEN = env.str("HEALTH_TOKEN", default="")
 SIGNIN_ADDRESS_FAILURE_LIMIT = env.int("SIGNIN_ADDRESS_FAILURE_LIMIT", default=20)
@@ -94,6 +96,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "core.context_processors.menu",
             ],
         },
     },
@@ -245,6 +248,7 @@ LOGGING = {
     "filters": {
         "redact_secrets": {"()": "core.logging.RedactSecretsFilter"},
         "context": {"()": "core.logging.ContextFilter"},
+        "client_errors": {"()": "core.logging.ClientErrorsWithoutTraceback"},
     },
     "formatters": {
         "line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s %(context)s"},
@@ -254,11 +258,13 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "json" if LOG_FORMAT == "json" else "line",
-            "filters": ["context", "redact_secrets"],
+            "filters": ["context", "redact_secrets", "client_errors"],
         },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Ours only (Django adds its own console handler with DEBUG on: each line twice).
+        "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "django.db.backends": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
     },

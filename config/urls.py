@@ -7,6 +7,7 @@ from invoicing.views import invoices, webhooks
 
 urlpatterns = [
     path("", invoices.home, name="home"),
+    path("news/read/", invoices.news_read, name="news_read"),
     path("health/", health.health, name="health"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -79,3 +79,14 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+class ClientErrorsWithoutTraceback(logging.Filter):
+    """A refused request (403, 404: the user's doing, not a fault) is one warning line, without
+    the traceback Django attaches to it; server errors keep theirs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("django.") and getattr(record, "status_code", 500) < 500:
+            record.exc_info = None
+            record.exc_text = None
+        return True

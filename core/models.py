@@ -30,9 +30,9 @@ class Account(models.Model):
     payment_terms_days = models.PositiveSmallIntegerField(_("délai de paiement (jours)"), default=30)
     invoice_number_prefix = models.CharField(_("préfixe des numéros"), max_length=8, blank=True)
     next_invoice_sequence = models.PositiveIntegerField(_("prochain numéro"), default=1)
-    users = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="accounts", blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    users = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="accounts", blank=True, verbose_name=_("utilisateurs"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("créé le"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("modifié le"))
 
     class Meta:
         # The table keeps its first name: the model moved from `invoicing`, the data did not.

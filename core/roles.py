@@ -7,12 +7,21 @@ ADMINS = "admins"
 ALL = (STAFF, FINANCE, ADMINS)
 
 
-def has_role(user, *roles: str) -> bool:
+def user_roles(user) -> frozenset[str]:
+    """The user's roles, read once per request (kept on the user object)."""
     if not user.is_authenticated:
-        return False
+        return frozenset()
     if user.is_superuser:
-        return True
-    return user.groups.filter(name__in=roles).exists()
+        return frozenset(ALL)
+    cached = getattr(user, "_roles", None)
+    if cached is None:
+        cached = frozenset(user.groups.filter(name__in=ALL).values_list("name", flat=True))
+        user._roles = cached
+    return cached
+
+
+def has_role(user, *roles: str) -> bool:
+    return bool(user_roles(user) & set(roles))
 
 
 def role_required(*roles: str):

@@ -15,3 +15,20 @@ def xml_text(value: str) -> None:
     if value and _NOT_XML.search(value):
         raise ValidationError(_("Caractère de contrôle non autorisé (il ne passerait pas dans le "
                                 "XML légal)."), code="control_character")
+
+
+# A spreadsheet reads a cell that starts with one of these as a formula (or a control).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(value) -> str:
+    """A text cell as a spreadsheet may open it: a value that starts like a formula gets a
+    leading apostrophe, as does one that starts with an apostrophe already, so that a program
+    restores the exact value by dropping one leading apostrophe from each text column."""
+    value = str(value)
+    return "'" + value if value.startswith(FORMULA_STARTS + ("'",)) else value
+
+
+def csv_text_value(cell: str) -> str:
+    """The exact value of a text cell written by `csv_text`."""
+    return cell[1:] if cell.startswith("'") else cell

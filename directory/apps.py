@@ -1,6 +1,7 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class DirectoryConfig(AppConfig):
     name = "directory"
-    verbose_name = "Acheteurs publics"
+    verbose_name = _("Acheteurs publics")

@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from django.db.models import Exists, Max, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
+# Text cells are neutralised for spreadsheets; FORMULA_STARTS and csv_text_value are here too,
+# for a program that reads the manifest.
+from core.text import FORMULA_STARTS, csv_text, csv_text_value  # noqa: F401
 from finance.zipstream import ZipStream
 from invoicing.models import Invoice, InvoicePdf, LegalDocument
 
@@ -53,21 +56,6 @@ def zip_name(number: str, invoice_id: int, submission_round: int, extension: str
     return file_name(f"{number}-id{invoice_id}", submission_round, extension)
 
 
-# A spreadsheet reads a cell that starts with one of these as a formula (or a control).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_text(value: str) -> str:
-    """A text cell as a spreadsheet may open it: a value that starts like a formula gets a
-    leading apostrophe, as does one that starts with an apostrophe already, so that a program
-    restores the exact value by dropping one leading apostrophe from each text column."""
-    value = str(value)
-    return "'" + value if value.startswith(FORMULA_STARTS + ("'",)) else value
-
-
-def csv_text_value(cell: str) -> str:
-    """The exact value of a text cell written by `csv_text`."""
-    return cell[1:] if cell.startswith("'") else cell
 
 
 def _pdfs(base: QuerySet[LegalDocument]) -> QuerySet[InvoicePdf]:

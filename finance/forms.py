@@ -42,8 +42,11 @@ class ArchiveFilterForm(forms.Form):
         return data
 
     def filters(self) -> dict:
-        if not self.is_bound or not self.is_valid():
+        """The filters typed; a mistyped one lists nothing beside its message, not everything."""
+        if not self.is_bound:
             return {}
+        if not self.is_valid():
+            return {"mistyped": True}
         return {key: value for key, value in self.cleaned_data.items()
                 if value and key != "with_pdf"}
 

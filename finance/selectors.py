@@ -14,6 +14,8 @@ def legal_documents(*, user, filters: dict):
     """Archived legal XML the user may see, filtered by issue-date period, buyer and state.
     The XML bytes are deferred: lists never load them."""
     documents = LegalDocument.objects.filter(account_id__in=account_ids(user))
+    if filters.get("mistyped"):
+        documents = documents.none()
     if filters.get("date_from"):
         documents = documents.filter(invoice__issue_date__gte=filters["date_from"])
     if filters.get("date_to"):

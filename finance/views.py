@@ -93,7 +93,7 @@ def archive_pdf(request: HttpRequest, pk: int) -> HttpResponse:
 def archive_zip(request: HttpRequest) -> HttpResponse:
     form = ArchiveFilterForm(request.GET or None, user=request.user)
     if form.is_bound and not form.is_valid():  # never the whole archive for a period mistyped
-        documents = selectors.legal_documents(user=request.user, filters={})
+        documents = selectors.legal_documents(user=request.user, filters=form.filters())
         return render(request, "finance/archive.html", {
             "form": form, "page": _page(documents, request), "query": request.GET.urlencode(),
         }, status=400)

@@ -1,6 +1,15 @@
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
-from invoicing.models import Invoice, InvoiceEvent, InvoiceLine, InvoicePdf, LegalDocument
+from core.templatetags.amounts import money
+from invoicing.models import (
+    Invoice,
+    InvoiceEvent,
+    InvoiceLine,
+    InvoicePdf,
+    LegalDocument,
+    chorus_status_label,
+)
 from invoicing.services import drafts
 
 
@@ -41,8 +50,8 @@ class InvoiceAdmin(admin.ModelAdmin):
     model and the database refuse it too). A draft may be corrected here (its totals are then
     recomputed) or deleted; invoices are made, numbered and sent in the application."""
 
-    list_display = ["__str__", "kind", "account", "buyer", "issue_date", "total", "state",
-                    "chorus_status"]
+    list_display = ["__str__", "kind", "buyer_name", "issue_date", "total_ttc", "state",
+                    "chorus_status_words", "account"]
     list_filter = ["state", "kind", "account"]
     search_fields = ["number", "po_number", "buyer__name", "buyer__siret"]
     list_select_related = ["account", "buyer"]
@@ -54,6 +63,18 @@ class InvoiceAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    @admin.display(description=_("acheteur"), ordering="buyer__name")
+    def buyer_name(self, invoice):
+        return invoice.buyer.name if invoice.buyer_id else "—"
+
+    @admin.display(description=_("total TTC"), ordering="total")
+    def total_ttc(self, invoice):
+        return money(invoice.signed_total, invoice.currency)
+
+    @admin.display(description=_("statut Chorus Pro"), ordering="chorus_status")
+    def chorus_status_words(self, invoice):
+        return chorus_status_label(invoice.chorus_status) if invoice.chorus_status else "—"
 
     def has_change_permission(self, request, obj=None):
         if obj is not None and obj.state != Invoice.State.DRAFT:

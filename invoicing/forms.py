@@ -13,6 +13,9 @@ from pathlib import PurePath
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.formats import get_format
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from stdnum import iban as stdnum_iban
 
@@ -37,11 +40,26 @@ _BAD_NAME_CHARACTERS = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]")
 # Amounts are stored with 14 digits, 2 of them decimals (`Invoice.total`, `InvoiceLine.line_total`).
 AMOUNT_LIMIT = Decimal(10) ** 12
 
+def _as_typed(text: str) -> str:
+    """A number as people type it in the active language, made readable: spaces of any kind
+    dropped (`1 250,00`, `1 250,00`), and the language's thousands separator too where it
+    groups thousands (`1,250.00` in English)."""
+    text = re.sub(r"[\s\u00a0\u202f]", "", text)
+    thousands = get_format("THOUSAND_SEPARATOR")
+    decimal = get_format("DECIMAL_SEPARATOR")
+    if thousands and thousands != decimal and re.fullmatch(
+            rf"[-+]?\d{{1,3}}({re.escape(thousands)}\d{{3}})+({re.escape(decimal)}\d*)?", text):
+        text = text.replace(thousands, "")
+    return text
+
+
 class FiniteDecimalField(forms.DecimalField):
     """Django's DecimalField lets "sNaN" through to_python, and comparing it raises; refuse every
     non-finite value where it is read."""
 
     def to_python(self, value):
+        if isinstance(value, str) and self.localize:
+            value = _as_typed(value)
         value = super().to_python(value)
         if value is not None and not value.is_finite():
             raise ValidationError(self.error_messages["invalid"], code="invalid")
@@ -114,8 +132,12 @@ class InvoiceForm(forms.Form):
         self.fields["service"].queryset = services
         self.selected_service = self._selected(services, "service")
         self.fields["iban"].widget.attrs.update({"autocomplete": "off", "spellcheck": "false"})
-        self.fields["notes"].help_text = _("Mentions légales : pénalités de retard (#PMD#), "
-                                           "indemnité forfaitaire de 40 € (#PMT#).")
+        # The codes each note starts with, shown as code beside their words.
+        self.fields["notes"].help_text = format_html(
+            _("Mentions légales, une par ligne, chacune précédée de son code : pénalités de "
+              "retard {pmd}, indemnité forfaitaire de 40 € {pmt}, escompte {aab}."),
+            pmd=mark_safe("<code>#PMD#</code>"), pmt=mark_safe("<code>#PMT#</code>"),  # noqa: S308
+            aab=mark_safe("<code>#AAB#</code>"))  # noqa: S308
         if self.service_required:
             self.fields["service"].widget.attrs["aria-required"] = "true"
         if self.po_required:
@@ -462,8 +484,12 @@ class InvoiceFilterForm(forms.Form):
         return cleaned
 
     def filters(self) -> dict:
-        if not self.is_valid():
+        """The filters typed; a mistyped one (a period that ends before it starts) lists nothing
+        beside its message, rather than everything."""
+        if not self.is_bound:
             return {}
+        if not self.is_valid():
+            return {"mistyped": True}
         return {key: value for key, value in self.cleaned_data.items()
                 if value not in (None, "") and key != "sort"}
 

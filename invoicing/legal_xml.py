@@ -213,3 +213,24 @@ def read(content: bytes) -> LegalFacts:
         breakdown=breakdown,
         lines=[_line(node, kind) for node in root.findall(line_tag)],
     )
+
+
+def display_html(content: bytes) -> str:
+    """The legal XML indented and highlighted for reading on a page (HTML with Pygments' CSS
+    classes, no inline style). The archived bytes are never touched: this is a view of them.
+    A document that is not well-formed, or that declares entities, is shown as it is."""
+    from lxml import etree
+    from pygments import highlight
+    from pygments.formatters import HtmlFormatter
+    from pygments.lexers import XmlLexer
+
+    text = content.decode("utf-8", errors="replace")
+    try:
+        SafeET.fromstring(content)  # refuses entity declarations and external references
+        parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                                 remove_blank_text=True, huge_tree=False)
+        root = etree.fromstring(content, parser)
+        text = etree.tostring(root, pretty_print=True, encoding="unicode")
+    except Exception:  # noqa: BLE001 - shown as received
+        text = content.decode("utf-8", errors="replace")
+    return highlight(text, XmlLexer(), HtmlFormatter(nowrap=True))

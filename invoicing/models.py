@@ -44,6 +44,28 @@ ROUTING_RETURN = "A_RECYCLER"
 REJECTED = "REJETEE"
 SUSPENDED = "SUSPENDUE"
 
+# Chorus Pro's statuses in words (chorus-domain.md §1.4); the code itself stays for support.
+CHORUS_STATUS_LABELS = {
+    "DEPOSEE": _("déposée sur Chorus Pro"),
+    "EN_COURS_ACHEMINEMENT": _("en cours d'acheminement vers l'acheteur"),
+    "MISE_A_DISPOSITION": _("mise à disposition de l'acheteur"),
+    "A_RECYCLER": _("retournée pour correction du routage"),
+    "SUSPENDUE": _("suspendue : pièces justificatives à compléter"),
+    "COMPLETEE": _("complétée après suspension"),
+    "REJETEE": _("rejetée par l'acheteur"),
+    "SERVICE_FAIT": _("service fait constaté"),
+    "MANDATEE": _("mandatée"),
+    "MISE_A_DISPOSITION_COMPTABLE": _("transmise au comptable public"),
+    "COMPTABILISEE": _("comptabilisée"),
+    "MISE_EN_PAIEMENT": _("mise en paiement"),
+}
+
+
+def chorus_status_label(code: str) -> str:
+    """Chorus Pro's status in words (the code itself for one this product does not know)."""
+    return str(CHORUS_STATUS_LABELS.get(code, code or ""))
+
+
 # What a refusal asks of the supplier.
 ROUTING = "routing"  # fix the routing data (service, commitment), resend under the same number
 REJECTION = "rejection"  # dead: a credit note and a new invoice under a new number
@@ -91,7 +113,7 @@ class Invoice(models.Model):
         A1 = "A1", _("A1 — dépôt par le fournisseur")
         A2 = "A2", _("A2 — facture déjà payée")
 
-    account = models.ForeignKey("core.Account", on_delete=models.PROTECT, related_name="invoices")
+    account = models.ForeignKey("core.Account", on_delete=models.PROTECT, related_name="invoices", verbose_name=_("compte"))
     # Given when the invoice is issued (leaves the drafts), from the account's sequence: a draft
     # has none, so that abandoned drafts leave no hole.
     number = models.CharField(_("numéro"), max_length=20, blank=True)
@@ -107,7 +129,7 @@ class Invoice(models.Model):
         verbose_name=_("remplace"), editable=False,
     )
     # The form's one-time key: the same request made twice (a double click) makes one draft.
-    request_key = models.CharField(max_length=64, blank=True, editable=False)
+    request_key = models.CharField(max_length=64, blank=True, editable=False, verbose_name=_("clé de la demande"))
     issue_date = models.DateField(_("date d'émission"), null=True, blank=True)
     due_date = models.DateField(_("date d'échéance"), null=True, blank=True)
     currency = models.CharField(_("devise"), max_length=3, default="EUR")
@@ -139,23 +161,23 @@ class Invoice(models.Model):
     state_updated_at = models.DateTimeField(_("état changé le"), null=True, blank=True)
     # Bumped when a routing return is fixed and resent under the same number: each round has
     # its own deposit, hence its own legal XML.
-    submission_round = models.PositiveIntegerField(default=1)
-    submit_attempts = models.PositiveIntegerField(default=0)
-    submit_started_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
-    remote_field_errors = models.JSONField(default=dict, blank=True)
+    submission_round = models.PositiveIntegerField(default=1, verbose_name=_("envoi n°"))
+    submit_attempts = models.PositiveIntegerField(default=0, verbose_name=_("essais de transmission"))
+    submit_started_at = models.DateTimeField(null=True, blank=True, verbose_name=_("transmission commencée le"))
+    last_error = models.TextField(blank=True, verbose_name=_("dernière erreur"))
+    remote_field_errors = models.JSONField(default=dict, blank=True, verbose_name=_("erreurs par champ (B2Brouter)"))
     chorus_status = models.CharField(_("statut Chorus Pro"), max_length=40, blank=True)
     chorus_status_reason = models.TextField(_("motif Chorus Pro"), blank=True)
-    download_legal_url = models.CharField(max_length=500, blank=True)
+    download_legal_url = models.CharField(max_length=500, blank=True, verbose_name=_("adresse du XML légal"))
     # The address whose file was not this invoice's legal XML: not downloaded again.
     # (Nullable: added in place, without remaking the frozen table under its triggers.)
     legal_url_refused = models.CharField(  # noqa: DJ001 - see above
-        max_length=500, null=True, blank=True, editable=False)
+        max_length=500, null=True, blank=True, editable=False, verbose_name=_("adresse refusée du XML légal"))
     # What the archived legal XML says that our invoice does not (empty: they agree).
-    legal_xml_discrepancies = models.JSONField(default=list, blank=True)
-    legal_xml_checked_at = models.DateTimeField(null=True, blank=True)
+    legal_xml_discrepancies = models.JSONField(default=list, blank=True, verbose_name=_("écarts du XML légal"))
+    legal_xml_checked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("XML légal vérifié le"))
     # When its PDF was last asked for (B2Brouter makes it asynchronously: not ready at first).
-    pdf_attempted_at = models.DateTimeField(null=True, blank=True)
+    pdf_attempted_at = models.DateTimeField(null=True, blank=True, verbose_name=_("PDF demandé le"))
 
     subtotal = models.DecimalField(_("total HT"), max_digits=14, decimal_places=2, default=ZERO)
     tax_amount = models.DecimalField(_("TVA"), max_digits=14, decimal_places=2, default=ZERO)
@@ -164,9 +186,9 @@ class Invoice(models.Model):
                                          default=ZERO)
 
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
-                                   blank=True, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+                                   blank=True, related_name="+", verbose_name=_("créée par"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("créée le"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("modifiée le"))
 
     class Meta:
         verbose_name = _("facture")
@@ -296,8 +318,8 @@ class InvoiceLine(models.Model):
         EXPORT = "G", _("G — export hors UE")
         NOT_SUBJECT = "O", _("O — hors champ de la TVA")
 
-    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
-    position = models.PositiveSmallIntegerField(default=1)
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines", verbose_name=_("facture"))
+    position = models.PositiveSmallIntegerField(default=1, verbose_name=_("position"))
     description = models.CharField(_("désignation"), max_length=500)
     article_code = models.CharField(_("code article"), max_length=50, blank=True)
     quantity = models.DecimalField(_("quantité"), max_digits=19, decimal_places=6)
@@ -312,7 +334,7 @@ class InvoiceLine(models.Model):
     line_total = models.DecimalField(_("total HT"), max_digits=14, decimal_places=2, default=ZERO)
     # On a credit note: the line of the credited invoice this line credits.
     credited_line = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True,
-                                      related_name="credit_lines", editable=False)
+                                      related_name="credit_lines", editable=False, verbose_name=_("ligne créditée"))
 
     class Meta:
         verbose_name = _("ligne")
@@ -356,24 +378,24 @@ class InvoiceEvent(models.Model):
         WEBHOOK = "webhook", _("webhook")
         POLL = "poll", _("synchronisation")
 
-    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="events")
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    kind = models.CharField(max_length=10, choices=Kind.choices)
-    source = models.CharField(max_length=10, choices=Source.choices)
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="events", verbose_name=_("facture"))
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True, verbose_name=_("date"))
+    kind = models.CharField(max_length=10, choices=Kind.choices, verbose_name=_("type"))
+    source = models.CharField(max_length=10, choices=Source.choices, verbose_name=_("origine"))
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
-                              blank=True, related_name="+")
-    from_state = models.CharField(max_length=STATE_MAX_LENGTH, blank=True)
-    to_state = models.CharField(max_length=STATE_MAX_LENGTH, blank=True)
-    chorus_status = models.CharField(max_length=40, blank=True)
-    reason = models.TextField(blank=True)
-    remote_event_id = models.BigIntegerField(null=True, blank=True)
-    remote_state_updated_at = models.DateTimeField(null=True, blank=True)
-    http_method = models.CharField(max_length=8, blank=True)
-    http_path = models.CharField(max_length=500, blank=True)
-    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    request_body = models.JSONField(null=True, blank=True)
-    response_body = models.JSONField(null=True, blank=True)
-    message = models.TextField(blank=True)
+                              blank=True, related_name="+", verbose_name=_("auteur"))
+    from_state = models.CharField(max_length=STATE_MAX_LENGTH, blank=True, verbose_name=_("état précédent"))
+    to_state = models.CharField(max_length=STATE_MAX_LENGTH, blank=True, verbose_name=_("nouvel état"))
+    chorus_status = models.CharField(max_length=40, blank=True, verbose_name=_("statut Chorus Pro"))
+    reason = models.TextField(blank=True, verbose_name=_("motif"))
+    remote_event_id = models.BigIntegerField(null=True, blank=True, verbose_name=_("n° d'événement B2Brouter"))
+    remote_state_updated_at = models.DateTimeField(null=True, blank=True, verbose_name=_("changement chez B2Brouter le"))
+    http_method = models.CharField(max_length=8, blank=True, verbose_name=_("méthode HTTP"))
+    http_path = models.CharField(max_length=500, blank=True, verbose_name=_("chemin"))
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True, verbose_name=_("code HTTP"))
+    request_body = models.JSONField(null=True, blank=True, verbose_name=_("envoyé"))
+    response_body = models.JSONField(null=True, blank=True, verbose_name=_("reçu"))
+    message = models.TextField(blank=True, verbose_name=_("message"))
 
     class Meta:
         verbose_name = _("événement")
@@ -418,19 +440,19 @@ class ArchivedOnce:
 class LegalDocument(ArchivedOnce, models.Model):
     """The exact XML deposited at Chorus Pro for one submission round of an invoice. Never changes."""
 
-    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="legal_documents")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="legal_documents", verbose_name=_("facture"))
     # The invoice's account, repeated so that the archive lists by account without a join.
     account = models.ForeignKey("core.Account", on_delete=models.PROTECT, related_name="+",
-                                null=True, editable=False)
-    submission_round = models.PositiveIntegerField()
-    content = models.BinaryField()
-    sha256 = models.CharField(max_length=64)
-    size = models.PositiveIntegerField()
-    content_type = models.CharField(max_length=100)
-    source_url = models.CharField(max_length=500)
-    fetched_at = models.DateTimeField(auto_now_add=True)
+                                null=True, editable=False, verbose_name=_("compte"))
+    submission_round = models.PositiveIntegerField(verbose_name=_("envoi n°"))
+    content = models.BinaryField(verbose_name=_("contenu"))
+    sha256 = models.CharField(max_length=64, verbose_name=_("SHA-256"))
+    size = models.PositiveIntegerField(verbose_name=_("taille (octets)"))
+    content_type = models.CharField(max_length=100, verbose_name=_("type"))
+    source_url = models.CharField(max_length=500, verbose_name=_("adresse d'origine"))
+    fetched_at = models.DateTimeField(auto_now_add=True, verbose_name=_("archivé le"))
     # Set once, by a guarded UPDATE, when B2Brouter has been told (ack) that we stored it.
-    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True, verbose_name=_("acquitté le"))
 
     class Meta:
         verbose_name = _("XML légal")
@@ -451,14 +473,14 @@ class InvoicePdf(ArchivedOnce, models.Model):
     """The PDF of one submission round of an invoice, as B2Brouter renders it, stored with its
     SHA-256 beside the legal XML and, like it, never changed (the database refuses it)."""
 
-    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="pdfs")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="pdfs", verbose_name=_("facture"))
     account = models.ForeignKey("core.Account", on_delete=models.PROTECT, related_name="+",
-                                editable=False)
-    submission_round = models.PositiveIntegerField()
-    content = models.BinaryField()
-    sha256 = models.CharField(max_length=64)
-    size = models.PositiveIntegerField()
-    fetched_at = models.DateTimeField(auto_now_add=True)
+                                editable=False, verbose_name=_("compte"))
+    submission_round = models.PositiveIntegerField(verbose_name=_("envoi n°"))
+    content = models.BinaryField(verbose_name=_("contenu"))
+    sha256 = models.CharField(max_length=64, verbose_name=_("SHA-256"))
+    size = models.PositiveIntegerField(verbose_name=_("taille (octets)"))
+    fetched_at = models.DateTimeField(auto_now_add=True, verbose_name=_("archivé le"))
 
     class Meta:
         verbose_name = _("PDF de la facture")
@@ -478,9 +500,9 @@ class SyncCursor(models.Model):
     """Where polling resumes: the latest `state_updated_at` fully applied for an account."""
 
     account = models.OneToOneField("core.Account", on_delete=models.CASCADE,
-                                   related_name="sync_cursor")
-    state_updated_at_from = models.DateTimeField(null=True, blank=True)
-    last_success_at = models.DateTimeField(null=True, blank=True)
+                                   related_name="sync_cursor", verbose_name=_("compte"))
+    state_updated_at_from = models.DateTimeField(null=True, blank=True, verbose_name=_("changements lus depuis"))
+    last_success_at = models.DateTimeField(null=True, blank=True, verbose_name=_("dernière synchronisation réussie"))
 
     def __str__(self) -> str:
         return f"{self.account}: {self.state_updated_at_from}"
@@ -490,8 +512,8 @@ class UserActivity(models.Model):
     """When a user last looked at the dashboard: what changed since is news to them."""
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                                related_name="activity")
-    dashboard_seen_at = models.DateTimeField(null=True, blank=True)
+                                related_name="activity", verbose_name=_("utilisateur"))
+    dashboard_seen_at = models.DateTimeField(null=True, blank=True, verbose_name=_("tableau de bord vu le"))
 
     def __str__(self) -> str:
         return f"{self.user}: {self.dashboard_seen_at}"
@@ -501,15 +523,15 @@ class WebhookEvent(models.Model):
     """A B2Brouter notification, stored as received before anything is done with it, so that
     none is lost and none is applied twice (`dedupe_key` is B2Brouter's event id)."""
 
-    dedupe_key = models.CharField(max_length=80, unique=True)
-    code = models.CharField(max_length=80)
-    remote_invoice_id = models.BigIntegerField(null=True, blank=True, db_index=True)
-    state = models.CharField(max_length=20, blank=True)
-    triggered_at = models.DateTimeField(null=True, blank=True)
-    payload = models.JSONField()
-    received_at = models.DateTimeField(auto_now_add=True)
-    processed_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    outcome = models.CharField(max_length=20, blank=True)
+    dedupe_key = models.CharField(max_length=80, unique=True, verbose_name=_("clé d'unicité"))
+    code = models.CharField(max_length=80, verbose_name=_("code"))
+    remote_invoice_id = models.BigIntegerField(null=True, blank=True, db_index=True, verbose_name=_("facture B2Brouter"))
+    state = models.CharField(max_length=20, blank=True, verbose_name=_("état"))
+    triggered_at = models.DateTimeField(null=True, blank=True, verbose_name=_("émise le"))
+    payload = models.JSONField(verbose_name=_("contenu"))
+    received_at = models.DateTimeField(auto_now_add=True, verbose_name=_("reçue le"))
+    processed_at = models.DateTimeField(null=True, blank=True, db_index=True, verbose_name=_("traitée le"))
+    outcome = models.CharField(max_length=20, blank=True, verbose_name=_("résultat"))
 
     class Meta:
         verbose_name = _("notification B2Brouter")
@@ -528,7 +550,7 @@ class InvoiceAttachment(models.Model):
     """A supporting document joined to an invoice (Chorus Pro limits are checked by the form),
     sent with it to B2Brouter and embedded in its legal XML."""
 
-    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="attachments")
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="attachments", verbose_name=_("facture"))
     file = models.FileField(_("fichier"), upload_to=_attachment_path, max_length=255)
     original_name = models.CharField(_("nom du fichier"), max_length=50)
     size = models.PositiveIntegerField(_("taille (octets)"))
@@ -536,12 +558,12 @@ class InvoiceAttachment(models.Model):
     # The supplier's own PDF of the invoice: B2Brouter shows it as the invoice's visual.
     use_as_pdf_view = models.BooleanField(_("PDF de la facture"), default=False)
     # The B2Brouter invoice that holds it (a failed deposit created again needs it again).
-    remote_invoice_id = models.BigIntegerField(null=True, blank=True, editable=False)
+    remote_invoice_id = models.BigIntegerField(null=True, blank=True, editable=False, verbose_name=_("facture B2Brouter"))
     uploaded_at = models.DateTimeField(_("envoyée le"), null=True, blank=True, editable=False)
     # When the last upload was started: an upload whose answer was lost may still land at
     # B2Brouter for a while, so it is not repeated before that time has passed.
-    upload_started_at = models.DateTimeField(null=True, blank=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
+    upload_started_at = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("envoi commencé le"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("ajoutée le"))
 
     class Meta:
         verbose_name = _("pièce jointe")
@@ -565,11 +587,11 @@ class InvoiceStateTotal(models.Model):
     the number of invoices."""
 
     account = models.ForeignKey("core.Account", on_delete=models.CASCADE,
-                                related_name="state_totals")
-    state = models.CharField(max_length=STATE_MAX_LENGTH)
-    count = models.BigIntegerField(default=0)  # invoices and credit notes
-    credit_count = models.BigIntegerField(default=0)  # of which credit notes
-    total = models.DecimalField(max_digits=18, decimal_places=2, default=ZERO)  # net
+                                related_name="state_totals", verbose_name=_("compte"))
+    state = models.CharField(max_length=STATE_MAX_LENGTH, verbose_name=_("état"))
+    count = models.BigIntegerField(default=0, verbose_name=_("nombre"))  # invoices and credit notes
+    credit_count = models.BigIntegerField(default=0, verbose_name=_("dont avoirs"))  # of which credit notes
+    total = models.DecimalField(max_digits=18, decimal_places=2, default=ZERO, verbose_name=_("total"))  # net
 
     class Meta:
         constraints = [

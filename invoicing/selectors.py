@@ -41,6 +41,8 @@ def invoice_search(*, user, filters: dict, sort: tuple[str, ...] = ("-created_at
     and the page stay single queries whatever the number of invoices.
     """
     invoices = Invoice.objects.filter(account_id__in=account_ids(user))
+    if filters.get("mistyped"):
+        invoices = invoices.none()
     query = (filters.get("q") or "").strip()
     if query:
         invoices = invoices.filter(Q(number__icontains=query) | Q(po_number__icontains=query))

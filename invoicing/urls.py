@@ -5,6 +5,8 @@ from invoicing.views import invoice_form, invoices
 app_name = "invoicing"
 urlpatterns = [
     path("", invoices.invoice_list, name="list"),
+    path("export.csv", invoices.invoice_export, {"file_format": "csv"}, name="export_csv"),
+    path("export.xlsx", invoices.invoice_export, {"file_format": "xlsx"}, name="export_xlsx"),
     path("new/", invoice_form.invoice_create, name="create"),
     path("send/", invoices.invoice_bulk_send, name="bulk_send"),
     path("form/totals/", invoice_form.invoice_form_totals, name="form_totals"),
@@ -22,6 +24,7 @@ urlpatterns = [
     path("<int:pk>/fix/", invoices.invoice_fix, name="fix"),
     path("<int:pk>/credit-note/", invoices.invoice_credit_note, name="credit_note"),
     path("<int:pk>/replace/", invoices.invoice_replace, name="replace"),
+    path("<int:pk>/copy/", invoices.invoice_copy, name="copy"),
     path("<int:pk>/attachments/", invoice_form.attachment_add, name="attachment_add"),
     path("<int:pk>/attachments/<int:attachment_pk>/", invoices.attachment_download,
          name="attachment"),

@@ -49,6 +49,9 @@ EXPECTED: dict[str, tuple] = {
     "health": (200,) * 5,  # public machine endpoint
     "login": (200,) * 5,
     "logout": ALL_405,  # a POST only
+    "news_read": ALL_405,
+    "invoicing:export_csv": _readers(200),  # another account's user: its own, empty list
+    "invoicing:export_xlsx": _readers(200),
     "set_language": (302,) * 5,  # back where the user came from
     "b2brouter_webhook": ALL_405,  # public machine endpoint, signed POST only
     "invoicing:list": _readers(200),
@@ -68,6 +71,7 @@ EXPECTED: dict[str, tuple] = {
     "invoicing:fix": (LOGIN, 302, 403, 302, 404),  # a draft is no routing return: to its page
     "invoicing:credit_note": (LOGIN, 302, 403, 302, 404),  # a draft is not credited: to its page
     "invoicing:replace": ALL_405,
+    "invoicing:copy": ALL_405,
     "invoicing:discard": ALL_405,
     "invoicing:attachment_add": ALL_405,
     "invoicing:attachment": _readers(),
@@ -275,6 +279,7 @@ def test_health_details_are_for_operators_only(client, b2b, settings):
 # For each URL that takes a POST: what the roles that may not act get (the others act, which the
 # feature tests cover).
 POST_REFUSED: dict[str, dict[str, object]] = {
+    "news_read": {"anonymous": LOGIN},  # any role marks its own news read
     "invoicing:create": {"anonymous": LOGIN, "finance": 403},
     "invoicing:edit": {"anonymous": LOGIN, "finance": 403, "other": 404},
     "invoicing:bulk_send": {"anonymous": LOGIN, "finance": 403},
@@ -283,6 +288,7 @@ POST_REFUSED: dict[str, dict[str, object]] = {
     "invoicing:fix": {"anonymous": LOGIN, "finance": 403, "other": 404},
     "invoicing:credit_note": {"anonymous": LOGIN, "finance": 403, "other": 404},
     "invoicing:replace": {"anonymous": LOGIN, "finance": 403, "other": 404},
+    "invoicing:copy": {"anonymous": LOGIN, "finance": 403, "other": 404},
     "invoicing:discard": {"anonymous": LOGIN, "finance": 403, "other": 404},
     "invoicing:attachment_add": {"anonymous": LOGIN, "finance": 403, "other": 404},
     "invoicing:attachment_delete": {"anonymous": LOGIN, "finance": 403, "other": 404},
@@ -312,7 +318,8 @@ def test_every_url_that_takes_a_post_is_in_the_post_table():
     """Each URL that does not refuse a POST outright (405) says who may post."""
     takes_post = {key for key, answers in EXPECTED.items() if answers != ALL_405 and
                   not key.startswith("admin") and key not in ("login", "set_language")}
-    get_only = {"home", "health", "invoicing:list", "invoicing:form_line", "invoicing:form_routing",
+    get_only = {"home", "health", "invoicing:list", "invoicing:export_csv", "invoicing:export_xlsx",
+                "invoicing:form_line", "invoicing:form_routing",
                 "invoicing:detail", "invoicing:progress", "invoicing:print",
                 "invoicing:legal_view", "invoicing:legal_xml", "invoicing:pdf",
                 "invoicing:attachment", "finance:archive", "finance:archive_download",

@@ -45,12 +45,18 @@ def test_default_run_moves_a_sent_invoice_to_its_end_by_itself(tmp_path):
                                start_new_session=True)
     try:
         deadline = time.monotonic() + 60
-        while "admins   password" not in log_path.read_text(errors="replace"):
+        while "Ctrl-C stops everything" not in log_path.read_text(errors="replace"):
             assert run.poll() is None, log_path.read_text(errors="replace")
             assert time.monotonic() < deadline, log_path.read_text(errors="replace")
             time.sleep(0.5)
         output = log_path.read_text(errors="replace")
-        assert re.search(r"staff\s+password: \S+", output)
+        # One block, at the end of the start-up: the address, then each demo user's password.
+        block = [line.split("|", 1)[-1].strip() for line in output.splitlines()
+                 if re.match(r"\S+ demo\.1 +\|", line)]
+        start = block.index(f"The back office is ready: http://127.0.0.1:{web_port}/")
+        users = block[start + 3:start + 6]
+        assert [u.split()[0] for u in users] == ["staff", "finance", "admins"], block
+        assert all(re.fullmatch(r"\w+\s+password: \S+", u) for u in users), users
         assert "UNIVERSITE D AIX MARSEILLE" in output
 
         subprocess.run([*manage, "invoice_send", "DEMO-00001"], cwd=REPO, env=env, check=True,
@@ -73,5 +79,5 @@ def test_default_run_moves_a_sent_invoice_to_its_end_by_itself(tmp_path):
             os.killpg(run.pid, signal.SIGKILL)
             raise
     output = log_path.read_text(errors="replace")
-    for name in ("sandbox", "web", "worker", "beat"):
+    for name in ("sandbox", "web", "demo", "worker", "beat"):
         assert re.search(rf"{name}\.1 +(stopped|exited)", output) or f"{name}.1" in output

@@ -9,7 +9,7 @@ Everything here writes, all or nothing, in one transaction; nothing here talks t
 
 import datetime
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -19,8 +19,8 @@ from django.utils.translation import gettext_lazy
 
 from core.models import Account
 from invoicing import states, totals
-from invoicing.lines import Line
-from invoicing.models import Invoice, InvoiceAttachment
+from invoicing.lines import Line, lines_of
+from invoicing.models import Invoice, InvoiceAttachment, InvoiceEvent
 from invoicing.models import InvoiceState as S
 from invoicing.services import events
 from invoicing.services.errors import InvoiceActionError
@@ -157,6 +157,31 @@ def draft_create(*, account: Account, data: DraftData, lines: list[Line], user=N
         )
 
 
+def draft_copy(*, invoice_id: int, user=None, request_key: str = "") -> Invoice:
+    """A new draft with what the invoice says (buyer, service, routing, lines, notes), dated
+    today with the account's payment terms; no number (it gets its own when issued), no
+    attachment. A credit note is not copied: it only makes sense against its invoice. The same
+    `request_key` twice (a double click) makes one copy."""
+    source = Invoice.objects.select_related("account", "buyer", "service").get(pk=invoice_id)
+    if source.kind == Invoice.Kind.CREDIT_NOTE:
+        raise InvoiceActionError(_("Un avoir ne se copie pas : faites un avoir depuis sa facture."))
+    defaults = invoice_defaults(account=source.account)
+    service = source.service if source.service_id and source.service.active else None
+    data = DraftData(buyer=source.buyer, service=service, issue_date=defaults["issue_date"],
+                     due_date=defaults["due_date"], po_number=source.po_number,
+                     contract_reference=source.contract_reference,
+                     billing_framework=source.billing_framework,
+                     iban=source.iban or source.account.iban, notes=source.notes)
+    lines = [replace(line, credited_line_id=None) for line in lines_of(source)]
+    with transaction.atomic():
+        draft = draft_create(account=source.account, data=data, lines=lines, user=user,
+                             request_key=request_key)
+        if not draft.events.filter(kind=InvoiceEvent.Kind.NOTE).exists():
+            events.user_note_event(invoice=draft, actor=user, message=_(
+                "Brouillon copié de %(source)s") % {"source": source.number or str(source)})
+    return draft
+
+
 def draft_update(*, invoice_id: int, data: DraftData, lines: list[Line], user=None) -> Invoice:
     """Replaces a draft's header and lines, recomputes its totals. All or nothing. (An invoice
     whose deposit failed is corrected the same way, under the number it keeps.)
@@ -224,7 +249,7 @@ def invoice_fix_routing(*, invoice_id: int, service, po_number: str, contract_re
         invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
         if not states.can_fix_routing(invoice.state, invoice.chorus_status,
                                       invoice.chorus_status_reason):
-            raise InvoiceActionError(_("Seul un retour pour correction (A_RECYCLER) se corrige et "
+            raise InvoiceActionError(_("Seule une facture retournée pour correction du routage se corrige et "
                                        "se renvoie sous le même numéro."))
         invoice.service = service
         invoice.buyer_reference = service.code if service else ""

@@ -1,11 +1,15 @@
 """E-mails to staff when Chorus Pro (or B2Brouter) turns an invoice down."""
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
+from django.urls import reverse
+from django.utils import translation
 
 from core import roles
+from core.templatetags.amounts import money
 from invoicing import states
-from invoicing.models import Invoice
+from invoicing.models import Invoice, chorus_status_label
 from invoicing.models import InvoiceState as S
 
 
@@ -42,10 +46,16 @@ def invoice_notify_rejection(*, invoice_id: int) -> int:
             + ("émettez un nouvel avoir." if credit
                else "émettez un avoir puis une nouvelle facture."))
     subject = f"{'Avoir' if credit else 'Facture'} {invoice.number} {what} par Chorus Pro"
+    status = (chorus_status_label(invoice.chorus_status) if invoice.chorus_status
+              else invoice.get_state_display())
+    link = settings.SITE_URL.rstrip("/") + reverse("invoicing:detail", args=[invoice.pk])
+    with translation.override("fr"):
+        amount = money(invoice.total, invoice.currency)
     body = (
         f"{noun} {invoice.number} à {invoice.buyer.name if invoice.buyer_id else '?'} "
-        f"({invoice.total} {invoice.currency}) {what}.\n"
-        f"Statut : {invoice.chorus_status or invoice.get_state_display()}\n"
-        f"Motif : {invoice.chorus_status_reason or invoice.last_error or 'non précisé'}\n\n{fix}\n"
+        f"({amount} TTC) {what}.\n"
+        f"Statut : {status}\n"
+        f"Motif : {invoice.chorus_status_reason or invoice.last_error or 'non précisé'}\n\n{fix}\n\n"
+        f"Ouvrir {'l’avoir' if credit else 'la facture'} : {link}\n"
     )
     return send_mail(subject, body, None, recipients)

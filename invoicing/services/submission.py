@@ -62,8 +62,9 @@ def invoice_request_send(*, invoice_id: int, user=None) -> Invoice:
             raise InvoiceCheckFailed(str(invoice), date_problems)
         fields = {"last_error": "", "remote_field_errors": {}, **issued}
         if resend:
-            # the new deposit will have its own legal XML
-            fields.update(submission_round=invoice.submission_round + 1, download_legal_url="")
+            # the new deposit will have its own legal XML, and Chorus Pro's word on it
+            fields.update(submission_round=invoice.submission_round + 1, download_legal_url="",
+                          legal_url_refused=None, chorus_status="", chorus_status_reason="")
         if invoice.state == S.ERROR and invoice.remote_id:
             # Terminal at B2Brouter (its French guide): delete it there, create it again.
             fields.update(remote_id_to_delete=invoice.remote_id, remote_id=None)
@@ -468,9 +469,12 @@ def _resend_refused(invoice: Invoice, exc: "b2brouter.RejectedError", body) -> N
         events.exchange_event(invoice=locked, method="PUT", path=f"/invoices/{locked.remote_id}",
                               status=exc.status, request_body=body,
                               response_body=getattr(exc, "body", None), message=str(exc))
+        refused = locked.events.filter(kind=InvoiceEvent.Kind.STATE, to_state=S.REFUSED).exclude(
+            chorus_status="").order_by("-pk").first()  # the return it still is
         states.invoice_transition(
             invoice=locked, to=S.REFUSED, source=InvoiceEvent.Source.WORKER,
             history={"reason": message},
+            chorus_status=refused.chorus_status if refused else locked.chorus_status,
             submission_round=last.submission_round if last else max(
                 1, locked.submission_round - 1),
             download_legal_url=last.source_url if last else "", last_error=message)

@@ -8,13 +8,14 @@ htmx, the partial of the same template. Every action also works as a plain form 
 
 import datetime
 import re
+import uuid
 from decimal import Decimal
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -24,7 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseStopPolling
 
 from core.roles import ALL, role_required
-from invoicing import checks, selectors, states, totals
+from invoicing import checks, exports, legal_xml, selectors, states, totals
 from invoicing.forms import (
     SORTS,
     CreditNoteForm,
@@ -106,10 +107,40 @@ def invoice_list(request: HttpRequest, news: dict | None = None) -> HttpResponse
 
 @require_GET
 @role_required(*ALL)
+def invoice_export(request: HttpRequest, file_format: str) -> HttpResponse:
+    """The list as filtered on the page (state, buyer, dates, amounts, search), whole, as CSV
+    (streamed) or XLSX, sorted as on the page."""
+    form = InvoiceFilterForm(request.GET or None, buyers=selectors.buyers_for(user=request.user))
+    sort_key = request.GET.get("sort") if request.GET.get("sort") in SORTS else "-created"
+    invoices = selectors.invoice_search(user=request.user, filters=form.filters(),
+                                        sort=SORTS[sort_key])
+    name = f"factures-{timezone.localdate().isoformat()}"
+    if file_format == "xlsx":
+        response = HttpResponse(
+            exports.invoices_xlsx(invoices),
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    else:
+        response = StreamingHttpResponse(exports.invoices_csv(invoices),
+                                         content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}.{file_format}"'
+    return response
+
+
+@require_GET
+@role_required(*ALL)
 def home(request: HttpRequest) -> HttpResponse:
     """The dashboard: the invoice list, headed by what changed since the user's last visit."""
-    news = None if request.htmx else dashboard.user_dashboard_visit(user=request.user)
+    news = None if request.htmx else dashboard.user_dashboard_visit(user=request.user,
+                                                                    session=request.session)
     return invoice_list(request, news=news)
+
+
+@require_POST
+@role_required(*ALL)
+def news_read(request: HttpRequest) -> HttpResponse:
+    """The dashboard's news is marked read: from now on it shows only what comes next."""
+    dashboard.user_news_read(user=request.user, session=request.session)
+    return redirect("home")
 
 
 def send_one(request: HttpRequest, invoice: Invoice) -> HttpResponse:
@@ -131,8 +162,11 @@ def send_one(request: HttpRequest, invoice: Invoice) -> HttpResponse:
     except InvoiceActionError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, _("%(invoice)s émise et mise en file d'envoi.")
-                         % {"invoice": _named(invoice)})
+        if invoice.kind == Invoice.Kind.CREDIT_NOTE:
+            done = _("Avoir %(number)s émis et mis en file d'envoi vers Chorus Pro.")
+        else:
+            done = _("Facture %(number)s émise et mise en file d'envoi vers Chorus Pro.")
+        messages.success(request, done % {"number": invoice.number})
     return redirect("invoicing:detail", pk=invoice.pk)
 
 
@@ -260,6 +294,8 @@ def _detail_context(request: HttpRequest, invoice: Invoice) -> dict:
         and not credit.fully_credited,
         "problems": {},
         "steps": _steps(invoice),
+        "can_copy": editor and invoice.kind == Invoice.Kind.INVOICE,
+        "copy_key": uuid.uuid4().hex,
     }
     if invoice.is_editable:
         context["problems"] = submission.invoice_send_problems(invoice, lines)
@@ -360,9 +396,9 @@ def invoice_legal_xml(request: HttpRequest, pk: int) -> HttpResponse:
 def invoice_legal_view(request: HttpRequest, pk: int) -> HttpResponse:
     invoice = invoice_or_404(request, pk)
     document = _legal_document(invoice, request)
-    text = bytes(document.content).decode("utf-8", errors="replace") if document else ""
+    shown = legal_xml.display_html(bytes(document.content)) if document else ""
     return render(request, "invoicing/legal_xml.html", {
-        "invoice": invoice, "document": document, "text": text,
+        "invoice": invoice, "document": document, "shown": shown,
         "rounds": invoice.legal_documents.defer("content").order_by("submission_round"),
     }, status=200 if document else 404)
 
@@ -424,6 +460,23 @@ def invoice_credit_note(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "invoicing/credit_note_form.html",
                   {"invoice": invoice, "status": status, "form": form},
                   status=422 if request.method == "POST" else 200)
+
+
+@require_POST
+@role_required(*EDITORS)
+def invoice_copy(request: HttpRequest, pk: int) -> HttpResponse:
+    """A new draft from this invoice (once per click: the page's one-time key)."""
+    invoice = invoice_or_404(request, pk)
+    try:
+        draft = drafts.draft_copy(invoice_id=invoice.pk, user=request.user,
+                                  request_key=request.POST.get("request_key", "")[:64])
+    except (InvoiceActionError, ValidationError) as exc:
+        messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
+        return redirect("invoicing:detail", pk=invoice.pk)
+    messages.success(request, _("Nouveau brouillon copié de %(invoice)s : vérifiez les dates, "
+                                "le n° d'engagement et les lignes avant de l'envoyer.")
+                     % {"invoice": _named(invoice)})
+    return redirect("invoicing:edit", pk=draft.pk)
 
 
 @require_POST

@@ -1,8 +1,12 @@
 // Asks before a form with data-confirm is sent (discarding a draft, for instance). Without
 // JavaScript the form is sent as it is: the server still refuses what must not be done.
+// The button that sent the form may ask its own question (data-confirm on the button).
+// Without JavaScript, the form's <noscript> checkbox asks it instead.
 document.addEventListener("submit", function (event) {
   const form = event.target;
-  const question = form.getAttribute && form.getAttribute("data-confirm");
+  const submitter = event.submitter;
+  const question = (submitter && submitter.getAttribute("data-confirm")) ||
+    (form.getAttribute && form.getAttribute("data-confirm"));
   if (question && !window.confirm(question)) {
     event.preventDefault();
   }

@@ -78,6 +78,9 @@ def page(monkeypatch):
         page.set_default_timeout(15_000)
         # Whatever the Content-Security-Policy blocks (an inline script, style or handler left
         # behind) is a page that does not work as written: every browser test fails on it.
+        # Irreversible actions ask first (data-confirm): the user says yes, and the question is kept.
+        page.dialogs = []
+        page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.accept()))
         violations = []
         page.on("console", lambda message: violations.append(message.text)
                 if "Content Security Policy" in message.text else None)

@@ -72,6 +72,7 @@ def test_staff_member_sends_the_guides_invoice(live_server, office, page):
     assert invoice.number == "" and str(invoice.total) == "3712.50"  # a draft: no number yet
     page.click("button[value=send]")
     expect(page).to_have_url(re.compile(rf"/invoices/{invoice.pk}/$"))
+    assert any("Chorus Pro" in question for question in page.dialogs)  # asked before sending
     expect(page.locator("h1")).to_contain_text("F2026-00001")
     invoice.refresh_from_db()
     assert invoice.number == "F2026-00001"

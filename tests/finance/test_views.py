@@ -98,3 +98,18 @@ def test_worklist_pages_keep_their_query_count_as_the_list_grows(client, registe
     assert len(large) == len(small)
     assert page.content.decode().count('class="state-refused"') == 50
     assert "page 1" in page.content.decode() and "?page=2" in page.content.decode()
+
+
+def test_a_reversed_period_lists_nothing_and_says_why(client, registered_account):
+    from core import roles
+    from tests.factories import InvoiceFactory
+    from tests.finance.test_archive import fake_document, user_with
+
+    fake_document(InvoiceFactory(account=registered_account))
+    client.force_login(user_with(roles.FINANCE, registered_account))
+    everything = client.get("/finance/archive/").content.decode()
+    assert "Aucun document pour ces critères" not in everything
+    reversed_period = client.get("/finance/archive/", {"date_from": "2026-03-31",
+                                                       "date_to": "2026-03-01"}).content.decode()
+    assert "précède son début" in reversed_period
+    assert "Aucun document pour ces critères" in reversed_period

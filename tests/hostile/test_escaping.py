@@ -2,6 +2,7 @@
 that shows it, kept as text in the JSON sent to B2Brouter, escaped in the legal XML."""
 
 import datetime
+import re
 
 import pytest
 import simplejson
@@ -115,7 +116,9 @@ def test_markup_is_escaped_in_every_page(admin_client, hostile_sent, hostile_ref
     assert response.status_code == 200
     html = response.content.decode()
     if page == "legal":  # the XML as text: already escaped once, escaped again for HTML
-        assert_escaped(html, shows=(escape(SCRIPT),))
+        # Read without the highlighting's spans (which split the text); nothing runs either way.
+        without_highlighting = re.sub(r'<span class="\w+">|</span>', "", html)
+        assert_escaped(without_highlighting, shows=(escape(SCRIPT),))
     elif page == "archive":  # a row per document: the invoice number and the buyer
         assert_escaped(html, shows=(f"Mairie {SCRIPT}",))
     else:

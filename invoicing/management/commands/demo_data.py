@@ -36,8 +36,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--wait", action="store_true", help="wait for B2Brouter to answer first")
+        parser.add_argument("--welcome", metavar="URL", default="",
+                            help="once the site answers at URL, print it with the demo users")
+        parser.add_argument("--stay", action="store_true",
+                            help="then keep running (honcho stops everything when one exits)")
 
-    def handle(self, *args, wait, **options):
+    def handle(self, *args, wait, welcome, stay, **options):
         if wait:
             self._wait_for_b2brouter()
         account, _ = Account.objects.get_or_create(
@@ -60,8 +64,36 @@ class Command(BaseCommand):
                 self.stdout.write(f"Buyer {buyer.name} ({buyer.siret}), {buyer.services.count()} service(s)")
             except DirectoryError as exc:
                 self.stderr.write(f"Buyer {siret}: {exc.message}")
-        self._users(account)
+        users = self._users(account)
         self._draft_invoice(account)
+        if welcome:
+            self._welcome(welcome, users)
+        else:
+            self.stdout.write("\nDemo users (passwords are new at each start):")
+            for role, password in users:
+                self.stdout.write(f"  {role:8} password: {password}")
+        if stay:
+            while True:
+                time.sleep(3600)
+
+    def _welcome(self, url: str, users: list[tuple[str, str]]) -> None:
+        """One block, printed once the site answers, so that it is not lost among the others'
+        start-up lines."""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                requests.get(url.rstrip("/") + "/health/", timeout=1)
+                break
+            except requests.RequestException:
+                time.sleep(0.5)
+        lines = [f"The back office is ready: {url}", "",
+                 "Demo users (new passwords at each start):"]
+        lines += [f"  {role:8}  password: {password}" for role, password in users]
+        lines += ["", "Ctrl-C stops everything. Another port: WEB_PORT=8001 make run"]
+        width = max(len(line) for line in lines)
+        rule = "=" * (width + 4)
+        self.stdout.write("\n".join(["", rule, *(f"  {line}" for line in lines), rule, ""]))
+        self.stdout.flush()
 
     def _wait_for_b2brouter(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
@@ -73,9 +105,9 @@ class Command(BaseCommand):
                 time.sleep(0.3)
         raise CommandError(f"B2Brouter did not answer at {settings.B2BROUTER_API_URL}")
 
-    def _users(self, account: Account) -> None:
+    def _users(self, account: Account) -> list[tuple[str, str]]:
         User = get_user_model()
-        self.stdout.write("\nDemo users (passwords are new at each start):")
+        users = []
         for role in roles.ALL:
             group, _ = Group.objects.get_or_create(name=role)
             user, _ = User.objects.get_or_create(username=role, defaults={"email": f"{role}@example.fr"})
@@ -86,8 +118,8 @@ class Command(BaseCommand):
             user.save()
             user.groups.add(group)
             account.users.add(user)
-            self.stdout.write(f"  {role:8} password: {password}")
-        self.stdout.write("")
+            users.append((role, password))
+        return users
 
     def _draft_invoice(self, account: Account) -> None:
         buyer = account.buyers.filter(siret="13001533200013").first()

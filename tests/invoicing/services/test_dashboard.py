@@ -28,7 +28,21 @@ def test_dashboard_shows_what_changed_since_the_last_visit(client, registered_ac
     InvoiceEvent.objects.create(invoice=invoice, kind="state", source="webhook", from_state="sent",
                                 to_state="refused", chorus_status="REJETEE", reason="Montant erroné")
     page = client.get("/").content.decode()
-    assert "Depuis votre dernière visite" in page
     assert invoice.number in page and "Montant erroné" in page
+    assert "refusée" in page and ">refused<" not in page  # the state in words
+    # Still there while the user works (the same session), one line per invoice.
+    InvoiceEvent.objects.create(invoice=invoice, kind="state", source="webhook",
+                                from_state="refused", to_state="refused", reason="Montant erroné")
     again = client.get("/").content.decode()
-    assert "Rien de nouveau" in again
+    news = again[again.index('<section id="news"'):again.index("</section>")]
+    assert news.count(f"{invoice.number}</a>") == 1
+    assert "2 étapes" in again
+    assert client.post("/news/read/").status_code == 302
+    assert "Rien de nouveau" in client.get("/").content.decode()
+    # A new session: the news since the previous visit.
+    client.logout()
+    client.force_login(staff)
+    InvoiceEvent.objects.create(invoice=invoice, kind="state", source="poll", from_state="refused",
+                                to_state="refused", reason="Toujours erroné")
+    later = client.get("/").content.decode()
+    assert "Depuis votre dernière visite" in later and "Toujours erroné" in later

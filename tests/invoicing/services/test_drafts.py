@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from invoicing.lines import Line
 from invoicing.models import Invoice, InvoiceEvent
@@ -176,3 +177,23 @@ def test_invoice_create_saves_nothing_when_a_value_is_invalid(registered_account
         )
     assert info.value.messages
     assert not Invoice.objects.filter(number="A-2").exists()
+
+
+def test_an_invoice_is_copied_into_a_new_draft_once_per_click(registered_account):
+    from invoicing.models import Invoice as InvoiceModel
+    from invoicing.models import InvoiceState
+    from invoicing.services import drafts as drafts_service
+
+    source = InvoiceFactory(account=registered_account)
+    InvoiceModel.objects.filter(pk=source.pk).update(state=InvoiceState.PAID)
+    copy = drafts_service.draft_copy(invoice_id=source.pk, request_key="k1")
+    again = drafts_service.draft_copy(invoice_id=source.pk, request_key="k1")
+    assert again.pk == copy.pk  # a double click makes one copy
+    assert copy.state == InvoiceState.DRAFT and copy.number == ""
+    assert (copy.buyer_id, copy.service_id, copy.po_number, copy.total) == (
+        source.buyer_id, source.service_id, source.po_number, source.total)
+    assert [(line.description, line.quantity, line.unit_price) for line in copy.lines.all()] == [
+        (line.description, line.quantity, line.unit_price) for line in source.lines.all()]
+    assert copy.issue_date == timezone.localdate()
+    assert not copy.attachments.exists()
+    assert copy.events.filter(message__startswith="Brouillon copié de").count() == 1

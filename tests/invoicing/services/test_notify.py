@@ -31,3 +31,17 @@ def test_rejection_sends_an_email(registered_account, mailoutbox):
     [mail] = mailoutbox
     assert invoice.number in mail.subject and mail.to == ["author@example.fr"]
     assert "Service inconnu" in mail.body and "même numéro" in mail.body
+
+
+def test_the_email_links_to_the_invoice_and_writes_its_amount_in_french(registered_account,
+                                                                       mailoutbox, settings):
+    settings.SITE_URL = "https://factures.example.fr/"
+    author = UserFactory(email="author@example.fr")
+    invoice = InvoiceFactory(account=registered_account, created_by=author)
+    Invoice.objects.filter(pk=invoice.pk).update(state="refused", chorus_status="A_RECYCLER",
+                                                 chorus_status_reason="Service inconnu")
+    notify.invoice_notify_rejection(invoice_id=invoice.pk)
+    [mail] = mailoutbox
+    assert f"https://factures.example.fr/invoices/{invoice.pk}/" in mail.body
+    assert "3\u00a0712,50\u00a0€" in mail.body and "3712.50" not in mail.body
+    assert "retournée pour correction du routage" in mail.body and "A_RECYCLER" not in mail.body

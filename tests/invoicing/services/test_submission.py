@@ -166,6 +166,9 @@ def test_routing_return_is_resent_under_the_same_number(invoice, b2b):
     submission.invoice_request_send(invoice_id=invoice.pk)
     invoice.refresh_from_db()
     assert invoice.submission_round == 2
+    # The return is behind it: its page no longer says "returned" once it is resent.
+    assert (invoice.chorus_status, invoice.chorus_status_reason) == ("", "")
+    assert invoice.events.filter(chorus_status="A_RECYCLER").exists()  # the history keeps it
     submission.invoice_submit(invoice_id=invoice.pk)
     invoice.refresh_from_db()
     assert invoice.state in (S.SENDING, S.SENT)

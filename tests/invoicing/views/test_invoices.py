@@ -330,15 +330,22 @@ def test_the_list_offers_the_fix_for_a_routing_return(staff_client, invoice):
 
 def test_the_legal_xml_is_viewed_and_downloaded(client, account, invoice):
     set_state(invoice, S.SENT)
-    LegalDocument.objects.create(invoice=invoice, submission_round=1, content=b"<Invoice>x</Invoice>",
-                                 sha256="a" * 64, size=20, content_type="application/xml",
+    content = b'<Invoice xmlns:cbc="urn:c"><cbc:ID>F-1</cbc:ID><Note>&lt;b&gt;</Note></Invoice>'
+    LegalDocument.objects.create(invoice=invoice, submission_round=1, content=content,
+                                 sha256="a" * 64, size=len(content), content_type="application/xml",
                                  source_url="/attachments/download/1/x.xml")
     client.force_login(user_in(FINANCE, account))
     download = client.get(reverse("invoicing:legal_xml", args=[invoice.pk]))
-    assert download.content == b"<Invoice>x</Invoice>"
+    assert download.content == content  # the original, byte for byte
     assert 'filename="F2026-00001.xml"' in download["Content-Disposition"]
     view = client.get(reverse("invoicing:legal_view", args=[invoice.pk])).content.decode()
-    assert "&lt;Invoice&gt;x&lt;/Invoice&gt;" in view
+    shown = view[view.index('<pre class="xml'):view.index("</pre>")]
+    import html as html_lib
+
+    text = html_lib.unescape(re.sub(r"<[^>]+>", "", shown.split(">", 1)[1]))
+    assert "\n  <cbc:ID>F-1</cbc:ID>\n" in text  # indented, one element per line, prefixes kept
+    assert 'class="nt"' in shown  # highlighted tags
+    assert "<b>" not in shown and "<Note>&lt;b&gt;</Note>" in text  # text escaped, never markup
 
 
 def test_no_legal_xml_yet_is_a_404(staff_client, invoice):

@@ -1,0 +1,97 @@
+"""The invoice list as a file for a spreadsheet, with the list's filters: CSV (streamed, the
+separators of the reader's language, text cells that cannot run as formulas) or XLSX (numbers
+as numbers, dates as dates; XlsxWriter in constant-memory mode)."""
+
+import csv
+import io
+import tempfile
+from collections.abc import Iterator
+
+from django.db.models import QuerySet
+from django.utils.formats import get_format, number_format
+from django.utils.translation import gettext as _
+
+from core.text import csv_text
+from invoicing.models import Invoice, InvoiceState, chorus_status_label
+
+
+def _header() -> list[str]:
+    return [_("Numéro"), _("Type"), _("Date d'émission"), _("Échéance"), _("Acheteur"),
+            _("SIRET"), _("Code service"), _("N° d'engagement"), _("Total HT"), _("TVA"),
+            _("Total TTC"), _("Devise"), _("État"), _("Statut Chorus Pro"), _("Motif")]
+
+
+def _rows(invoices: QuerySet[Invoice]) -> Iterator[list]:
+    """One row per invoice; a credit note's amounts count negatively, as in every total."""
+    columns = invoices.select_related(None).values_list(
+        "number", "kind", "issue_date", "due_date", "buyer__name", "buyer__siret",
+        "buyer_reference", "po_number", "subtotal", "tax_amount", "total", "currency", "state",
+        "chorus_status", "chorus_status_reason", "last_error", "pk")
+    for (number, kind, issued, due, buyer, siret, service, po, subtotal, tax, total, currency,
+         state, chorus, reason, error, pk) in columns.iterator(chunk_size=1000):
+        sign = -1 if kind == Invoice.Kind.CREDIT_NOTE else 1
+        yield [number or _("brouillon n° %(id)s") % {"id": pk},
+               _("Avoir") if sign < 0 else _("Facture"), issued, due, buyer or "", siret or "",
+               service, po, sign * subtotal, sign * tax, sign * total, currency,
+               str(InvoiceState(state).label) if state in InvoiceState.values else state,
+               chorus_status_label(chorus) if chorus else "", reason or error or ""]
+
+
+def invoices_csv(invoices: QuerySet[Invoice]) -> Iterator[bytes]:
+    """The CSV, chunk by chunk: `;` and a decimal comma where the language writes them (French),
+    `,` and a decimal point otherwise; UTF-8 with a byte-order mark so that spreadsheets read
+    the accents."""
+    decimal = get_format("DECIMAL_SEPARATOR")
+    delimiter = ";" if decimal == "," else ","
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter)
+    writer.writerow(_header())
+    yield "\ufeff".encode() + buffer.getvalue().encode()
+    for row in _rows(invoices):
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow([_csv_cell(column, cell) for column, cell in enumerate(row)])
+        yield buffer.getvalue().encode()
+
+
+AMOUNT_COLUMNS = range(8, 11)
+
+
+def _csv_cell(column: int, cell) -> str:
+    if column in AMOUNT_COLUMNS:
+        return number_format(cell, 2)
+    if hasattr(cell, "isoformat"):
+        return cell.isoformat()
+    return csv_text("" if cell is None else cell)
+
+
+def invoices_xlsx(invoices: QuerySet[Invoice]) -> bytes:
+    """The XLSX: amounts as numbers with two decimals, dates as dates, a frozen header."""
+    import xlsxwriter
+
+    with tempfile.TemporaryFile() as file:
+        book = xlsxwriter.Workbook(file, {"constant_memory": True, "in_memory": False,
+                                          "strings_to_formulas": False,
+                                          "strings_to_urls": False})
+        sheet = book.add_worksheet(_("Factures"))
+        bold = book.add_format({"bold": True})
+        money = book.add_format({"num_format": "#,##0.00"})
+        date = book.add_format({"num_format": "dd/mm/yyyy"})
+        sheet.freeze_panes(1, 0)
+        sheet.write_row(0, 0, _header(), bold)
+        for r, row in enumerate(_rows(invoices), start=1):
+            for c, cell in enumerate(row):
+                if cell is None or cell == "":
+                    continue
+                if c in AMOUNT_COLUMNS:
+                    sheet.write_number(r, c, float(cell), money)
+                elif hasattr(cell, "isoformat"):
+                    sheet.write_datetime(r, c, cell, date)
+                else:
+                    sheet.write_string(r, c, str(cell))
+        sheet.set_column(0, 0, 16)
+        sheet.set_column(4, 4, 36)
+        sheet.set_column(8, 10, 14)
+        book.close()
+        file.seek(0)
+        return file.read()

@@ -1,0 +1,65 @@
+"""Chorus Pro's status codes in words for the pages (`{% load chorus %}`); the code stays on
+hover, for support."""
+
+import re
+
+from django import template
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from invoicing.models import Invoice, InvoiceState, chorus_status_label
+
+register = template.Library()
+
+
+@register.filter
+def chorus_label(code: str) -> str:
+    return chorus_status_label(code)
+
+
+@register.simple_tag
+def chorus_status(code: str, prefix: str = ""):
+    """`<span class="chorus" title="A_RECYCLER">retournée pour correction du routage</span>`."""
+    if not code:
+        return ""
+    return format_html('<span class="chorus" title="{}">{}{}</span>', code, prefix,
+                       chorus_status_label(code))
+
+
+# A credit note's life reads as a credit note's, not as an invoice paid.
+CREDIT_NOTE_STATE_LABELS = {InvoiceState.PAID: _("pris en compte au paiement"),
+                            InvoiceState.ALLEGEDLY_PAID: _("pris en compte au paiement (signalé)")}
+
+
+@register.filter
+def state_label(state: str, kind: str = "") -> str:
+    """The state in words (`mise en paiement`, not `paid`); the code itself stays on hover."""
+    if kind == Invoice.Kind.CREDIT_NOTE and state in CREDIT_NOTE_STATE_LABELS:
+        return str(CREDIT_NOTE_STATE_LABELS[state])
+    try:
+        return str(InvoiceState(state).label)
+    except ValueError:
+        return state or ""
+
+
+# The codes EN 16931 notes carry in France (BR-FR: #PMD#, #PMT#...), in words.
+MENTION_LABELS = {"PMD": _("Pénalités de retard"), "PMT": _("Indemnité forfaitaire de recouvrement"),
+                  "AAB": _("Escompte"), "AAI": _("Information générale"),
+                  "SUR": _("Remarque du fournisseur")}
+_MENTION = re.compile(r"^#([A-Z]{3})#\s*")
+
+
+@register.filter
+def mentions(notes: str) -> list[dict]:
+    """The invoice's notes, one per line, each with its code in words (`#PMD#` -> "Pénalités de
+    retard"); the code itself is kept for a title."""
+    found = []
+    for line in (notes or "").splitlines():
+        if not line.strip():
+            continue
+        match = _MENTION.match(line)
+        code = match.group(1) if match else ""
+        label = MENTION_LABELS.get(code, "")
+        found.append({"code": code, "label": str(label) if label else "",
+                      "text": line[match.end():] if match else line})
+    return found
