@@ -55,7 +55,9 @@ __all__ = ["B2BrouterClient", "CallRecord", "Download", "Page"]
 logger = logging.getLogger("b2brouter")
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE"})
-RETRY_STATUSES = (429, 502, 503, 504)
+# 429 is retried by the client's own loop, for every method (it is answered before anything is
+# stored): it waits there for the deployment-wide limiter, which urllib3's retries would bypass.
+RETRY_STATUSES = (502, 503, 504)
 REQUEST_ID_HEADERS = ("X-B2B-API-Request-Id", "X-Request-Id")
 REDACTED = "[redacted]"
 
@@ -215,6 +217,8 @@ class B2BrouterClient:
         retry_after_cap: float = 30.0,
         on_response: Callable[[CallRecord], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        before_request: Callable[[], None] | None = None,
+        on_rate_limited: Callable[[float | None], None] | None = None,
     ) -> None:
         if not api_key:
             raise ValueError("api_key is required")
@@ -225,6 +229,10 @@ class B2BrouterClient:
         self.backoff_factor = backoff_factor
         self.retry_after_cap = retry_after_cap
         self.on_response = on_response
+        # A shared rate limit: `before_request` waits for each request's turn, and
+        # `on_rate_limited` hears each 429's Retry-After (to pause every caller, not only this).
+        self.before_request = before_request
+        self.on_rate_limited = on_rate_limited
         self.calls = 0
         self._sleep = sleep
         self._api_key = api_key
@@ -530,20 +538,17 @@ class B2BrouterClient:
             if 200 <= response.status_code < 300:
                 return response
             error = self._error_from(method, path, response)
-            if (
-                retry_post
-                and isinstance(error, RateLimited)
-                and attempt < self.max_retries
-                and (error.retry_after or 0) <= self.retry_after_cap
-            ):
-                # 429 is answered before anything is stored, so repeating the POST is safe
-                self._sleep(
-                    error.retry_after
-                    if error.retry_after is not None
-                    else self.backoff_factor * (2**attempt)
-                )
-                attempt += 1
-                continue
+            if isinstance(error, RateLimited):
+                wait = (error.retry_after if error.retry_after is not None
+                        else self.backoff_factor * (2**attempt))
+                if self.on_rate_limited is not None:
+                    self.on_rate_limited(wait)  # every caller of the account waits, not only us
+                if attempt < self.max_retries and wait <= self.retry_after_cap:
+                    # 429 is answered before anything is stored: repeating any request is safe
+                    if self.before_request is None:
+                        self._sleep(wait)  # (with a limiter, its pause is the wait)
+                    attempt += 1
+                    continue
             raise error
 
     def _exchange(
@@ -556,6 +561,8 @@ class B2BrouterClient:
     ) -> requests.Response:
         """One request through the session; logs and counts it; maps transport failures."""
         url = self.base_url + path
+        if self.before_request is not None:
+            self.before_request()
         started = time.monotonic()
         try:
             # no redirects: requests would replay our custom key header to whatever host it names

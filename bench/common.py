@@ -46,6 +46,9 @@ def setup(name: str, *, sandbox_port: int | None = None, log_level: str = "WARNI
     shutil.rmtree(var_dir / "cache", ignore_errors=True)
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
     os.environ["DJANGO_DEBUG"] = "1"
+    # The deployment-wide rate limit is what month_end.py measures; elsewhere the sandbox has
+    # none, and the figures are the product's own.
+    os.environ.setdefault("B2BROUTER_RATE_LIMIT", "0")
     # The file cache, the embedded broker, media: all under the benchmark's directory.
     os.environ["VAR_DIR"] = str(var_dir)
     os.environ.setdefault("LOG_LEVEL", log_level)
@@ -160,6 +163,13 @@ class Child:
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace") if self.log and self.log.exists() else ""
+
+
+def cpu_seconds(child: "Child") -> float:
+    """The CPU time (user + system) the child process has used so far, from its own counters
+    (/proc/<pid>/stat), not wall time."""
+    fields = Path(f"/proc/{child.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def stop_children() -> None:

@@ -63,7 +63,7 @@ def run(args) -> None:
     ids = common.invoice_drafts(account, buyers, args.invoices, prefix="B")
 
     common.progress(args, f"starting {args.workers} worker(s) x {args.concurrency} threads")
-    common.start_workers(args.workers, args.concurrency)
+    workers = common.start_workers(args.workers, args.concurrency)
 
     def pending(batch):
         return Invoice.objects.filter(pk__in=batch, state__in=[S.QUEUED, S.SUBMITTING]).count()
@@ -76,6 +76,7 @@ def run(args) -> None:
 
     sandbox.control("DELETE", "/_sandbox/stats")
     common.progress(args, f"timed batch: {len(ids)} invoices")
+    cpu_before = sum(common.cpu_seconds(worker) for worker in workers)
     started = time.monotonic()
     for pk in ids:
         invoice_request_send(invoice_id=pk)
@@ -83,6 +84,7 @@ def run(args) -> None:
     finished = common.wait_until(lambda: pending(ids) == 0, timeout=args.timeout, what="the batch",
                                  interval=0.02)
     stats = sandbox.control("GET", "/_sandbox/stats")
+    cpu_ms = (sum(common.cpu_seconds(worker) for worker in workers) - cpu_before) * 1000 / len(ids)
 
     elapsed = finished - started
     states = dict(Invoice.objects.filter(pk__in=ids).order_by().values_list("state")
@@ -101,6 +103,7 @@ def run(args) -> None:
         "invoices": len(ids), "seconds": elapsed, "invoices_per_second": rate,
         "calls_per_send": calls_per_send, "bound_per_second": bound, "ratio": ratio,
         "enqueue_seconds": enqueued - started, "submit_attempts": attempts, "states": states,
+        "worker_cpu_ms_per_invoice": cpu_ms,
     }
     common.report(
         "Sending throughput (bench/send_throughput.py)",
@@ -118,7 +121,7 @@ def run(args) -> None:
             ("Throughput", [{
                 "invoices": len(ids), "seconds": elapsed, "invoices/s": rate,
                 "calls/send": calls_per_send, "bound/s": bound, "ratio": ratio,
-                "target": ">= 0.8",
+                "target": ">= 0.8", "worker CPU ms/invoice": cpu_ms,
             }]),
             ("B2Brouter calls during the batch (sandbox /_sandbox/stats)", routes),
             ("Outcome", [{"state": k, "invoices": v} for k, v in sorted(states.items())]

@@ -200,6 +200,11 @@ B2BROUTER_WEBHOOK_SECRET = env.str(
     "B2BROUTER_WEBHOOK_SECRET", default="sandbox-webhook-secret" if DEBUG else ""
 )
 B2BROUTER_TIMEOUT = env.float("B2BROUTER_TIMEOUT", default=30.0)
+# One rate limit for every call to B2Brouter from the whole deployment (core/ratelimit.py):
+# calls per second per account, and the burst allowed. B2Brouter publishes no figure (an
+# integrator reports 1 000 a minute in production): 15/s stays under it. 0: no limit.
+B2BROUTER_RATE_LIMIT = env.float("B2BROUTER_RATE_LIMIT", default=15.0)
+B2BROUTER_RATE_BURST = env.int("B2BROUTER_RATE_BURST", default=5)
 # How long an upload whose answer was lost may still land at B2Brouter before it is repeated
 # (0: derived from the timeout, max(2 x timeout, timeout + 10 s)).
 ATTACHMENT_SETTLE_AFTER = env.float("ATTACHMENT_SETTLE_AFTER", default=0.0)

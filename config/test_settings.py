@@ -8,6 +8,9 @@ import os
 os.environ.setdefault("DJANGO_SECRET_KEY", "insecure-key-for-tests-only")
 os.environ.setdefault("B2BROUTER_API_KEY", "test-api-key-0123456789")
 os.environ.setdefault("B2BROUTER_WEBHOOK_SECRET", "test-webhook-secret-0123456789")
+# The deployment-wide rate limit is tested on its own (tests/core/test_ratelimit.py, with
+# several processes against a rate-limited sandbox); elsewhere it would only slow the suite.
+os.environ.setdefault("B2BROUTER_RATE_LIMIT", "0")
 # A queue of its own per test run: worker processes started by the tests inherit it, and no
 # message left by an earlier run reaches them.
 os.environ.setdefault("CELERY_TASK_DEFAULT_QUEUE", f"tests-{os.getpid()}")

@@ -3,7 +3,8 @@
 import threading
 
 from sandbox import lifecycle, webhooks
-from sandbox.faults import Faults, Stats
+from sandbox.faults import Faults, RateLimit, Stats
+from sandbox.settings import parse_rate
 from sandbox.store import Store
 
 
@@ -15,6 +16,7 @@ class App:
         self.store = Store(settings.data_dir)
         self.faults = Faults(settings)
         self.stats = Stats()
+        self.rate_limit = RateLimit(parse_rate(settings.rate_limit))
         self.stopping = threading.Event()
         self.webhook_wake = threading.Event()
         self._threads = []

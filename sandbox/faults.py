@@ -20,6 +20,7 @@ import collections
 import fnmatch
 import random
 import threading
+import time
 
 from sandbox.errors import bad_request
 from sandbox.settings import FAULT_KINDS as KINDS
@@ -107,21 +108,52 @@ class Faults:
             return self._random.random() < self.rates.get("pdf_missing", 0.0)
 
 
+class RateLimit:
+    """A token bucket per API key: `rate` calls a second, a second's worth of burst. `take()`
+    answers 0 when the call may go, else the seconds until it could (for Retry-After)."""
+
+    def __init__(self, rate: float | None):
+        self.rate = rate
+        self._lock = threading.Lock()
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def take(self, key: str) -> float:
+        if not self.rate:
+            return 0.0
+        capacity = max(1.0, self.rate)
+        now = time.monotonic()
+        with self._lock:
+            tokens, at = self._buckets.get(key, (capacity, now))
+            tokens = min(capacity, tokens + (now - at) * self.rate)
+            if tokens >= 1:
+                self._buckets[key] = (tokens - 1, now)
+                return 0.0
+            self._buckets[key] = (tokens, now)
+            return (1 - tokens) / self.rate
+
+
 class Stats:
     """Request counters per route template, e.g. "POST /accounts/{id}/invoices"."""
 
     def __init__(self):
         self._lock = threading.Lock()
         self._counts = collections.Counter()
+        self.rate_limited = 0
 
     def count(self, route):
         with self._lock:
             self._counts[route] += 1
 
+    def limited(self):
+        with self._lock:
+            self.rate_limited += 1
+
     def describe(self):
         with self._lock:
-            return {"requests": dict(self._counts), "total": sum(self._counts.values())}
+            return {"requests": dict(self._counts), "total": sum(self._counts.values()),
+                    "rate_limited": self.rate_limited}
 
     def reset(self):
         with self._lock:
             self._counts.clear()
+            self.rate_limited = 0

@@ -8,6 +8,7 @@ import contextlib
 import hmac
 import http.server
 import logging
+import math
 import re
 import socket
 import time
@@ -157,6 +158,11 @@ def _api(app, method, path, query, headers, raw):
     if app.settings.latency_ms:
         time.sleep(app.settings.latency_ms / 1000)
     _check_key(app, headers)
+    wait = app.rate_limit.take(headers.get("X-B2B-API-Key", ""))
+    if wait:
+        app.stats.limited()
+        raise ApiError(429, "rate_limited", "Too many requests, retry later",
+                       headers={"Retry-After": str(max(1, math.ceil(wait)))})
     version = _version(app, headers)
     if fn is None:
         raise ApiError(404, "resource_missing", f"Unrecognized request URL ({method} {path})")

@@ -27,6 +27,9 @@ class Settings:
     slow_ms: int = 2000
     retry_after: int = 1
     latency_ms: int = 0
+    # Calls per second allowed per API key ("20/s" or "20"; empty: no limit). Beyond it the
+    # sandbox answers 429 with Retry-After, as B2Brouter does (its numbers are not published).
+    rate_limit: str = ""
     seed: int = 0
     # Seconds after its creation before an invoice's PDF is ready (404 until then).
     pdf_delay: float = 1.0
@@ -74,4 +77,19 @@ def from_args(argv=None, environ=None):
         parser.error(f"--faults: expected kind=rate,... not {settings.faults!r}")
     if not set(rates) <= set(FAULT_KINDS) or not all(0 <= r <= 1 for r in rates.values()):
         parser.error(f"--faults: kinds are {', '.join(FAULT_KINDS)}, rates within [0, 1]")
+    try:
+        parse_rate(settings.rate_limit)
+    except ValueError:
+        parser.error(f"--rate-limit: expected N/s, not {settings.rate_limit!r}")
     return settings
+
+
+def parse_rate(text) -> float | None:
+    """`"20/s"` or `"20"` -> 20.0 calls per second; empty -> None (no limit)."""
+    text = (text or "").strip().lower()
+    if not text:
+        return None
+    rate = float(text.removesuffix("/s"))
+    if rate <= 0:
+        raise ValueError(text)
+    return rate
