@@ -457,7 +457,7 @@ SORTS = {
 
 
 class InvoiceFilterForm(forms.Form):
-    q = forms.CharField(required=False, label=_("Numéro ou n° d'engagement"),
+    q = forms.CharField(required=False, label=_("Numéro, n° d'engagement, acheteur ou SIRET"),
                         widget=forms.SearchInput)
     state = forms.ChoiceField(required=False, label=_("État"),
                               choices=[("", _("Tous"))] + list(InvoiceState.choices))
