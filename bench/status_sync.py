@@ -98,7 +98,7 @@ def run(args) -> None:
                 service=c["service"], buyer_reference=c["service"].code if c["service"] else "",
                 issue_date=today, due_date=today + datetime.timedelta(days=30),
                 po_number=c["remote"].get("ponumber") or "", iban=account.iban,
-                state="sending", remote_id=c["remote"]["id"],
+                state="draft", remote_id=c["remote"]["id"],
                 state_updated_at=parse_timestamp(c["remote"]["state_updated_at"]),
                 submit_attempts=1, subtotal=c["remote"]["subtotal"],
                 tax_amount=c["remote"]["tax_amount"], total=c["remote"]["total"],
@@ -111,6 +111,8 @@ def run(args) -> None:
                     line_total=Decimal("376.50"))
         for invoice in invoices
     ], batch_size=2000)
+    # Issued once its lines are in (the database refuses lines on an issued invoice).
+    Invoice.objects.filter(pk__in=[invoice.pk for invoice in invoices]).update(state="sending")
 
     def all_deposited() -> bool:
         page = client().list_invoices(account.remote_id, limit=1, sending=True)
@@ -154,9 +156,10 @@ def run(args) -> None:
         ],
         notes=[
             f"invoices now `sent` locally: {applied_rows:,} of {args.changes:,}",
-            "each change is applied in its own short transaction (row lock, update, history "
-            "row) and enqueues the legal XML fetch on commit: queries grow with the changes in "
-            "a page, HTTP calls with the pages",
+            "changes are applied in batches of 200 per transaction (one lock query, one UPDATE "
+            "per set of changed fields, one INSERT of history rows); each deposit enqueues its "
+            "legal XML and PDF fetches on commit: on the embedded broker each publish is a "
+            "SQLite write (about 5 ms), which then bounds the rate; on Redis it is not",
         ],
         figures={"applied": result.applied, "seconds": elapsed, "changes_per_second": rate,
                  "pages": result.pages, "queries": queries.count, "queries_per_page": per_page,

@@ -15,6 +15,11 @@ in the invoice's history, never silently dropped, and changes nothing.
 fails if any other code assigns the state).
 """
 
+import contextvars
+from contextlib import contextmanager
+
+from django.utils import timezone
+
 from invoicing.models import (  # noqa: F401 - what a refusal asks, read here too
     REJECTED,
     REJECTION,
@@ -97,12 +102,58 @@ def invoice_transition(*, invoice: Invoice, to: str, source: str, actor=None,
     for name, value in fields.items():
         setattr(invoice, name, value)
     invoice.state = to
-    invoice.save(update_fields=["state", *fields, "updated_at"])
+    batch = _batch.get()
+    if batch is not None:  # written with the batch's others when it ends (`transitions_batched`)
+        batch.add(invoice, ["state", *fields])
+    else:
+        invoice.save(update_fields=["state", *fields, "updated_at"])
     if to == current:
         return False
-    events.state_changed_event(invoice=invoice, from_state=current, source=source, actor=actor,
-                               **(history or {}))
+    event = events.state_changed_event(invoice=invoice, from_state=current, source=source,
+                                       actor=actor, save=batch is None, **(history or {}))
+    if batch is not None:
+        batch.events.append(event)
     return True
+
+
+class _Batch:
+    def __init__(self):
+        self.invoices: dict[int, tuple[Invoice, set[str]]] = {}
+        self.events: list = []
+
+    def add(self, invoice: Invoice, names) -> None:
+        kept = self.invoices.setdefault(invoice.pk, (invoice, set()))
+        kept[1].update(names)
+
+    def flush(self) -> None:
+        now = timezone.now()
+        by_fields: dict[frozenset, list[Invoice]] = {}
+        for invoice, names in self.invoices.values():
+            invoice.updated_at = now
+            by_fields.setdefault(frozenset(names), []).append(invoice)
+        for names, invoices in by_fields.items():
+            # Only the fields of an invoice's life (state, dates, remote data): what an issued
+            # invoice says is refused by the database here too (its triggers).
+            Invoice.objects.bulk_update(invoices, sorted(names | {"updated_at"}), batch_size=500)
+        if self.events:
+            type(self.events[0]).objects.bulk_create(self.events, batch_size=500)
+
+
+_batch: contextvars.ContextVar[_Batch | None] = contextvars.ContextVar("transitions", default=None)
+
+
+@contextmanager
+def transitions_batched():
+    """Inside (a transaction holding the invoices' locks), `invoice_transition` writes nothing at
+    once: on leaving, one UPDATE per set of changed fields and one INSERT for all the history
+    rows (the status sync applying hundreds of changes). The same rules, the same rows."""
+    batch = _Batch()
+    token = _batch.set(batch)
+    try:
+        yield batch
+    finally:
+        _batch.reset(token)
+    batch.flush()
 
 
 def is_known(state: str) -> bool:

@@ -30,13 +30,16 @@ def invoice_created_event(*, invoice: Invoice, actor=None) -> InvoiceEvent:
 
 
 def state_changed_event(*, invoice: Invoice, from_state: str, source: str, actor=None,
-                        **fields) -> InvoiceEvent:
-    """The invoice moved from `from_state` to its current state (written by the state setter)."""
+                        save: bool = True, **fields) -> InvoiceEvent:
+    """The invoice moved from `from_state` to its current state (written by the state setter;
+    `save=False`: the row, for the setter's batch to insert with others)."""
     if "response_body" in fields:
         fields["response_body"] = jsonable(fields["response_body"])
-    return InvoiceEvent.objects.create(invoice=invoice, kind=InvoiceEvent.Kind.STATE,
-                                       source=source, actor=actor, from_state=from_state,
-                                       to_state=invoice.state, **fields)
+    event = InvoiceEvent(invoice=invoice, kind=InvoiceEvent.Kind.STATE, source=source,
+                         actor=actor, from_state=from_state, to_state=invoice.state, **fields)
+    if save:
+        event.save()
+    return event
 
 
 def exchange_event(*, invoice: Invoice, method: str, path: str, status: int | None,

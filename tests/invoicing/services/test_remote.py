@@ -66,3 +66,30 @@ def test_reconcile_takes_up_a_dead_workers_submission(invoice, b2b, enqueued,
     counts = remote.reconcile(stale_after=60)
     enqueued["invoicing.invoice_submit"].assert_called_once_with(invoice.pk)
     assert counts["submit"] == 1
+
+
+def test_the_status_sync_applies_changes_in_bulk_at_under_one_query_each(registered_account):
+    """Sixty changes: every invoice moves once with its history row, the per-state totals stay
+    right, and the whole takes fewer queries than changes (batched locks, updates, inserts)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from invoicing.models import InvoiceStateTotal
+
+    invoices = [InvoiceFactory(account=registered_account) for _ in range(60)]
+    for n, invoice in enumerate(invoices):
+        Invoice.objects.filter(pk=invoice.pk).update(state=S.SENT, remote_id=9_000_000 + n)
+    changes = {9_000_000 + n: (None, {"id": 9_000_000 + n, "state": "registered" if n % 2 else
+                                      "accepted", "state_updated_at": "2026-11-25T10:00:00Z"})
+               for n in range(60)}
+    with CaptureQueriesContext(connection) as queries:
+        applied = remote._apply_changes(registered_account, changes)
+    assert applied == 60
+    assert len(queries.captured_queries) < 60, len(queries.captured_queries)
+    for n, invoice in enumerate(invoices):
+        invoice.refresh_from_db()
+        assert invoice.state == (S.REGISTERED if n % 2 else S.ACCEPTED)
+        assert invoice.events.filter(kind=InvoiceEvent.Kind.STATE, source="poll").count() == 1
+    kept = dict(InvoiceStateTotal.objects.filter(account=registered_account)
+                .values_list("state", "count"))
+    assert (kept.get(S.REGISTERED), kept.get(S.ACCEPTED), kept.get(S.SENT, 0)) == (30, 30, 0)

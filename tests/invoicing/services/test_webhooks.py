@@ -188,23 +188,26 @@ def test_a_sync_that_crashes_halfway_resumes_and_misses_nothing(b2b, registered_
     for invoice in invoices:
         b2b.control("POST", f"/_sandbox/invoices/{invoice.remote_id}/state", {"state": "registered"})
 
-    real_apply = remote.invoice_apply_remote
+    real_apply = remote.apply_remote_locked
     seen = []
 
-    def dies_on_the_fifth(**kwargs):
-        seen.append(kwargs["remote"]["id"])
+    def dies_on_the_fifth(invoice, item, **kwargs):
+        seen.append(item["id"])
         if len(seen) == 5:
             raise SystemExit("worker killed")
-        return real_apply(**kwargs)
+        return real_apply(invoice, item, **kwargs)
 
-    monkeypatch.setattr(remote, "invoice_apply_remote", dies_on_the_fifth)
+    # Changes are applied in batches, each in its own transaction: the crash comes in the
+    # third, after two were committed; it is rolled back whole.
+    monkeypatch.setattr(remote, "SYNC_BATCH", 2)
+    monkeypatch.setattr(remote, "apply_remote_locked", dies_on_the_fifth)
     with pytest.raises(SystemExit):
         remote.account_sync_states(account=registered_account, page_size=2)
     cursor = registered_account.sync_cursor
     cursor.refresh_from_db()
     assert cursor.state_updated_at_from is None and cursor.last_success_at is None  # not moved
 
-    monkeypatch.setattr(remote, "invoice_apply_remote", real_apply)
+    monkeypatch.setattr(remote, "apply_remote_locked", real_apply)
     result = remote.account_sync_states(account=registered_account, page_size=2)
     for invoice in invoices:
         invoice.refresh_from_db()
