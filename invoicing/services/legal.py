@@ -30,6 +30,9 @@ logger = logging.getLogger(__name__)
 def invoice_fetch_legal(*, invoice_id: int) -> LegalDocument | None:
     """Fetches and stores the exact legal XML of the invoice's current round, once.
 
+    The address is the one B2Brouter gave for this invoice (asked with `GET /invoices/{id}` when
+    none is held). A file that is not this invoice's (`legal_xml_identity_problems`) is not
+    stored: the address is dropped and remembered, the history says why, and None is returned.
     The bytes are stored as received with their SHA-256, and never changed afterwards. The
     acknowledgement is enqueued only after the row is committed. Idempotent.
     """

@@ -1,12 +1,11 @@
 """Chorus Pro's status codes in words for the pages (`{% load chorus %}`); the code stays on
 hover, for support."""
 
-import re
-
 from django import template
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from invoicing import notes
 from invoicing.models import Invoice, InvoiceState, chorus_status_label
 
 register = template.Library()
@@ -42,24 +41,6 @@ def state_label(state: str, kind: str = "") -> str:
         return state or ""
 
 
-# The codes EN 16931 notes carry in France (BR-FR: #PMD#, #PMT#...), in words.
-MENTION_LABELS = {"PMD": _("Pénalités de retard"), "PMT": _("Indemnité forfaitaire de recouvrement"),
-                  "AAB": _("Escompte"), "AAI": _("Information générale"),
-                  "SUR": _("Remarque du fournisseur")}
-_MENTION = re.compile(r"^#([A-Z]{3})#\s*")
 
-
-@register.filter
-def mentions(notes: str) -> list[dict]:
-    """The invoice's notes, one per line, each with its code in words (`#PMD#` -> "Pénalités de
-    retard"); the code itself is kept for a title."""
-    found = []
-    for line in (notes or "").splitlines():
-        if not line.strip():
-            continue
-        match = _MENTION.match(line)
-        code = match.group(1) if match else ""
-        label = MENTION_LABELS.get(code, "")
-        found.append({"code": code, "label": str(label) if label else "",
-                      "text": line[match.end():] if match else line})
-    return found
+# The invoice's notes, one per line, each with its code in words (invoicing/notes.py).
+register.filter("mentions", notes.mentions)

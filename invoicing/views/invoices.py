@@ -7,7 +7,6 @@ htmx, the partial of the same template. Every action also works as a plain form 
 """
 
 import datetime
-import re
 import uuid
 from decimal import Decimal
 
@@ -25,7 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseStopPolling
 
 from core.roles import ALL, role_required
-from invoicing import checks, exports, legal_xml, selectors, states, totals
+from invoicing import checks, exports, legal_xml, notes, selectors, states, totals
 from invoicing.forms import (
     SORTS,
     CreditNoteForm,
@@ -324,7 +323,6 @@ def invoice_progress(request: HttpRequest, pk: int) -> HttpResponse:
     return response
 
 
-_NOTE_CODE = re.compile(r"^#[A-Z]{3}#")
 
 
 @require_GET
@@ -337,7 +335,7 @@ def invoice_print(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "invoicing/invoice_print.html", {
         "invoice": invoice, "account": invoice.account, "lines": lines,
         "breakdown": result.breakdown,
-        "notes": [_NOTE_CODE.sub("", line) for line in invoice.notes.splitlines() if line.strip()],
+        "notes": [mention["text"] for mention in notes.mentions(invoice.notes)],
     })
 
 
