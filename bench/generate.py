@@ -1,5 +1,5 @@
-"""A fast generator of years of invoices (bulk_create in batches), for the page and export
-benchmarks. Run alone it fills a database of its own and says how long that took:
+"""A fast generator of years of invoices, for the page and export benchmarks: on PostgreSQL the
+rows go in by COPY (ids drawn from the tables' sequences first), elsewhere by bulk_create. Run alone it fills a database of its own and says how long that took:
 
     .venv/bin/python bench/generate.py --invoices 100000
 
@@ -15,6 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import contextlib  # noqa: E402
 import datetime  # noqa: E402
 import hashlib  # noqa: E402
 import random  # noqa: E402
@@ -88,18 +89,27 @@ class Generator:
 
     def fill(self, total: int, *, progress=None) -> float:
         """Adds invoices until the account has `total`. Returns the seconds it took."""
-        from django.db import transaction
+        from django.db import connection, transaction
 
         from invoicing.models import Invoice, InvoiceEvent, InvoiceLine, LegalDocument
 
         started = time.monotonic()
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:  # the benchmark's own database: speed over safety
+                cursor.execute("SET synchronous_commit TO off")
         have = Invoice.objects.filter(account=self.account).count()
-        with common.timestamps_as_given(Invoice, InvoiceEvent, LegalDocument):
+        with common.timestamps_as_given(Invoice, InvoiceEvent, LegalDocument), _lines_unguarded():
             while have < total:
                 size = min(BATCH, total - have)
                 with transaction.atomic():
                     self._batch(have, size, Invoice, InvoiceLine, InvoiceEvent, LegalDocument)
                 have += size
+                if connection.vendor == "postgresql" and (have % 100_000 < BATCH or have >= total):
+                    with connection.cursor() as cursor:
+                        # What autovacuum would have done by then: the planner's figures, the
+                        # visibility map, and the trigram indexes' pending entries merged in.
+                        cursor.execute("VACUUM ANALYZE invoicing_invoice, invoicing_invoiceevent")
+                        cursor.execute("ANALYZE invoicing_invoiceline, invoicing_legaldocument")
                 if progress:
                     progress(f"  {have:,} / {total:,} invoices")
         return time.monotonic() - started
@@ -146,7 +156,7 @@ class Generator:
                 created_at=created, updated_at=changed,
             ))
             specs.append(lines)
-        Invoice.objects.bulk_create(invoices, batch_size=1000)
+        _insert(Invoice, invoices)
         rows_lines, rows_events, rows_docs = [], [], []
         for invoice, lines in zip(invoices, specs, strict=True):
             for position, (q, p, r) in enumerate(lines, start=1):
@@ -168,9 +178,76 @@ class Generator:
                     sha256=hashlib.sha256(content).hexdigest(), size=len(content),
                     content_type="application/xml", source_url=invoice.download_legal_url,
                     fetched_at=invoice.state_updated_at, acknowledged_at=invoice.state_updated_at))
-        InvoiceLine.objects.bulk_create(rows_lines, batch_size=2000)
-        InvoiceEvent.objects.bulk_create(rows_events, batch_size=2000)
-        LegalDocument.objects.bulk_create(rows_docs, batch_size=500)
+        _insert(InvoiceLine, rows_lines)
+        _insert(InvoiceEvent, rows_events)
+        _insert(LegalDocument, rows_docs)
+
+
+@contextlib.contextmanager
+def _lines_unguarded():
+    """The database refuses lines under an issued invoice (the product writes them while it is a
+    draft); the generator writes each invoice in its final state, so that trigger is off while
+    it fills this benchmark's own database, and back on after, whatever happens."""
+    import importlib
+
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("ALTER TABLE invoicing_invoiceline DISABLE TRIGGER invoice_line_frozen")
+            restore = "ALTER TABLE invoicing_invoiceline ENABLE TRIGGER invoice_line_frozen"
+        else:  # SQLite cannot disable a trigger: it is dropped, then made again as migrated
+            frozen = importlib.import_module("invoicing.migrations.0012_issued_invoices_frozen")
+            restore = next(sql for sql in frozen.SQLITE_FORWARD
+                           if "TRIGGER invoice_line_frozen_insert" in sql)
+            cursor.execute("DROP TRIGGER IF EXISTS invoice_line_frozen_insert")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(restore)
+
+
+def _insert(model, objects: list) -> None:
+    """Writes `objects` (unsaved, timestamps as given) and sets their primary keys.
+
+    PostgreSQL: their ids are drawn from the table's sequence in one query, then the rows are
+    streamed with COPY (no SQL to parse per row, no parameters to bind): about four times the
+    rate of bulk_create. The database's triggers run as for any insert (but the one `fill`
+    turns off). Elsewhere: bulk_create.
+    """
+    from django.db import DEFAULT_DB_ALIAS, connection, connections
+
+    if not objects:
+        return
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(objects, batch_size=2000 if model._meta.model_name != "legaldocument" else 500)
+        return
+    table = model._meta.db_table
+    fields = model._meta.concrete_fields
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                       [table, len(objects)])
+        for obj, (pk,) in zip(objects, cursor.fetchall(), strict=True):
+            obj.pk = pk
+        # Values psycopg takes as they are (str, int, Decimal, date, datetime, bytes, None) skip
+        # Django's preparation, which is most of the cost; the others (JSON...) go through it.
+        plain = {"CharField", "TextField", "IntegerField", "PositiveIntegerField",
+                 "PositiveSmallIntegerField", "SmallIntegerField", "BigIntegerField",
+                 "AutoField", "BigAutoField", "ForeignKey", "OneToOneField", "DateField",
+                 "DateTimeField", "DecimalField", "BooleanField", "BinaryField"}
+        real = connections[DEFAULT_DB_ALIAS]  # not the proxy: one attribute lookup less per value
+        prepare = [(f.attname, None if f.get_internal_type() in plain else f.get_db_prep_save)
+                   for f in fields]
+        raw = cursor.cursor  # the psycopg cursor under Django's wrapper
+        quoted = connection.ops.quote_name(table)
+        with raw.copy(f"COPY {quoted} ({columns}) FROM STDIN") as copy:
+            for obj in objects:
+                copy.write_row([getattr(obj, attname) if save is None
+                                else save(getattr(obj, attname), real) for attname, save in prepare])
+        for obj in objects:
+            obj._state.adding = False
 
 
 def main() -> None:

@@ -48,22 +48,25 @@ class MergedByState:
         self.base, self.states, self.newest_first = base, states, newest_first
         self.undated_last = undated_last
 
-    def _key(self, invoice):
-        return (invoice.state_updated_at, invoice.id)
-
     def __getitem__(self, window: slice) -> list:
+        """Each state's run is read as keys only (time, id), merged, and the window's rows are
+        then read whole in one query: the rows a page loads stay the page's, whatever the
+        number of states and of invoices in each."""
         stop = window.stop
         order = ("-state_updated_at", "-id") if self.newest_first else ("state_updated_at", "id")
         dated = self.base.filter(state_updated_at__isnull=False)
-        runs = [list(dated.filter(state=state).order_by(*order)[:stop]) for state in self.states]
-        merged = list(heapq.merge(*runs, key=self._key, reverse=self.newest_first))
+        runs = [list(dated.filter(state=state).order_by(*order)
+                     .values_list("state_updated_at", "id")[:stop]) for state in self.states]
+        merged = [pk for _at, pk in heapq.merge(*runs, reverse=self.newest_first)]
         if self.undated_last:
             # Rows never dated (none should be) come last rather than not at all; one state at a
             # time, so that each query stays a range of the (account, state, ...) index.
             undated = self.base.filter(state_updated_at__isnull=True).order_by()
             for state in self.states:
-                merged += list(undated.filter(state=state)[:stop])
-        return merged[window]
+                merged += list(undated.filter(state=state).values_list("id", flat=True)[:stop])
+        chosen = merged[window]
+        rows = self.base.filter(id__in=chosen).in_bulk() if chosen else {}
+        return [rows[pk] for pk in chosen if pk in rows]
 
 
 def worklist(*, user):

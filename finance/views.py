@@ -2,7 +2,6 @@
 worklist of invoices Chorus Pro turned down, and the ageing of invoices with no news."""
 
 import datetime
-from dataclasses import dataclass
 
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -10,48 +9,17 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from core import roles
+from core.paging import OpenPage, open_page
 from finance import archive, selectors
 from finance.forms import ArchiveFilterForm
 from invoicing.views.invoices import pdf_response
 
 FINANCE = (roles.FINANCE, roles.ADMINS)
 PAGE_SIZE = 50
-MAX_PAGE = 1_000_000
 
 
-@dataclass(frozen=True)
-class Page:
-    """A page without a total count: counting every matching row would cost as much as the
-    data is large; one row more than the page tells whether there is a next one."""
-
-    object_list: list
-    number: int
-    has_next: bool
-
-    def __iter__(self):
-        return iter(self.object_list)
-
-    def has_previous(self) -> bool:
-        return self.number > 1
-
-    def has_other_pages(self) -> bool:
-        return self.has_next or self.has_previous()
-
-    def next_page_number(self) -> int:
-        return self.number + 1
-
-    def previous_page_number(self) -> int:
-        return self.number - 1
-
-
-def _page(queryset, request: HttpRequest, size: int = PAGE_SIZE) -> Page:
-    try:
-        # Capped: an offset past a bigint is an error in PostgreSQL, not an empty page.
-        number = min(max(1, int(request.GET.get("page", 1))), MAX_PAGE)
-    except ValueError:
-        number = 1
-    rows = list(queryset[(number - 1) * size: number * size + 1])
-    return Page(rows[:size], number, len(rows) > size)
+def _page(queryset, request: HttpRequest, size: int = PAGE_SIZE) -> OpenPage:
+    return open_page(queryset, request.GET.get("page"), size)
 
 
 @require_GET

@@ -209,11 +209,20 @@ class Invoice(models.Model):
         ]
         indexes = [
             models.Index(fields=["account", "state", "-created_at"], name="invoice_account_state"),
-            models.Index(fields=["account", "-issue_date", "-id"], name="invoice_account_date"),
+            # The filters' indexes carry what the list's counts per state read (state, kind,
+            # total), so that counting a filter's matches reads the index alone.
+            models.Index(fields=["account", "-issue_date", "-id"], name="invoice_account_date",
+                         include=["state", "kind", "total"]),
+            models.Index(fields=["account", "buyer", "-created_at", "-id"],
+                         name="invoice_account_buyer", include=["state", "kind", "total"]),
             models.Index(fields=["account", "-created_at", "-id"], name="invoice_account_created"),
             # Walked in order, one state at a time, by the worklist and the ageing view.
             models.Index(fields=["account", "state", "state_updated_at", "id"],
                          name="invoice_account_state_time"),
+            # The list sorted by number or by amount, walked in order (drafts' empty numbers too).
+            models.Index(fields=["account", "number", "id"], name="invoice_account_number"),
+            models.Index(fields=["account", "total", "id"], name="invoice_account_total",
+                         include=["state", "kind"]),
         ]
 
     def __str__(self) -> str:

@@ -1,19 +1,13 @@
 """Reads: what each user may see, in as few queries as the page needs."""
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db.models import (
-    Case,
-    Count,
-    DecimalField,
-    Exists,
-    F,
-    OuterRef,
     Q,
     QuerySet,
     Sum,
-    When,
 )
 
 from core.selectors import account_ids, accounts_for
@@ -33,25 +27,33 @@ def buyers_for(*, user) -> QuerySet[Buyer]:
     return Buyer.objects.filter(account__in=accounts_for(user)).order_by("name", "pk")
 
 
-def invoice_search(*, user, filters: dict, sort: tuple[str, ...] = ("-created_at", "-id")
-                   ) -> QuerySet[Invoice]:
+def search_buyers(*, user, query: str) -> list[int]:
+    """The user's buyers whose name or SIRET (spaces ignored) holds `query`: a few ids."""
+    digits = query.strip().replace(" ", "")
+    return list(Buyer.objects.filter(account_id__in=account_ids(user)).filter(
+        Q(name__icontains=query.strip()) | Q(siret__icontains=digits))
+        .values_list("pk", flat=True)[:200])
+
+
+def invoice_search(*, user, filters: dict, sort: tuple[str, ...] = ("-created_at", "-id"),
+                   buyers: list[int] | None = None, search: str = "all") -> QuerySet[Invoice]:
     """The user's invoices matching `filters` (keys of `forms.InvoiceFilterForm`), sorted.
 
-    Every filter is a plain indexed condition on the invoice row (the buyer by id), so the count
-    and the page stay single queries whatever the number of invoices.
+    Every filter is a plain indexed condition on the invoice row. The search (`q`) matches the
+    number or PO (trigram indexes on PostgreSQL, migration 0017) or the buyer, by the ids of
+    `search_buyers` (read here unless given in `buyers`); `search` keeps only one side of it:
+    "text" (number or PO) or "buyers", each answered from its own index.
     """
     invoices = Invoice.objects.filter(account_id__in=account_ids(user))
     if filters.get("mistyped"):
         invoices = invoices.none()
     query = (filters.get("q") or "").strip()
     if query:
-        # Number, PO, or the buyer by name or SIRET: each an indexed condition on the invoice
-        # row (trigram indexes on PostgreSQL, migration 0017), the buyers found first (few).
-        digits = query.replace(" ", "")
-        buyers = list(Buyer.objects.filter(account_id__in=account_ids(user)).filter(
-            Q(name__icontains=query) | Q(siret__icontains=digits)).values_list("pk", flat=True)[:200])
-        invoices = invoices.filter(Q(number__icontains=query) | Q(po_number__icontains=query)
-                                   | Q(buyer_id__in=buyers))
+        if buyers is None:
+            buyers = search_buyers(user=user, query=query)
+        text = Q(number__icontains=query) | Q(po_number__icontains=query)
+        by_buyer = Q(buyer_id__in=buyers)
+        invoices = invoices.filter({"text": text, "buyers": by_buyer}.get(search, text | by_buyer))
     if filters.get("state"):
         invoices = invoices.filter(state=filters["state"])
     if filters.get("buyer"):
@@ -64,8 +66,93 @@ def invoice_search(*, user, filters: dict, sort: tuple[str, ...] = ("-created_at
         invoices = invoices.filter(total__gte=filters["amount_min"])
     if filters.get("amount_max") is not None:
         invoices = invoices.filter(total__lte=filters["amount_max"])
-    replaced = Exists(Invoice.objects.filter(replaces=OuterRef("pk")))
-    return invoices.select_related("buyer").annotate(is_replaced=replaced).order_by(*sort)
+    return invoices.select_related("buyer").order_by(*sort)
+
+
+def replaced_marked(invoices: list[Invoice]) -> list[Invoice]:
+    """Sets `is_replaced` on each of a page's invoices (a new invoice replaces it), in one query
+    on the page's ids: as a subquery of the list, PostgreSQL would hash every invoice's
+    `replaces` to answer it, a cost that grows with the data."""
+    if invoices:
+        replaced = set(Invoice.objects.filter(replaces_id__in=[i.pk for i in invoices])
+                       .values_list("replaces_id", flat=True))
+        for invoice in invoices:
+            invoice.is_replaced = invoice.pk in replaced
+    return invoices
+
+
+# A filtered list or a search counts and totals its matches itself up to this many; beyond, it
+# says "more than" and pages without a total: work bounded whatever the number of invoices.
+MATCHES_COUNTED = 1000
+
+
+def invoice_matches(*, user, filters: dict, buyers: list[int] | None = None
+                    ) -> list[tuple] | None:
+    """(id, state, kind, total) of every invoice matching `filters`, in no order; None when more
+    than MATCHES_COUNTED match. Each query stops after MATCHES_COUNTED + 1 rows; a search asks
+    its two sides apart (number or PO, then the buyers), so that each walks its own index
+    rather than the whole table, and merges them."""
+    columns = ("id", "state", "kind", "total")
+    bound = MATCHES_COUNTED + 1
+    if not (filters.get("q") or "").strip():
+        rows = list(invoice_search(user=user, filters=filters).order_by()
+                    .values_list(*columns)[:bound])
+        return None if len(rows) > MATCHES_COUNTED else rows
+    merged = {row[0]: row for row in _text_matches(user, filters, buyers, columns, bound)}
+    if buyers and len(merged) <= MATCHES_COUNTED:
+        for row in (invoice_search(user=user, filters=filters, buyers=buyers, search="buyers")
+                    .order_by().values_list(*columns)[:bound]):
+            merged[row[0]] = row
+    return None if len(merged) > MATCHES_COUNTED else list(merged.values())
+
+
+# A run of digits in the search: the part of an invoice or PO number that tells it apart.
+DIGITS = re.compile(r"\d{3,}")
+CANDIDATES = 5000
+
+
+def _text_matches(user, filters: dict, buyers, columns: tuple, bound: int) -> list[tuple]:
+    """The invoices whose number or PO holds the search, at most `bound` of them.
+
+    A trigram index answers in proportion to how common the search's trigrams are: in
+    "F2026-0000500" the year's ("F20", "202", "026") are in every number of the year, and
+    asking for them all reads most of the index. So the longest run of digits ("0000500") is
+    asked first, whose trigrams are rare, and the whole search is checked on those candidates
+    here: the same matches, since whatever holds the search holds that run. Only when the run is
+    common (more than CANDIDATES candidates) is the whole search asked of the index.
+    """
+    query = filters["q"].strip()
+    runs = sorted(DIGITS.findall(query), key=len, reverse=True)
+    if runs and runs[0] != query:
+        candidates = list(
+            invoice_search(user=user, filters={**filters, "q": runs[0]}, buyers=buyers,
+                           search="text")
+            .order_by().values_list(*columns, "number", "po_number")[:CANDIDATES + 1])
+        if len(candidates) <= CANDIDATES:
+            wanted = query.upper()
+            held = [row[:len(columns)] for row in candidates
+                    if wanted in row[-2].upper() or wanted in row[-1].upper()]
+            return held[:bound]
+    return list(invoice_search(user=user, filters=filters, buyers=buyers, search="text")
+                .order_by().values_list(*columns)[:bound])
+
+
+def matches_summary(rows: list[tuple]) -> list["StateSummary"]:
+    """Count and net total (credit notes subtracted) per state of the rows `invoice_matches`
+    returned, with no query."""
+    labels = dict(Invoice.State.choices)
+    counts: dict[str, list] = {}
+    for _pk, state, kind, total in rows:
+        entry = counts.setdefault(state, [0, Decimal("0.00"), 0])
+        entry[0] += 1
+        credit = kind == Invoice.Kind.CREDIT_NOTE
+        entry[1] += -total if credit else total
+        entry[2] += 1 if credit else 0
+    order = list(labels)
+    return [StateSummary(state=state, label=labels.get(state, state), count=count, total=total,
+                         credit_count=credits)
+            for state, (count, total, credits)
+            in sorted(counts.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99)]
 
 
 @dataclass(frozen=True)
@@ -77,30 +164,8 @@ class StateSummary:
     credit_count: int = 0  # of which credit notes
 
 
-# An invoice's total, negative for a credit note: what it adds to a sum of amounts.
-SIGNED_TOTAL = Case(When(kind=Invoice.Kind.CREDIT_NOTE, then=-F("total")), default=F("total"),
-                    output_field=DecimalField(max_digits=18, decimal_places=2))
-
-
-def invoice_state_summary(invoices: QuerySet[Invoice]) -> list[StateSummary]:
-    """Count and net sum of totals per state of `invoices`, in one GROUP BY query."""
-    labels = dict(Invoice.State.choices)
-    rows = (
-        invoices.order_by().values("state")
-        .annotate(count=Count("id"), amount=Sum(SIGNED_TOTAL),
-                  credits=Count("id", filter=Q(kind=Invoice.Kind.CREDIT_NOTE)))
-        .order_by("state")
-    )
-    summary = [StateSummary(state=row["state"], label=labels.get(row["state"], row["state"]),
-                            count=row["count"], total=row["amount"] or Decimal("0.00"),
-                            credit_count=row["credits"])
-               for row in rows]
-    order = list(labels)
-    return sorted(summary, key=lambda s: order.index(s.state) if s.state in order else 99)
-
-
 def invoice_state_totals(*, user) -> list[StateSummary]:
-    """The same as `invoice_state_summary` over all the user's invoices, read from the counts
+    """Count and net total per state of all the user's invoices, read from the counts
     the database keeps (InvoiceStateTotal): one small query whatever the number of invoices."""
     labels = dict(Invoice.State.choices)
     rows = (

@@ -18,11 +18,13 @@ from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpRe
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
+from core.paging import open_page
 from core.roles import ALL, role_required
 from invoicing import checks, exports, legal_xml, notes, selectors, states, totals
 from invoicing.forms import (
@@ -39,6 +41,9 @@ from invoicing.services.errors import InvoiceActionError, InvoiceCheckFailed
 from invoicing.views.common import EDITORS, can_edit, invoice_or_404, safe_next
 
 PAGE_SIZE = 50
+# Sorts no index serves (the buyer's name is in another table; a state holds most invoices):
+# offered while the list holds at most MATCHES_COUNTED invoices, then the newest first.
+UNINDEXED_SORTS = {"buyer", "state"}
 # States the page follows closely (on its way to Chorus Pro), then more calmly once deposited.
 IN_TRANSIT = frozenset({S.QUEUED, S.SUBMITTING, S.NEW, S.SENDING})
 
@@ -75,27 +80,51 @@ def _replaced(invoice: Invoice) -> bool:
 @require_GET
 @role_required(*ALL)
 def invoice_list(request: HttpRequest, news: dict | None = None) -> HttpResponse:
-    """Filters, search, sorting and pagination in a constant number of queries: one GROUP BY for
-    the counts and totals per state (which also gives the paginator its count) and one for the
-    page, whatever the number of invoices."""
+    """Filters, search, sorting and pagination in a constant number of queries, each bounded
+    whatever the number of invoices. Unfiltered, the counts and totals per state come from the
+    totals the database keeps; filtered or searched, from the matches themselves, read once (at
+    most MATCHES_COUNTED of them: the page is then sorted among those ids). Beyond that many the
+    list says "more than", pages without a total, and sorts only along an index."""
     form = InvoiceFilterForm(request.GET or None, buyers=selectors.buyers_for(user=request.user))
     filters = form.filters()
     sort_key = request.GET.get("sort") if request.GET.get("sort") in SORTS else "-created"
-    invoices = selectors.invoice_search(user=request.user, filters=filters, sort=SORTS[sort_key])
     other_filters = {k: v for k, v in filters.items() if k != "state" and v not in (None, "")}
-    if other_filters:
-        summary = selectors.invoice_state_summary(
-            selectors.invoice_search(user=request.user, filters=other_filters))
+    buyers = (selectors.search_buyers(user=request.user, query=filters["q"])
+              if (filters.get("q") or "").strip() else None)
+    matches = (selectors.invoice_matches(user=request.user, filters=other_filters, buyers=buyers)
+               if other_filters else None)
+    many = bool(other_filters) and matches is None  # counts unknown: more than MATCHES_COUNTED
+    if many:
+        summary = []
+    elif matches is not None:
+        summary = selectors.matches_summary(matches)
     else:
         summary = selectors.invoice_state_totals(user=request.user)
-    count = sum(s.count for s in summary if not filters.get("state") or s.state == filters["state"])
-    paginator = Paginator(invoices, PAGE_SIZE)
-    paginator.count = count  # known from the summary: no COUNT(*) query
-    page = paginator.get_page(request.GET.get("page"))
-    rows = [(invoice, _fix_for(invoice), _sendable(invoice)) for invoice in page.object_list]
+    count = None if many else sum(
+        s.count for s in summary if not filters.get("state") or s.state == filters["state"])
+    sort_dropped = sort_key.lstrip("-") in UNINDEXED_SORTS and (many or count > selectors.MATCHES_COUNTED)
+    if sort_dropped:
+        sort_key = "-created"
+    if matches is not None:  # the page among the matches already read, by their ids
+        invoices = selectors.invoice_search(
+            user=request.user, filters={"state": filters.get("state")}, sort=SORTS[sort_key]
+        ).filter(pk__in=[row[0] for row in matches])
+    else:
+        invoices = selectors.invoice_search(user=request.user, filters=filters,
+                                            sort=SORTS[sort_key], buyers=buyers)
+    if many:
+        page = open_page(invoices, request.GET.get("page"), PAGE_SIZE)
+    else:
+        paginator = Paginator(invoices, PAGE_SIZE)
+        paginator.count = count  # known from the summary: no COUNT(*) query
+        page = paginator.get_page(request.GET.get("page"))
+    rows = [(invoice, _fix_for(invoice), _sendable(invoice))
+            for invoice in selectors.replaced_marked(list(page.object_list))]
     context = {
         "form": form, "page": page, "rows": rows, "summary": summary, "sort": sort_key,
-        "count": count, "can_edit": can_edit(request.user),
+        "count": count, "many": many,
+        "counted": number_format(selectors.MATCHES_COUNTED, force_grouping=True),  # "1 000"
+        "sort_dropped": sort_dropped, "can_edit": can_edit(request.user),
         "summary_total": sum((s.total for s in summary), start=Decimal("0.00")),
         "news": news,
     }

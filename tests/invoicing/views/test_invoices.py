@@ -523,3 +523,90 @@ def test_the_search_answers_from_trigram_indexes_on_postgresql(account):
         cursor.execute("EXPLAIN " + sql, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "invoice_number_trgm" in plan and "invoice_po_number_trgm" in plan, plan
+
+
+def test_a_search_counts_and_totals_its_matches_up_to_a_bound_then_says_more(
+        staff_client, many, monkeypatch):
+    """Within the bound the counts and totals per state are exact (read from the matches);
+    beyond it the list says "more than", shows no totals, and pages without a total."""
+    from invoicing import selectors
+
+    url = reverse("invoicing:list")
+    monkeypatch.setattr(selectors, "MATCHES_COUNTED", 12)
+    within = staff_client.get(url, {"q": "L-", "sort": "number"})
+    assert within.context["many"] is False
+    assert within.context["count"] == 12
+    by_state = {s.state: s.count for s in within.context["summary"]}
+    assert by_state == {"draft": 7, "sent": 4, "refused": 1}
+    assert within.context["summary_total"] == sum(i.total for i in many)
+    assert len(_numbers(within)) == 12
+
+    monkeypatch.setattr(selectors, "MATCHES_COUNTED", 5)
+    monkeypatch.setattr("invoicing.views.invoices.PAGE_SIZE", 5)
+    beyond = staff_client.get(url, {"q": "L-", "sort": "number"})
+    html = beyond.content.decode()
+    assert beyond.context["many"] is True and beyond.context["count"] is None
+    assert "plus de 5" in html and "Précisez la recherche" in html
+    assert "sur" not in re.search(r'<nav class="pagination".*?</nav>', html, re.S).group(0)
+    assert _numbers(beyond) == ["L-000", "L-001", "L-002", "L-003", "L-004"]
+    assert 'rel="next"' in html
+    second = staff_client.get(url, {"q": "L-", "sort": "number", "page": "2"})
+    assert _numbers(second) == ["L-005", "L-006", "L-007", "L-008", "L-009"]
+    last = staff_client.get(url, {"q": "L-", "sort": "number", "page": "3"})
+    assert _numbers(last) == ["L-010", "L-011"] and 'rel="next"' not in last.content.decode()
+    # A state chosen among more matches than counted still lists exactly that state's.
+    sent = staff_client.get(url, {"q": "L-", "state": "sent", "sort": "number"})
+    assert _numbers(sent) == ["L-000", "L-001", "L-002", "L-003"]
+
+
+def test_a_sort_no_index_serves_is_offered_only_within_the_bound(staff_client, many,
+                                                                   monkeypatch):
+    from invoicing import selectors
+
+    url = reverse("invoicing:list")
+    by_buyer = staff_client.get(url, {"sort": "buyer"})
+    assert by_buyer.context["sort"] == "buyer" and not by_buyer.context["sort_dropped"]
+    monkeypatch.setattr(selectors, "MATCHES_COUNTED", 5)
+    dropped = staff_client.get(url, {"sort": "buyer"})
+    assert dropped.context["sort"] == "-created" and dropped.context["sort_dropped"]
+    assert "Le tri par acheteur ou par état" in dropped.content.decode()
+    newest_first = sorted(many, key=lambda i: (i.created_at, i.pk), reverse=True)
+    assert _numbers(dropped) == [i.number for i in newest_first]
+    # An indexed sort is kept however many invoices there are.
+    assert staff_client.get(url, {"sort": "-total"}).context["sort"] == "-total"
+
+
+def test_the_replaced_mark_is_read_for_the_page_in_one_query(account):
+    from invoicing import selectors
+
+    first, second, third = (InvoiceFactory(account=account) for _ in range(3))
+    Invoice.objects.filter(pk=third.pk).update(replaces=first)
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        marked = selectors.replaced_marked([first, second, third])
+    assert [i.is_replaced for i in marked] == [True, False, False]
+    assert len(queries) == 1
+    assert selectors.replaced_marked([]) == []
+
+
+@pytest.mark.parametrize("candidates", [5000, 0])  # 0: the run is too common, the index is asked
+@pytest.mark.parametrize("query", ["L-003", "l-00", "PO007", "po01", "003", "L-0031", "-01",
+                                   "X-003"])
+def test_a_search_by_its_digits_first_finds_exactly_what_contains_it(
+        account, many, monkeypatch, query, candidates):
+    """The longest run of digits narrows the search; the whole search is then checked, so the
+    matches are exactly those whose number or PO holds it, whichever way they were found."""
+    from django.db.models import Q
+
+    from invoicing import selectors
+    from tests.invoicing.helpers import user_in
+
+    monkeypatch.setattr(selectors, "CANDIDATES", candidates)
+    user = user_in("staff", account)
+    rows = selectors.invoice_matches(user=user, filters={"q": query}, buyers=[])
+    expected = set(Invoice.objects.filter(Q(number__icontains=query) | Q(po_number__icontains=query))
+                   .values_list("id", flat=True))
+    assert {row[0] for row in rows} == expected
+    assert expected or query in ("L-0031", "X-003")  # "X-003": "003" is there, the rest is not
