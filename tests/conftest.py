@@ -273,7 +273,7 @@ def django_db_setup(django_db_setup, django_db_blocker):
 class EnqueuedTasks:
     """Tasks the services enqueue by name, caught before the broker: `tasks[name]` is a Mock
     called with each enqueued task's arguments; `tasks.inline(name, fn)` runs that task's calls
-    in the test instead (through `fn`)."""
+    in the test instead (through `fn`). A `core.fan_out` batch counts as the tasks it carries."""
 
     def __init__(self):
         from unittest import mock
@@ -290,6 +290,10 @@ class EnqueuedTasks:
 
     def __call__(self, name: str, *args) -> None:
         self[name](*args)
+        if name == "core.fan_out":  # a batch gathered by core.enqueue.batched: what it carries
+            for carried, carried_args in args[0]:
+                self(carried, *carried_args)
+            return
         if name in self.runners:
             self.runners[name](*args)
 

@@ -39,3 +39,8 @@ def webhook_process_later(event_pk: int) -> None:
 def again(name: str, pk: int) -> None:
     """Enqueues at once, outside any transaction (the reconciler)."""
     by_name.enqueue(name, pk)
+
+
+def batched():
+    """The tasks enqueued inside go as one message on commit (`core.enqueue.batched`)."""
+    return by_name.batched()

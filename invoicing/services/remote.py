@@ -315,7 +315,9 @@ def _apply_batch(account: Account, todo: list) -> int:
                   .filter(account=account, remote_id__in=[remote_id for remote_id, _ in todo])
                   .order_by("pk")}
         applied = 0
-        with states.transitions_batched():
+        # One UPDATE per set of fields and one INSERT of history for the lot; the fetches the
+        # deposits need go as one message on commit, that a worker fans out.
+        with enqueue.batched(), states.transitions_batched():
             for remote_id, item in todo:
                 invoice = locked.get(remote_id)
                 if invoice is not None and apply_remote_locked(

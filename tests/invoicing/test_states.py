@@ -47,3 +47,31 @@ def test_the_pipeline_moves_remote_states_forward_only():
         for other, other_rank in states.REMOTE_RANK.items():
             assert (other in states.PIPELINE[state]) == (other_rank > rank), (state, other)
     assert S.QUEUED in states.PIPELINE[S.ERROR] and S.QUEUED in states.PIPELINE[S.REFUSED]
+
+
+def test_batched_transitions_write_each_invoice_its_own_values():
+    """One UPDATE for the lot (UPDATE ... FROM VALUES on PostgreSQL), each row its own values,
+    the history rows written, and what stayed the same untouched."""
+    import datetime
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    from tests.invoicing.helpers import set_state
+
+    invoices = [set_state(InvoiceFactory(number=f"B-{n}"), "sent", "DEPOSEE") for n in range(3)]
+    moments = [timezone.now() - datetime.timedelta(minutes=n) for n in range(3)]
+    with transaction.atomic(), states.transitions_batched():
+        for invoice, moment, status in zip(invoices, moments,
+                                           ["MISE_A_DISPOSITION", "SERVICE_FAIT", ""], strict=True):
+            states.invoice_transition(invoice=invoice, to="registered" if status != "SERVICE_FAIT"
+                                      else "accepted", source=InvoiceEvent.Source.POLL,
+                                      state_updated_at=moment, chorus_status=status)
+        assert InvoiceEvent.objects.filter(to_state__in=["registered", "accepted"]).count() == 0
+    for invoice, moment in zip(invoices, moments, strict=True):
+        invoice.refresh_from_db()
+        assert invoice.state_updated_at == moment
+    assert [(i.state, i.chorus_status, i.number) for i in invoices] == [
+        ("registered", "MISE_A_DISPOSITION", "B-0"), ("accepted", "SERVICE_FAIT", "B-1"),
+        ("registered", "", "B-2")]
+    assert InvoiceEvent.objects.filter(to_state__in=["registered", "accepted"]).count() == 3
