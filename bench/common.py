@@ -213,10 +213,22 @@ def start_sandbox(*, port: int, **options):
     return sandbox.start()
 
 
+def production_env() -> dict:
+    """A worker as deployed: DEBUG off (Django then neither wraps every cursor nor keeps every
+    query), with the secrets DEBUG would have defaulted given explicitly (the sandbox's)."""
+    from django.conf import settings
+
+    return {"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": "bench-only-" + "x" * 40,
+            "DJANGO_ALLOWED_HOSTS": "localhost,127.0.0.1",
+            "B2BROUTER_API_KEY": settings.B2BROUTER_API_KEY,
+            "B2BROUTER_WEBHOOK_SECRET": settings.B2BROUTER_WEBHOOK_SECRET}
+
+
 def start_workers(count: int, concurrency: int, *, pool: str = "threads",
                   timeout: float = 60) -> list[Child]:
     """`count` Celery worker processes (`--pool threads`, `--concurrency`) on the benchmark's
-    queue and database; waits until each says it is ready."""
+    queue and database, configured as deployed (`production_env`); waits until each says it is
+    ready."""
     from django.conf import settings
 
     workers = []
@@ -229,7 +241,7 @@ def start_workers(count: int, concurrency: int, *, pool: str = "threads",
              "--concurrency", str(concurrency), "--loglevel", "INFO",
              "-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "-n", f"bench{index}-{os.getpid()}@%h",
              "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            log=log,
+            log=log, env=production_env(),
         ).start())
     deadline = time.monotonic() + timeout
     for worker in workers:

@@ -1,6 +1,6 @@
 """Month-end: many worker processes share one B2Brouter rate limit.
 
-    .venv/bin/python bench/month_end.py [--invoices 1000] [--processes 4] [--concurrency 8]
+    .venv/bin/python bench/month_end.py [--invoices 10000] [--processes 4] [--concurrency 8]
                                         [--latency-ms 100] [--rate-limit 20] [--json]
 
 The sandbox answers every call after `--latency-ms` and allows `--rate-limit` calls a second
@@ -28,7 +28,7 @@ from bench import common  # noqa: E402
 
 def main() -> None:
     p = common.parser(__doc__.split("\n\n")[0])
-    p.add_argument("--invoices", type=int, default=1000, help="invoices per phase")
+    p.add_argument("--invoices", type=int, default=10_000, help="invoices per phase")
     p.add_argument("--processes", type=int, default=4, help="worker processes (first phase)")
     p.add_argument("--concurrency", type=int, default=8, help="threads per worker process")
     p.add_argument("--latency-ms", type=int, default=100, help="sandbox latency per API call")

@@ -165,7 +165,7 @@ def invoice_submit(*, invoice_id: int, stale_after: int = 300) -> Invoice | None
         return None
     client = b2brouter_client()
     previous = client.on_response
-    client.on_response = _still_working(invoice, previous)
+    client.on_response = _still_working(invoice, previous, stale_after)
     try:
         with invoice_log_context(invoice):
             return _submit(invoice)
@@ -247,15 +247,22 @@ FOUND_AFTER_INTERRUPTION = ("Trouvée chez B2Brouter sous son numéro : un essai
                             "interrompu, l'avait déposée")
 
 
-def _still_working(invoice: Invoice, then):
-    """A heartbeat: after each answer from B2Brouter the claim is renewed, so that the
-    reconciler tells a live submission (however many calls it makes) from one whose worker
-    died, within SUBMIT_STALE_AFTER of its last call. Exactly once never depends on it (a
-    second claim finds the invoice by number, and an upload that may still land is waited for);
-    only how fast a dead worker's invoice moves on does."""
+def _still_working(invoice: Invoice, then, stale_after: float):
+    """A heartbeat: after an answer from B2Brouter the claim is renewed, so that the reconciler
+    tells a live submission (however many calls it makes) from one whose worker died, within
+    `stale_after` of its last call. Renewed once a third of that window has passed since the
+    claim or the last renewal, not after every answer: a submission of one call (most) writes
+    nothing more. Exactly once never depends on it (a second claim finds the invoice by number,
+    and an upload that may still land is waited for); only how fast a dead worker's invoice
+    moves on does."""
+    renewed = [invoice.submit_started_at or timezone.now()]
+
     def beat(record):
-        Invoice.objects.filter(pk=invoice.pk, state=S.SUBMITTING).update(
-            submit_started_at=timezone.now())
+        now = timezone.now()
+        if (now - renewed[0]).total_seconds() >= stale_after / 3:
+            Invoice.objects.filter(pk=invoice.pk, state=S.SUBMITTING).update(
+                submit_started_at=now)
+            renewed[0] = now
         if then is not None:
             then(record)
     return beat
@@ -441,18 +448,22 @@ def _create_or_adopt(client, invoice: Invoice, account_id: int, body: dict) -> t
 
 
 def _submission_accepted(invoice: Invoice, remote: dict, body: dict, step: Step) -> None:
+    """B2Brouter holds the invoice: its id, the exchange and the state it reports are written
+    in one transaction, the row in one UPDATE (the state setter's batch)."""
     with transaction.atomic():
         locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
-        locked.remote_id = remote["id"]
-        locked.remote_id_to_delete = None
-        locked.last_error = "; ".join(_error_texts(remote.get("errors")))
-        locked.save(update_fields=["remote_id", "remote_id_to_delete", "last_error", "updated_at"])
         events.exchange_event(invoice=locked, method=step.method, path=step.path,
                               status=step.status,
                               request_body=body if step.method == "POST" else None,
                               response_body=remote, message=step.message)
-        apply_remote_locked(locked, remote, source=InvoiceEvent.Source.WORKER)
-    invoice.refresh_from_db()
+        with states.transitions_batched() as batch:
+            locked.remote_id = remote["id"]
+            locked.remote_id_to_delete = None
+            locked.last_error = "; ".join(_error_texts(remote.get("errors")))
+            batch.add(locked, ["remote_id", "remote_id_to_delete", "last_error"])
+            apply_remote_locked(locked, remote, source=InvoiceEvent.Source.WORKER)
+    for field in Invoice._meta.concrete_fields:  # the caller's copy, as written (no re-read)
+        setattr(invoice, field.attname, getattr(locked, field.attname))
     log(logging.INFO, invoice, "submitted, state=%s", invoice.state)
 
 

@@ -250,3 +250,32 @@ def test_an_earlier_attempt_landing_late_is_adopted_not_failed(invoice, b2b):
     [adopted] = invoice.events.filter(kind=InvoiceEvent.Kind.EXCHANGE)
     assert (adopted.http_method, adopted.http_status) == ("GET", 200)
     assert "parameter_taken" in adopted.message
+
+
+def test_the_claim_is_renewed_once_a_third_of_the_window_has_passed(invoice):
+    """The heartbeat writes only when the claim is getting old: an answer soon after the claim
+    (a submission of one call) costs no write; one after a third of the window renews it."""
+    import datetime
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    claimed_at = timezone.now() - datetime.timedelta(seconds=4)
+    Invoice.objects.filter(pk=invoice.pk).update(state=S.SUBMITTING, submit_started_at=claimed_at)
+    invoice.refresh_from_db()
+    answers = []
+    beat = submission._still_working(invoice, answers.append, stale_after=30)
+    with CaptureQueriesContext(connection) as soon:
+        beat("first answer")
+    assert len(soon) == 0 and answers == ["first answer"]
+    invoice.refresh_from_db()
+    assert invoice.submit_started_at == claimed_at
+
+    beat = submission._still_working(invoice, None, stale_after=9)  # 4 s >= 9 / 3: renewed
+    with CaptureQueriesContext(connection) as late:
+        beat("answer")
+        beat("another answer at once")  # just renewed: nothing more
+    assert len(late) == 1
+    invoice.refresh_from_db()
+    assert invoice.submit_started_at > claimed_at
