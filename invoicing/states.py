@@ -20,6 +20,7 @@ from contextlib import contextmanager
 
 from django.utils import timezone
 
+from core import bulk
 from invoicing.models import (  # noqa: F401 - what a refusal asks, read here too
     REJECTED,
     REJECTION,
@@ -137,7 +138,7 @@ class _Batch:
             for start in range(0, len(invoices), 500):
                 _update_rows(Invoice, invoices[start:start + 500], sorted(names | {"updated_at"}))
         if self.events:
-            type(self.events[0]).objects.bulk_create(self.events, batch_size=500)
+            bulk.insert_rows(type(self.events[0]), self.events, batch_size=500)
 
 
 def _update_rows(model, objects: list, names: list[str]) -> None:
