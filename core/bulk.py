@@ -10,6 +10,10 @@ _PLAIN = {"CharField", "TextField", "IntegerField", "PositiveIntegerField",
           "DecimalField", "BooleanField", "BinaryField"}
 
 
+# Below this many rows one INSERT costs less than drawing ids and opening a COPY.
+FEW = 20
+
+
 def insert_rows(model, objects: list, *, batch_size: int = 2000) -> None:
     """Inserts the unsaved `objects` and sets their primary keys, in their order.
 
@@ -17,12 +21,12 @@ def insert_rows(model, objects: list, *, batch_size: int = 2000) -> None:
     streamed with COPY: no SQL to build, no parameter to quote (Django's bulk_create passes
     each column as an array that psycopg quotes element by element, most of its cost for long
     texts and JSON). Triggers run as for any insert; `auto_now(_add)` dates are set as
-    bulk_create sets them. Elsewhere: bulk_create.
+    bulk_create sets them. Elsewhere, or for fewer than FEW rows: bulk_create.
     """
     if not objects:
         return
     connection = connections[DEFAULT_DB_ALIAS]
-    if connection.vendor != "postgresql":
+    if connection.vendor != "postgresql" or len(objects) < FEW:
         model.objects.bulk_create(objects, batch_size=batch_size)
         return
     fields = model._meta.concrete_fields
