@@ -4,12 +4,14 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.core.paginator import Paginator
 from django.db.models import (
     Q,
     QuerySet,
     Sum,
 )
 
+from core.paging import open_page
 from core.selectors import account_ids, accounts_for
 from directory.models import Buyer
 from invoicing.models import Invoice, InvoiceEvent, InvoiceStateTotal
@@ -67,6 +69,60 @@ def invoice_search(*, user, filters: dict, sort: tuple[str, ...] = ("-created_at
     if filters.get("amount_max") is not None:
         invoices = invoices.filter(total__lte=filters["amount_max"])
     return invoices.select_related("buyer").order_by(*sort)
+
+
+# Sorts no index serves (the buyer's name is in another table; a state holds most invoices):
+# offered while the list holds at most MATCHES_COUNTED invoices, then the newest first.
+UNINDEXED_SORTS = {"buyer", "state"}
+
+
+@dataclass(frozen=True)
+class ListPage:
+    page: object  # a Django Page (with its total) or a core.paging.OpenPage (without)
+    summary: list  # StateSummary per state; empty when `many`
+    count: int | None  # invoices listed (in the chosen state); None when `many`
+    many: bool  # more than MATCHES_COUNTED match the filters: no counts, no totals
+    sort_key: str  # the sort applied (the default one when the asked one was dropped)
+    sort_dropped: bool
+
+
+def invoice_list_page(*, user, filters: dict, sort_key: str, sorts: dict, page, page_size: int,
+                      default_sort: str = "-created") -> ListPage:
+    """One page of the invoice list and its counts per state, each query bounded whatever the
+    number of invoices. Unfiltered, the counts and totals per state come from the totals the
+    database keeps; filtered or searched, from the matches themselves, read once (at most
+    MATCHES_COUNTED of them: the page is then sorted among those ids). Beyond that many the list
+    says "more than", pages without a total, and sorts only along an index."""
+    other_filters = {k: v for k, v in filters.items() if k != "state" and v not in (None, "")}
+    query = (filters.get("q") or "").strip()
+    buyers = search_buyers(user=user, query=query) if query else None
+    matches = (invoice_matches(user=user, filters=other_filters, buyers=buyers)
+               if other_filters else None)
+    many = bool(other_filters) and matches is None
+    if many:
+        summary = []
+    elif matches is not None:
+        summary = matches_summary(matches)
+    else:
+        summary = invoice_state_totals(user=user)
+    count = None if many else sum(
+        s.count for s in summary if not filters.get("state") or s.state == filters["state"])
+    dropped = sort_key.lstrip("-") in UNINDEXED_SORTS and (many or count > MATCHES_COUNTED)
+    if dropped:
+        sort_key = default_sort
+    if matches is not None:  # the page among the matches already read, by their ids
+        invoices = invoice_search(user=user, filters={"state": filters.get("state")},
+                                  sort=sorts[sort_key]).filter(pk__in=[row[0] for row in matches])
+    else:
+        invoices = invoice_search(user=user, filters=filters, sort=sorts[sort_key], buyers=buyers)
+    if many:
+        shown = open_page(invoices, page, page_size)
+    else:
+        paginator = Paginator(invoices, page_size)
+        paginator.count = count  # known from the summary: no COUNT(*) query
+        shown = paginator.get_page(page)
+    return ListPage(page=shown, summary=summary, count=count, many=many, sort_key=sort_key,
+                    sort_dropped=dropped)
 
 
 def replaced_marked(invoices: list[Invoice]) -> list[Invoice]:

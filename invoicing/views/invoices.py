@@ -12,7 +12,6 @@ from decimal import Decimal
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -24,7 +23,6 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
-from core.paging import open_page
 from core.roles import ALL, role_required
 from invoicing import checks, exports, legal_xml, notes, selectors, states, totals
 from invoicing.forms import (
@@ -41,9 +39,6 @@ from invoicing.services.errors import InvoiceActionError, InvoiceCheckFailed
 from invoicing.views.common import EDITORS, can_edit, invoice_or_404, safe_next
 
 PAGE_SIZE = 50
-# Sorts no index serves (the buyer's name is in another table; a state holds most invoices):
-# offered while the list holds at most MATCHES_COUNTED invoices, then the newest first.
-UNINDEXED_SORTS = {"buyer", "state"}
 # States the page follows closely (on its way to Chorus Pro), then more calmly once deposited.
 IN_TRANSIT = frozenset({S.QUEUED, S.SUBMITTING, S.NEW, S.SENDING})
 
@@ -81,50 +76,22 @@ def _replaced(invoice: Invoice) -> bool:
 @role_required(*ALL)
 def invoice_list(request: HttpRequest, news: dict | None = None) -> HttpResponse:
     """Filters, search, sorting and pagination in a constant number of queries, each bounded
-    whatever the number of invoices. Unfiltered, the counts and totals per state come from the
-    totals the database keeps; filtered or searched, from the matches themselves, read once (at
-    most MATCHES_COUNTED of them: the page is then sorted among those ids). Beyond that many the
-    list says "more than", pages without a total, and sorts only along an index."""
+    whatever the number of invoices (`selectors.invoice_list_page`)."""
     form = InvoiceFilterForm(request.GET or None, buyers=selectors.buyers_for(user=request.user))
     filters = form.filters()
     sort_key = request.GET.get("sort") if request.GET.get("sort") in SORTS else "-created"
-    other_filters = {k: v for k, v in filters.items() if k != "state" and v not in (None, "")}
-    buyers = (selectors.search_buyers(user=request.user, query=filters["q"])
-              if (filters.get("q") or "").strip() else None)
-    matches = (selectors.invoice_matches(user=request.user, filters=other_filters, buyers=buyers)
-               if other_filters else None)
-    many = bool(other_filters) and matches is None  # counts unknown: more than MATCHES_COUNTED
-    if many:
-        summary = []
-    elif matches is not None:
-        summary = selectors.matches_summary(matches)
-    else:
-        summary = selectors.invoice_state_totals(user=request.user)
-    count = None if many else sum(
-        s.count for s in summary if not filters.get("state") or s.state == filters["state"])
-    sort_dropped = sort_key.lstrip("-") in UNINDEXED_SORTS and (many or count > selectors.MATCHES_COUNTED)
-    if sort_dropped:
-        sort_key = "-created"
-    if matches is not None:  # the page among the matches already read, by their ids
-        invoices = selectors.invoice_search(
-            user=request.user, filters={"state": filters.get("state")}, sort=SORTS[sort_key]
-        ).filter(pk__in=[row[0] for row in matches])
-    else:
-        invoices = selectors.invoice_search(user=request.user, filters=filters,
-                                            sort=SORTS[sort_key], buyers=buyers)
-    if many:
-        page = open_page(invoices, request.GET.get("page"), PAGE_SIZE)
-    else:
-        paginator = Paginator(invoices, PAGE_SIZE)
-        paginator.count = count  # known from the summary: no COUNT(*) query
-        page = paginator.get_page(request.GET.get("page"))
+    listed = selectors.invoice_list_page(user=request.user, filters=filters, sort_key=sort_key,
+                                         sorts=SORTS, page=request.GET.get("page"),
+                                         page_size=PAGE_SIZE)
+    page, summary, count, many, sort_key = (listed.page, listed.summary, listed.count, listed.many,
+                                            listed.sort_key)
     rows = [(invoice, _fix_for(invoice), _sendable(invoice))
             for invoice in selectors.replaced_marked(list(page.object_list))]
     context = {
         "form": form, "page": page, "rows": rows, "summary": summary, "sort": sort_key,
         "count": count, "many": many,
         "counted": number_format(selectors.MATCHES_COUNTED, force_grouping=True),  # "1 000"
-        "sort_dropped": sort_dropped, "can_edit": can_edit(request.user),
+        "sort_dropped": listed.sort_dropped, "can_edit": can_edit(request.user),
         "summary_total": sum((s.total for s in summary), start=Decimal("0.00")),
         "news": news,
     }
