@@ -135,38 +135,9 @@ class _Batch:
         for names, invoices in by_fields.items():
             # Only the fields of an invoice's life (state, dates, remote data): what an issued
             # invoice says is refused by the database here too (its triggers).
-            for start in range(0, len(invoices), 500):
-                _update_rows(Invoice, invoices[start:start + 500], sorted(names | {"updated_at"}))
+            bulk.update_rows(Invoice, invoices, sorted(names | {"updated_at"}))
         if self.events:
             bulk.insert_rows(type(self.events[0]), self.events, batch_size=500)
-
-
-def _update_rows(model, objects: list, names: list[str]) -> None:
-    """Writes the fields `names` of `objects`, each its own values: on PostgreSQL one
-    `UPDATE ... FROM (VALUES ...)` (bulk_update's CASE WHEN costs more to build in Python than
-    the database takes to run it), elsewhere one prepared UPDATE run for each row."""
-    from django.db import connection
-
-    quote = connection.ops.quote_name
-    fields = [model._meta.get_field(name) for name in names]
-    pk = model._meta.pk
-    rows = [[obj.pk, *(f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields)]
-            for obj in objects]
-    table = quote(model._meta.db_table)
-    # Identifiers come from the model, quoted; every value is a bound parameter.
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            typed = "(" + ", ".join(f"%s::{f.db_type(connection)}" for f in [pk, *fields]) + ")"
-            columns = ", ".join(quote(f.column) for f in [pk, *fields])
-            sets = ", ".join(f"{quote(f.column)} = v.{quote(f.column)}" for f in fields)
-            cursor.execute(
-                f"UPDATE {table} AS t SET {sets} FROM (VALUES {', '.join([typed] * len(rows))})"  # noqa: S608
-                f" AS v({columns}) WHERE t.{quote(pk.column)} = v.{quote(pk.column)}",
-                [value for row in rows for value in row])
-        else:
-            sets = ", ".join(f"{quote(f.column)} = %s" for f in fields)
-            cursor.executemany(f"UPDATE {table} SET {sets} WHERE {quote(pk.column)} = %s",  # noqa: S608
-                               [[*row[1:], row[0]] for row in rows])
 
 
 _batch: contextvars.ContextVar[_Batch | None] = contextvars.ContextVar("transitions", default=None)
@@ -175,8 +146,9 @@ _batch: contextvars.ContextVar[_Batch | None] = contextvars.ContextVar("transiti
 @contextmanager
 def transitions_batched():
     """Inside (a transaction holding the invoices' locks), `invoice_transition` writes nothing at
-    once: on leaving, one UPDATE per set of changed fields and one INSERT for all the history
-    rows (the status sync applying hundreds of changes). The same rules, the same rows."""
+    once: on leaving, one UPDATE per set of changed fields and one write of all the history rows
+    (core/bulk.py: COPY for many, an INSERT for a few), for the status sync applying hundreds of
+    changes or a submission's answer. The same rules, the same rows."""
     batch = _Batch()
     token = _batch.set(batch)
     try:

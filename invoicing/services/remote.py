@@ -305,7 +305,7 @@ def _apply_changes(account: Account, changes: dict) -> int:
 
 
 # Changes applied per transaction: one lock query, one UPDATE per set of changed fields and one
-# INSERT of history rows for the lot, instead of four or five queries per change.
+# write of the history rows for the lot (COPY), instead of four or five queries per change.
 SYNC_BATCH = 200
 
 
