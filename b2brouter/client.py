@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -236,7 +237,16 @@ class B2BrouterClient:
         self.calls = 0
         self._sleep = sleep
         self._api_key = api_key
-        self.session = session or requests.Session()
+        if session is None:
+            session = requests.Session()
+            # Every call goes to base_url's host: what the environment says for it (a proxy, a
+            # CA bundle) is read once, here. requests' trust_env would read the environment and
+            # look for a .netrc on every request (CPU on each call; the key is our credential).
+            session.proxies.update(requests.utils.get_environ_proxies(self.base_url))
+            session.verify = (os.environ.get("REQUESTS_CA_BUNDLE")
+                              or os.environ.get("CURL_CA_BUNDLE") or True)
+            session.trust_env = False
+        self.session = session
         self.session.headers.update(
             {
                 "X-B2B-API-Key": api_key,
