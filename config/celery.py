@@ -16,6 +16,15 @@ if str(app.conf.broker_url).startswith("sqla+"):
 
     _sqla_transport.Transport.polling_interval = 0.1
 
+
+@signals.setup_logging.connect(weak=False)
+def _keep_the_products_logging(**kwargs) -> None:
+    """A worker logs as the rest of the product does (Django's LOGGING, applied by
+    django.setup(): LOG_LEVEL, LOG_FORMAT, the invoice named on each line, secrets redacted).
+    Without a receiver here, Celery would replace the root logger's handler with its own,
+    filters and all; its `--loglevel` option then has no effect, LOG_LEVEL rules."""
+
+
 # Database connections in a worker follow Django's rule for a web request, not Celery's: its
 # Django fix-up closes every connection before and after each task (a new PostgreSQL connection
 # per task, about a sixth of a submission's CPU). Instead a connection is kept for CONN_MAX_AGE

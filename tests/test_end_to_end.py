@@ -128,3 +128,38 @@ def test_an_invoice_with_two_attachments_goes_through_a_worker_and_gets_its_pdf(
                                     f"/invoices/{invoice.remote_id}/as/pdf.invoice")
     held = advancing_sandbox.control("GET", f"/invoices/{invoice.remote_id}")["invoice"]
     assert len(held["attachments"]) == 2
+
+
+def test_a_workers_log_is_the_products_json_with_each_invoice_named(advancing_sandbox, tmp_path):
+    """A worker keeps the product's logging (LOG_FORMAT, the context, the redaction), not
+    Celery's own: every line is one JSON object, and those about the invoice name it."""
+    import json
+
+    from invoicing.services.accounts import account_register
+    from tests.factories import AccountFactory
+
+    account = account_register(account=AccountFactory())
+    invoice = InvoiceFactory(account=account, number="00004")
+    worker = WorkerProcess(advancing_sandbox.url, advancing_sandbox.api_key,
+                           log_path=tmp_path / "worker.log")
+    worker.env.update(LOG_FORMAT="json", LOG_LEVEL="INFO")
+    worker.start()
+    try:
+        submission.invoice_request_send(invoice_id=invoice.pk)
+
+        def submitted():
+            invoice.refresh_from_db()
+            return invoice.remote_id
+
+        wait_for(submitted, timeout=60, interval=0.5, message="submitted by the worker")
+    finally:
+        worker.stop()
+    lines = [line for line in (tmp_path / "worker.log").read_text(errors="replace").splitlines()
+             if line.startswith("{")]
+    entries = [json.loads(line) for line in lines]
+    about = [e for e in entries if e.get("invoice") == "00004"]
+    assert any(e["logger"] == "b2brouter" and "POST" in e["message"] for e in about), lines
+    assert any(e["logger"] == "invoicing.services" and "submitted" in e["message"] for e in about)
+    assert any(e["logger"].startswith("celery") and "succeeded" in e["message"] for e in entries)
+    assert not [line for line in (tmp_path / "worker.log").read_text().splitlines()
+                if line.startswith("[20")], "a line in Celery's own format"
