@@ -226,6 +226,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 if CELERY_BROKER_URL.startswith("redis"):
     # Redis redelivers an unacked task after this; task backoffs stay well under it.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    if CELERY_BROKER_URL.startswith("redis://"):
+        # kombu's, keeping one Redis client per channel (core/broker.py).
+        CELERY_BROKER_TRANSPORT = "core.broker:Transport"
 else:
     # The embedded broker is a SQLite file shared by web, worker and beat: wait for its lock.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"connect_args": {"timeout": 30}}
