@@ -43,13 +43,18 @@ def state_changed_event(*, invoice: Invoice, from_state: str, source: str, actor
 
 
 def exchange_event(*, invoice: Invoice, method: str, path: str, status: int | None,
-                   request_body=None, response_body=None, message: str = "") -> InvoiceEvent:
-    """One exchange with B2Brouter, as the worker made it."""
-    return InvoiceEvent.objects.create(
+                   request_body=None, response_body=None, message: str = "",
+                   save: bool = True) -> InvoiceEvent:
+    """One exchange with B2Brouter, as the worker made it (`save=False`: the row, for the state
+    setter's batch to insert with the change it led to)."""
+    event = InvoiceEvent(
         invoice=invoice, kind=InvoiceEvent.Kind.EXCHANGE, source=Source.WORKER,
         http_method=method, http_path=path, http_status=status,
         request_body=jsonable(request_body), response_body=jsonable(response_body),
         message=message)
+    if save:
+        event.save(force_insert=True)
+    return event
 
 
 def user_note_event(*, invoice: Invoice, actor, message: str) -> InvoiceEvent:

@@ -12,10 +12,13 @@ from urllib.parse import unquote
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import BooleanField, F
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 import b2brouter
 from b2brouter import payloads
+from core import bulk
 from core.gateway import b2brouter_client
 from directory.services import buyer_ensure_registered, service_ensure_registered
 from invoicing import checks, states
@@ -95,23 +98,61 @@ def _merge(problems: dict, more: dict) -> None:
         problems.setdefault(key, []).extend(messages)
 
 
+# Whether the invoice has supporting documents, read with the claim (most have none: no query
+# for them then). As SQL: the ORM's Exists() costs more to compile than the query it saves.
+_ATTACHMENT, _INVOICE = InvoiceAttachment._meta.db_table, Invoice._meta.db_table
+_HAS_ATTACHMENTS = RawSQL(  # noqa: S611 - table names from the models, no parameter
+    f'EXISTS (SELECT 1 FROM "{_ATTACHMENT}" WHERE "{_ATTACHMENT}"."invoice_id" = "{_INVOICE}"."id")',  # noqa: S608
+    (), output_field=BooleanField())
+
+# The claim reads the invoice (its body is built from it) and, through joins, the three ids that
+# sending to a registered buyer needs: the account's at B2Brouter and the contacts of its buyer
+# and service (`_register_parties` reads a buyer or a service whole only to register it).
+# Built once: each claim only adds its id.
+_CLAIMABLE = (
+    Invoice.objects.select_for_update(of=("self",))
+    .annotate(has_attachments=_HAS_ATTACHMENTS, account_remote_id=F("account__remote_id"),
+              buyer_contact_id=F("buyer__remote_contact_id"),
+              service_contact_id=F("service__remote_contact_id")))
+
+
 def _claim_for_submission(invoice_id: int, stale_after: int) -> Invoice | None:
     """Marks the invoice `submitting` and returns it, or None when there is nothing to do
     (already at B2Brouter, or another worker holds a fresh claim)."""
     with transaction.atomic():
-        invoice = (Invoice.objects.select_for_update(of=("self",))
-                   .select_related("account", "buyer", "service").get(pk=invoice_id))
+        invoice = _CLAIMABLE.get(pk=invoice_id)
         if invoice.state == S.SUBMITTING:
             started = invoice.submit_started_at
             if started and (timezone.now() - started).total_seconds() < stale_after:
                 return None
         elif invoice.state != S.QUEUED:
             return None
-        states.invoice_transition(
-            invoice=invoice, to=S.SUBMITTING, source=InvoiceEvent.Source.WORKER,
-            history={"message": f"Transmission à B2Brouter (essai {invoice.submit_attempts + 1})"},
-            submit_attempts=invoice.submit_attempts + 1, submit_started_at=timezone.now())
+        with states.transitions_batched():
+            states.invoice_transition(
+                invoice=invoice, to=S.SUBMITTING, source=InvoiceEvent.Source.WORKER,
+                history={"message": f"Transmission à B2Brouter (essai {invoice.submit_attempts + 1})"},
+                submit_attempts=invoice.submit_attempts + 1, submit_started_at=timezone.now())
         return invoice
+
+
+def _register_parties(invoice: Invoice) -> None:
+    """The invoice's buyer and service known to B2Brouter, registered now if they are not yet
+    (each read whole for it, once). Their contact ids are kept on the invoice for its body."""
+    if not invoice.buyer_contact_id:
+        invoice.buyer_contact_id = buyer_ensure_registered(buyer=invoice.buyer)
+    if invoice.service_id and not invoice.service_contact_id:
+        service = invoice.service
+        if service.buyer_id == invoice.buyer_id:
+            service.buyer = invoice.buyer  # read once
+        invoice.service_contact_id = service_ensure_registered(service=service)
+
+
+def _contact_id(invoice: Invoice):
+    """The B2Brouter contact the invoice goes to: its service's (a sub-contact of the buyer's),
+    else its buyer's; as the claim read them when it did."""
+    if invoice.service_id:
+        return getattr(invoice, "service_contact_id", None) or invoice.service.remote_contact_id
+    return getattr(invoice, "buyer_contact_id", None) or invoice.buyer.remote_contact_id
 
 
 def invoice_body(invoice: Invoice, *, send_after_import: bool = True) -> dict:
@@ -136,7 +177,7 @@ def invoice_body(invoice: Invoice, *, send_after_import: bool = True) -> dict:
         date=invoice.issue_date,
         due_date=invoice.due_date,
         currency=invoice.currency,
-        contact_id=invoice.service.remote_contact_id if invoice.service_id else invoice.buyer.remote_contact_id,
+        contact_id=_contact_id(invoice),
         bank_account=payloads.BankAccount(iban=invoice.iban),
         ponumber=invoice.po_number,
         buyer_reference=invoice.buyer_reference,
@@ -180,13 +221,11 @@ def _submit(invoice: Invoice) -> Invoice:
     (its state, its attachments) and goes on from there, so nothing is created, joined or sent
     twice."""
     client = b2brouter_client()
-    account_id = invoice.account.remote_id
-    attachments = list(invoice.attachments.all())
+    account_id = getattr(invoice, "account_remote_id", None) or invoice.account.remote_id
+    attachments = list(invoice.attachments.all()) if getattr(invoice, "has_attachments", True) else []
     body, resending = None, False
     try:
-        buyer_ensure_registered(buyer=invoice.buyer)
-        if invoice.service_id:
-            service_ensure_registered(service=invoice.service)
+        _register_parties(invoice)
         body = invoice_body(invoice, send_after_import=not attachments)
         if invoice.remote_id:
             looked_at = timezone.now()
@@ -449,22 +488,39 @@ def _create_or_adopt(client, invoice: Invoice, account_id: int, body: dict) -> t
 
 def _submission_accepted(invoice: Invoice, remote: dict, body: dict, step: Step) -> None:
     """B2Brouter holds the invoice: its id, the exchange and the state it reports are written
-    in one transaction, the row in one UPDATE (the state setter's batch)."""
+    in one transaction, the row in one UPDATE and the history rows in one INSERT (the state
+    setter's batch)."""
     with transaction.atomic():
-        locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
-        events.exchange_event(invoice=locked, method=step.method, path=step.path,
-                              status=step.status,
-                              request_body=body if step.method == "POST" else None,
-                              response_body=remote, message=step.message)
+        locked = _locked_again(invoice)
         with states.transitions_batched() as batch:
+            batch.events.append(events.exchange_event(
+                invoice=locked, method=step.method, path=step.path, status=step.status,
+                request_body=body if step.method == "POST" else None, response_body=remote,
+                message=step.message, save=False))
             locked.remote_id = remote["id"]
             locked.remote_id_to_delete = None
             locked.last_error = "; ".join(_error_texts(remote.get("errors")))
             batch.add(locked, ["remote_id", "remote_id_to_delete", "last_error"])
             apply_remote_locked(locked, remote, source=InvoiceEvent.Source.WORKER)
-    for field in Invoice._meta.concrete_fields:  # the caller's copy, as written (no re-read)
-        setattr(invoice, field.attname, getattr(locked, field.attname))
+    if locked is not invoice:
+        for field in Invoice._meta.concrete_fields:  # the caller's copy, as written
+            setattr(invoice, field.attname, getattr(locked, field.attname))
     log(logging.INFO, invoice, "submitted, state=%s", invoice.state)
+
+
+# A claimed invoice changes under someone else's hand only with these: a reconciler putting a
+# stale claim back in the queue, another worker's claim (each writes updated_at, through the
+# state setter or save). The rest is frozen by its issue or written by this submission alone.
+_CLAIM_VERSION = ["updated_at", "state", "submit_attempts"]
+
+
+def _locked_again(invoice: Invoice) -> Invoice:
+    """The claimed invoice, its row locked again: the claim's own copy when the row is still as
+    the claim wrote it (one short query), else the row read afresh."""
+    seen = bulk.locked_values(Invoice, invoice.pk, _CLAIM_VERSION)
+    if seen == tuple(getattr(invoice, name) for name in _CLAIM_VERSION):
+        return invoice
+    return Invoice.objects.select_for_update().get(pk=invoice.pk)
 
 
 def _resend_refused(invoice: Invoice, exc: "b2brouter.RejectedError", body) -> None:

@@ -279,3 +279,74 @@ def test_the_claim_is_renewed_once_a_third_of_the_window_has_passed(invoice):
     assert len(late) == 1
     invoice.refresh_from_db()
     assert invoice.submit_started_at > claimed_at
+
+
+def _statements(captured) -> list[str]:
+    return [q["sql"] for q in captured if "SAVEPOINT" not in q["sql"]]
+
+
+def test_a_submission_without_attachments_takes_seven_statements(invoice, b2b):
+    """The claim (read with its buyer and service, one UPDATE, one history row), the lines, the
+    lock taken again when the answer comes, one UPDATE and one INSERT of the exchange with the
+    state it led to. A worker's cost is mostly these."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    directory_services.buyer_ensure_registered(buyer=invoice.buyer)
+    directory_services.service_ensure_registered(service=invoice.service)
+    queue(invoice)
+    with CaptureQueriesContext(connection) as captured:
+        submission.invoice_submit(invoice_id=invoice.pk)
+    statements = _statements(captured)
+    assert len(statements) == 7, "\n".join(statements)
+    invoice.refresh_from_db()
+    assert invoice.remote_id and invoice.state in (S.SENDING, S.SENT)
+    exchange, state = invoice.events.order_by("pk")[2:]  # created, queued; submitting; then:
+    assert (exchange.kind, exchange.http_status) == (InvoiceEvent.Kind.EXCHANGE, 201)
+    assert (state.kind, state.from_state, state.to_state) == (
+        InvoiceEvent.Kind.STATE, S.SUBMITTING, invoice.state)
+
+
+def test_the_answer_goes_to_the_row_as_it_is_when_the_claim_was_taken_over(invoice, b2b):
+    """Between the claim and B2Brouter's answer the reconciler put the invoice back in the queue:
+    the answer is applied to the row as it is then (its history says from `queued`), not to the
+    claim's copy."""
+    from django.db import transaction
+
+    from invoicing import states
+
+    queue(invoice)
+    claimed = submission._claim_for_submission(invoice.pk, stale_after=300)
+    with transaction.atomic():
+        row = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        states.invoice_transition(invoice=row, to=S.QUEUED, source=InvoiceEvent.Source.WORKER,
+                                  history={"reason": "stale claim"})
+    answer = {"id": 4242, "number": invoice.number, "state": S.SENDING}
+    submission._submission_accepted(claimed, answer, {"invoice": {}},
+                                    submission.Step("POST", "/accounts/1/invoices", 201))
+    invoice.refresh_from_db()
+    assert (invoice.state, invoice.remote_id) == (S.SENDING, 4242)
+    last = invoice.events.filter(kind=InvoiceEvent.Kind.STATE).order_by("pk").last()
+    assert (last.from_state, last.to_state) == (S.QUEUED, S.SENDING)
+    assert (claimed.state, claimed.remote_id) == (S.SENDING, 4242)  # the caller's copy too
+
+
+def test_a_first_invoice_registers_its_buyer_and_service_reading_each_whole_once(invoice, b2b):
+    """The claim reads only the contact ids of the buyer and the service; the first invoice to
+    them reads each whole once to register it (no query per field)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    queue(invoice)
+    with CaptureQueriesContext(connection) as captured:
+        submission.invoice_submit(invoice_id=invoice.pk)
+    reads = {table: [q["sql"] for q in captured if q["sql"].startswith("SELECT")
+                     and f'FROM "{table}"' in q["sql"]]
+             for table in ("directory_buyer", "directory_service")}
+    for table, sql in reads.items():
+        # read whole once; then, under the registration's lock, its contact id again
+        assert len(sql) == 2 and '"sync_state"' in sql[0], (table, sql)
+        assert sql[1].startswith(f'SELECT "{table}"."remote_contact_id" AS'), (table, sql)
+    invoice.refresh_from_db()
+    assert invoice.buyer.remote_contact_id and invoice.service.remote_contact_id
+    assert invoice.state in (S.SENDING, S.SENT)
