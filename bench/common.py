@@ -215,10 +215,11 @@ def start_sandbox(*, port: int, **options):
 
 def production_env() -> dict:
     """A worker as deployed: DEBUG off (Django then neither wraps every cursor nor keeps every
-    query), with the secrets DEBUG would have defaulted given explicitly (the sandbox's)."""
+    query), logging at the default LOG_LEVEL (INFO: each call and each task a line), with the
+    secrets DEBUG would have defaulted given explicitly (the sandbox's)."""
     from django.conf import settings
 
-    return {"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": "bench-only-" + "x" * 40,
+    return {"DJANGO_DEBUG": "0", "LOG_LEVEL": "INFO", "DJANGO_SECRET_KEY": "bench-only-" + "x" * 40,
             "DJANGO_ALLOWED_HOSTS": "localhost,127.0.0.1",
             "B2BROUTER_API_KEY": settings.B2BROUTER_API_KEY,
             "B2BROUTER_WEBHOOK_SECRET": settings.B2BROUTER_WEBHOOK_SECRET}
@@ -513,7 +514,22 @@ def machine() -> dict:
     except (OSError, ValueError, IndexError):
         memory = "?"
     return {"cpus": os.cpu_count(), "memory": memory, "python": platform.python_version(),
-            "platform": platform.platform(terse=True)}
+            "platform": platform.platform(terse=True),
+            "python loop (CPU ms)": round(reference_ms(), 1)}
+
+
+def reference_ms() -> float:
+    """The machine's speed, to read CPU figures by: the CPU milliseconds a fixed pure-Python loop
+    of 2 million steps takes here (best of three). CPU ms per invoice scale with it from one
+    machine (or one moment of a shared one) to another."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.process_time()
+        total = 0
+        for step in range(2_000_000):
+            total += step
+        best = min(best, time.process_time() - started)
+    return best * 1000
 
 
 # --- Output --------------------------------------------------------------------------------------

@@ -85,6 +85,7 @@ def run(args) -> None:
                                  interval=0.02)
     stats = sandbox.control("GET", "/_sandbox/stats")
     cpu_ms = (sum(common.cpu_seconds(worker) for worker in workers) - cpu_before) * 1000 / len(ids)
+    loop_ms = common.reference_ms()  # the machine's speed now, beside the figure it scales
 
     elapsed = finished - started
     states = dict(Invoice.objects.filter(pk__in=ids).order_by().values_list("state")
@@ -103,7 +104,8 @@ def run(args) -> None:
         "invoices": len(ids), "seconds": elapsed, "invoices_per_second": rate,
         "calls_per_send": calls_per_send, "bound_per_second": bound, "ratio": ratio,
         "enqueue_seconds": enqueued - started, "submit_attempts": attempts, "states": states,
-        "worker_cpu_ms_per_invoice": cpu_ms,
+        "worker_cpu_ms_per_invoice": cpu_ms, "python_loop_ms": loop_ms,
+        "worker_cpu_in_loops": cpu_ms / loop_ms,
     }
     common.report(
         "Sending throughput (bench/send_throughput.py)",
@@ -130,6 +132,9 @@ def run(args) -> None:
         notes=[
             f"bound = slots / (calls per send x latency) = {slots} / ({calls_per_send:.2f} x "
             f"{latency:.3f} s) = {bound:.1f} invoices/s",
+            f"worker CPU per invoice = {cpu_ms / loop_ms:.3f} x the machine's python loop "
+            f"({loop_ms:.0f} CPU ms, measured just after the batch): the figure to compare "
+            "between machines, or moments of a shared one",
             f"enqueueing the {len(ids)} sends took {enqueued - started:.2f} s of the "
             f"{elapsed:.2f} s (the timed window includes it)",
             "contact registration is done before timing; its calls would be amortised over "
