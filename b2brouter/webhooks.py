@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -206,16 +207,28 @@ class InvoiceStateChange:
 
 def parse_webhook(body: bytes) -> WebhookPayload:
     """The payload of a raw webhook body. Raises InvalidPayload for anything B2Brouter would not
-    send: not UTF-8 JSON, a NUL character (no field holds one), no code, bad data."""
+    send: not UTF-8 JSON, a NUL character (no field holds one), a number JSON cannot hold
+    (NaN, Infinity, or one too large for a float: not storable as jsonb), no code, bad data."""
     if b"\\u0000" in body or b"\x00" in body:
         raise InvalidPayload("a NUL character")
     try:
-        payload = json.loads(body)
+        payload = json.loads(body, parse_constant=_not_a_number, parse_float=_finite)
     except (ValueError, RecursionError) as exc:
         raise InvalidPayload("not JSON") from exc
     if _depth(payload) > MAX_DEPTH:
         raise InvalidPayload(f"nested deeper than {MAX_DEPTH} levels")
     return WebhookPayload.from_dict(payload)
+
+
+def _not_a_number(text: str):
+    raise ValueError(f"{text} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:20]} is too large")
+    return value
 
 
 # B2Brouter's notifications are three levels deep; anything far deeper is refused before it is

@@ -124,3 +124,20 @@ def test_a_debug_error_page_never_shows_the_webhook_secret(client, django_settin
     assert secret not in page
     assert key not in page
     assert header.split("v1=")[-1][:16] not in page
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999", "-1e999"])
+@pytest.mark.parametrize("where", ["notes", "triggered_at", "extra"])
+def test_a_number_json_cannot_hold_is_refused_not_a_500(client, django_settings, number, where):
+    """Python reads NaN and Infinity (and 1e999 as an infinite float); PostgreSQL's jsonb does
+    not store them: such a signed body is refused (400), never a 500."""
+    data = '{"invoice_id": 12, "event_id": 77, "state": "sent", "notes": null'
+    data += f', "notes2": {number}}}' if where == "extra" else "}"
+    if where == "notes":
+        data = data.replace('"notes": null', f'"notes": {number}')
+    triggered = number if where == "triggered_at" else str(int(time.time()))
+    body = (f'{{"code": "issued_invoice.state_change", "triggered_at": {triggered}, '
+            f'"data": {data}}}').encode()
+    header = sign(django_settings.B2BROUTER_WEBHOOK_SECRET, body, int(time.time()))
+    response = client.post(URL, body, content_type="application/json", HTTP_X_B2BROUTER_SIGNATURE=header)
+    assert response.status_code == 400, response.content
