@@ -74,8 +74,8 @@ def _insert_statement(model, count: int, vendor: str) -> tuple[str, list]:
     fields = [f for f in model._meta.concrete_fields if f is not pk]
     quote = connection.ops.quote_name
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    # Identifiers come from the model, quoted; every value is a bound parameter. PostgreSQL
-    # returns the rows of a multi-row VALUES in their order.
+    # Identifiers come from the model, quoted; every value is a bound parameter. The ids come
+    # back in the rows' order, as Django's bulk_create takes them from PostgreSQL too.
     sql = (f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)})"  # noqa: S608
            f" VALUES {', '.join([row] * count)} RETURNING {quote(pk.column)}")
     return sql, _preparers(fields)

@@ -148,7 +148,8 @@ def transitions_batched():
     """Inside (a transaction holding the invoices' locks), `invoice_transition` writes nothing at
     once: on leaving, one UPDATE per set of changed fields and one write of all the history rows
     (core/bulk.py: COPY for many, an INSERT for a few), for the status sync applying hundreds of
-    changes or a submission's answer. The same rules, the same rows."""
+    changes, and for a submission's claim and answer (a state change with its exchange row: one
+    UPDATE, one INSERT). The same rules, the same rows."""
     batch = _Batch()
     token = _batch.set(batch)
     try:

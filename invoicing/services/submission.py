@@ -221,8 +221,8 @@ def _submit(invoice: Invoice) -> Invoice:
     (its state, its attachments) and goes on from there, so nothing is created, joined or sent
     twice."""
     client = b2brouter_client()
-    account_id = getattr(invoice, "account_remote_id", None) or invoice.account.remote_id
-    attachments = list(invoice.attachments.all()) if getattr(invoice, "has_attachments", True) else []
+    account_id = invoice.account_remote_id  # read with the claim (`_CLAIMABLE`)
+    attachments = list(invoice.attachments.all()) if invoice.has_attachments else []
     body, resending = None, False
     try:
         _register_parties(invoice)
