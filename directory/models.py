@@ -11,6 +11,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from core.choices import ChoiceLabels
+
 RESERVED_SERVICE_CODE = "FACTURES_PUBLIQUES"
 # The guide's Chorus Pro contact settings, used unless the directory names others.
 CHORUS_TRANSPORT = "fr.chorus"
@@ -38,7 +40,7 @@ class SyncState(models.TextChoices):
     FAILED = "failed", _("échec")
 
 
-class RegisteredContact(models.Model):
+class RegisteredContact(ChoiceLabels, models.Model):
     """What a buyer and a service share: their B2Brouter contact and how it is kept in step."""
 
     remote_contact_id = models.BigIntegerField(_("id contact B2Brouter"), null=True, blank=True)

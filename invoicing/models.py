@@ -11,6 +11,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from core.choices import ChoiceLabels
+
 ZERO = Decimal("0.00")
 
 
@@ -102,7 +104,7 @@ AWAITING_STATES = [InvoiceState.SENDING, InvoiceState.SENT, InvoiceState.REGISTE
                    InvoiceState.ACCEPTED, InvoiceState.ALLEGEDLY_PAID]
 
 
-class Invoice(models.Model):
+class Invoice(ChoiceLabels, models.Model):
     State = InvoiceState
 
     class Kind(models.TextChoices):
@@ -373,7 +375,7 @@ class InvoiceLine(models.Model):
             raise FrozenInvoice(Invoice(pk=invoice_id), ["lines"])
 
 
-class InvoiceEvent(models.Model):
+class InvoiceEvent(ChoiceLabels, models.Model):
     """One entry of an invoice's append-only history: a state change or an exchange with B2Brouter."""
 
     class Kind(models.TextChoices):
