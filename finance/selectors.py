@@ -69,17 +69,27 @@ class MergedByState:
         return [rows[pk] for pk in chosen if pk in rows]
 
 
+# What the worklist and the ageing show of an invoice (and of its buyer, its name): only these
+# columns are read, not the invoice, its buyer, service and account whole.
+SHOWN = ("number", "kind", "state", "state_updated_at", "account_id", "buyer__name")
+WORKLIST_SHOWN = (*SHOWN, "chorus_status", "chorus_status_reason", "last_error")
+
+
+def _shown(invoices, fields):
+    return invoices.select_related(None).select_related("buyer").only(*fields)
+
+
 def worklist(*, user):
     """Invoices waiting on us: refused (routing return, suspended or rejected), deposit errors,
     and invoices B2Brouter refused to take; the most recent first."""
-    return MergedByState(invoice_list(user=user), WORKLIST_STATES, newest_first=True,
-                         undated_last=True)
+    return MergedByState(_shown(invoice_list(user=user), WORKLIST_SHOWN), WORKLIST_STATES,
+                         newest_first=True, undated_last=True)
 
 
 def ageing(*, user, no_news_since):
     """Invoices at Chorus Pro with no news since `no_news_since`, oldest first; and apart, those
     whose buyer never reports payment (accepted is as far as they will go)."""
-    waiting = invoice_list(user=user).filter(state_updated_at__lt=no_news_since)
+    waiting = _shown(invoice_list(user=user), SHOWN).filter(state_updated_at__lt=no_news_since)
     silent = Q(state=S.ACCEPTED, buyer__payment_status_not_reported=True)
     return (MergedByState(waiting.exclude(silent), AWAITING_STATES, newest_first=False),
             waiting.filter(silent).order_by("state_updated_at", "id"))

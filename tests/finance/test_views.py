@@ -100,6 +100,43 @@ def test_worklist_pages_keep_their_query_count_as_the_list_grows(client, registe
     assert "page 1" in page.content.decode() and "?page=2" in page.content.decode()
 
 
+def test_the_ageing_page_keeps_its_query_count_and_reads_only_what_it_shows(
+        client, registered_account):
+    """Both lists of the ageing (waiting, and buyers that never report payment) read the rows'
+    shown columns in the page's fixed queries: no query per row, whatever the rows hold."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.factories import BuyerFactory
+
+    client.force_login(user_with(roles.FINANCE, registered_account))
+    silent = BuyerFactory(account=registered_account, siret="35600000000048",
+                          name="Commune Muette", payment_status_not_reported=True)
+    long_ago = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+
+    def waiting(count, state, **kwargs):
+        for _ in range(count):
+            invoice = InvoiceFactory(account=registered_account, **kwargs)
+            Invoice.objects.filter(pk=invoice.pk).update(state=state, state_updated_at=long_ago)
+
+    waiting(2, "registered")
+    waiting(2, "accepted", buyer=silent)
+    with CaptureQueriesContext(connection) as small:
+        assert client.get("/finance/ageing/").status_code == 200
+    waiting(55, "registered")
+    waiting(55, "accepted", buyer=silent)
+    with CaptureQueriesContext(connection) as large:
+        page = client.get("/finance/ageing/").content.decode()
+    assert len(large) == len(small)
+    rows = Invoice.objects.filter(account=registered_account, state="registered")
+    shown = rows.order_by("state_updated_at", "id").first()
+    assert shown.number in page and shown.buyer.name in page
+    assert page.count("Commune Muette") == 50  # the silent buyers' list, one page of it
+    invoice_reads = [q["sql"] for q in large.captured_queries if 'FROM "invoicing_invoice"' in q["sql"]
+                     and '"invoicing_invoice"."payable_amount"' in q["sql"]]
+    assert invoice_reads == [], "the ageing reads whole invoices it shows four columns of"
+
+
 def test_a_reversed_period_lists_nothing_and_says_why(client, registered_account):
     from core import roles
     from tests.factories import InvoiceFactory
