@@ -46,3 +46,68 @@ def test_dashboard_shows_what_changed_since_the_last_visit(client, registered_ac
                                 to_state="refused", reason="Toujours erroné")
     later = client.get("/").content.decode()
     assert "Depuis votre dernière visite" in later and "Toujours erroné" in later
+
+
+def test_the_news_reads_the_same_queries_however_many_changes_came(registered_account):
+    """A busy day (thousands of changes since the last visit) costs the dashboard what a quiet
+    one does: the newest changes are chosen in the database, not sent back to it as ids."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from invoicing.models import InvoiceEvent
+    from invoicing.selectors import changes_since
+
+    staff = user_with(roles.STAFF, registered_account)
+    invoice = InvoiceFactory(account=registered_account)
+    before = InvoiceEvent.objects.order_by("-created_at").values_list("created_at", flat=True)[:1]
+    since = before[0] if before else None
+
+    def news():
+        with CaptureQueriesContext(connection) as queries:
+            items = list(changes_since(user=staff, since=since, limit=20, window=200))
+        return items, [q["sql"] for q in queries.captured_queries]
+
+    def changes(count):
+        InvoiceEvent.objects.bulk_create(
+            InvoiceEvent(invoice=invoice, kind="state", source="webhook", from_state="sent",
+                         to_state="registered") for _ in range(count))
+
+    changes(3)
+    news()  # the user's accounts, read once and kept
+    quiet, quiet_sql = news()
+    changes(300)
+    busy, busy_sql = news()
+    assert len(quiet) == 3 and len(busy) == 20
+    assert busy[0].pk > busy[-1].pk  # newest first
+    assert len(busy_sql) == len(quiet_sql)
+    assert [len(sql) for sql in busy_sql] == [len(sql) for sql in quiet_sql]
+
+
+@pytest.mark.parametrize("with_since", [True, False])
+def test_the_news_looks_no_further_back_than_its_window(registered_account, with_since):
+    """Another account's busy day pushes older news of ours out of the window: the walk is
+    bounded; a wider window reaches them; either way, never another account's changes."""
+    import datetime
+
+    from django.utils import timezone
+
+    from invoicing.models import InvoiceEvent
+    from invoicing.selectors import changes_since
+    from tests.factories import AccountFactory
+
+    staff = user_with(roles.STAFF, registered_account)
+    ours = InvoiceFactory(account=registered_account)
+    theirs = InvoiceFactory(account=AccountFactory(siret="73282932000074"))
+    since = timezone.now() - datetime.timedelta(hours=1) if with_since else None
+    for invoice, count in ((ours, 3), (theirs, 10)):
+        InvoiceEvent.objects.bulk_create(
+            InvoiceEvent(invoice=invoice, kind="state", source="webhook", from_state="sent",
+                         to_state="registered") for _ in range(count))
+    narrow = list(changes_since(user=staff, since=since, window=5))
+    wide = list(changes_since(user=staff, since=since, window=50))
+    assert narrow == []
+    ours_since = InvoiceEvent.objects.filter(invoice=ours, kind="state")
+    if since:
+        ours_since = ours_since.filter(created_at__gt=since)
+    assert len(wide) == ours_since.count() >= 3
+    assert {event.invoice_id for event in wide} == {ours.pk}
