@@ -72,15 +72,16 @@ def setup(name: str, *, sandbox_port: int | None = None, log_level: str = "WARNI
     return var_dir
 
 
-def database(*, keep: bool = False) -> str:
+def database(*, keep: bool = False, suffix: str = "") -> str:
     """Creates (or, with `keep`, reuses) and migrates the benchmark's database and points this
-    process at it. Returns its URL, for the worker and web processes."""
+    process at it. Returns its URL, for the worker and web processes. A benchmark that keeps
+    several databases side by side names each by a `suffix` (`bench_pages_1000`)."""
     from django.db import connection
 
-    name = _state["name"]
+    name = _state["name"] + (f"_{suffix}" if suffix else "")
     settings_dict = connection.settings_dict
     if settings_dict["ENGINE"].endswith("sqlite3"):
-        test_name = str(_state["var_dir"] / "db.sqlite3")
+        test_name = str(_state["var_dir"] / (f"db_{suffix}.sqlite3" if suffix else "db.sqlite3"))
     else:
         test_name = f"bench_{name}"
     settings_dict.setdefault("TEST", {})["NAME"] = test_name
@@ -94,6 +95,16 @@ def database(*, keep: bool = False) -> str:
     if not url.startswith("sqlite"):
         os.environ["BENCH_DATABASE_URL"] = url  # what a child process of ours must use
     return url
+
+
+def database_switch(name: str) -> None:
+    """Points this process's connection at another of the benchmark's databases (made by
+    `database(suffix=...)`; `name` is its `connection.settings_dict["NAME"]`): the next query
+    connects to it."""
+    from django.db import connection
+
+    connection.close()
+    connection.settings_dict["NAME"] = name
 
 
 def database_url() -> str:

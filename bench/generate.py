@@ -3,9 +3,11 @@ rows go in by COPY (ids drawn from the tables' sequences first), elsewhere by bu
 
     .venv/bin/python bench/generate.py --invoices 100000
 
-The data looks like a supplier's history with 35 public buyers over four years: invoices of one
-to three lines, mostly paid once old, in flight when recent, some refused (routing returns and
-rejections), a few deposit errors and B2Brouter refusals, drafts among the newest; one or two
+The data looks like a supplier's history with 35 public buyers over four years, a main customer
+with a quarter of the invoices and the others fewer and fewer (Zipf): invoices of one to three
+lines, mostly paid once old (but for the buyers that never report payment), half still waiting
+at one to three months, in flight when recent, some refused (routing returns and rejections), a
+few deposit errors and B2Brouter refusals, drafts among the newest; one or two
 history rows each; and for every deposited invoice its legal XML (a UBL invoice built by the
 sandbox's own builder, ~8 KB) with its SHA-256, acknowledged.
 """
@@ -18,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import contextlib  # noqa: E402
 import datetime  # noqa: E402
 import hashlib  # noqa: E402
+import itertools  # noqa: E402
 import random  # noqa: E402
 import time  # noqa: E402
 from decimal import Decimal  # noqa: E402
@@ -34,9 +37,16 @@ STATES_BY_AGE = [
          ("failed", 5), ("error", 3)]),
     (30, [("draft", 3), ("sent", 10), ("registered", 35), ("accepted", 30), ("refused", 10),
           ("paid", 10), ("error", 2)]),
-    (90, [("registered", 5), ("accepted", 25), ("paid", 60), ("refused", 8), ("error", 2)]),
-    (None, [("paid", 92), ("refused", 5), ("accepted", 3)]),
+    # Public buyers pay late: at one to three months a good half is still waiting.
+    (90, [("registered", 12), ("accepted", 38), ("paid", 40), ("refused", 8), ("error", 2)]),
+    # Some never move: stuck at the buyer's (registered) or approved and never paid.
+    (None, [("paid", 89), ("refused", 5), ("accepted", 4), ("registered", 2)]),
 ]
+# A supplier's customers are not equal: the n-th by volume has 1/n of the first's invoices
+# (Zipf), so the main customer has about a quarter of them and the last a hundredth.
+def _buyer_weights(count: int) -> list[float]:
+    return [1 / rank for rank in range(1, count + 1)]
+
 CHORUS = {"sent": "DEPOSEE", "registered": "MISE_A_DISPOSITION", "accepted": "SERVICE_FAIT",
           "paid": "MISE_EN_PAIEMENT"}
 DEPOSITED = {"sent", "registered", "accepted", "refused", "paid"}
@@ -86,6 +96,7 @@ class Generator:
                               "remote_contact_id": REMOTE_ID_BASE - 500 + index})
             self.buyers.append((buyer, service))
             self.templates[buyer.pk] = common.legal_xml_template(entry, lines=xml_lines)
+        self.buyer_weights = list(itertools.accumulate(_buyer_weights(len(self.buyers))))
 
     def fill(self, total: int, *, progress=None) -> float:
         """Adds invoices until the account has `total`. Returns the seconds it took."""
@@ -123,7 +134,9 @@ class Generator:
             age = int(rng.triangular(0, SPAN_DAYS, 0))  # more invoices lately: a growing business
             issue = self.today - datetime.timedelta(days=age)
             state = self.state or _state_for(age, rng)
-            buyer, service = self.buyers[rng.randrange(len(self.buyers))]
+            buyer, service = rng.choices(self.buyers, cum_weights=self.buyer_weights)[0]
+            if state == "paid" and buyer.payment_status_not_reported and not self.state:
+                state = "accepted"  # such a buyer never reports the payment: approved is the end
             created = datetime.datetime.combine(issue, datetime.time(8), tz) + datetime.timedelta(
                 minutes=rng.randrange(600))
             created = min(created, now - datetime.timedelta(minutes=5))

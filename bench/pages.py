@@ -2,12 +2,13 @@
 
     .venv/bin/python bench/pages.py [--sizes 1000,100000,1000000] [--requests 20] [--json]
 
-For each size the bulk generator (`bench/generate.py`) brings the database up to that many
-invoices (sizes are filled in increasing order, each adding to the last), then every page is
-requested `--requests` times through Django's test client, signed in as a user of the page's
-role, after `--warmup` untimed requests. Printed per size: the median and p95 server time and
-the SQL queries per request; then, per page, the ratio median(largest) / median(smallest)
-(target <= 1.3) and whether the query count stayed constant (target: yes).
+For each size the bulk generator (`bench/generate.py`) fills a database of its own
+(`bench_pages_<size>`; `--keep` reuses them). Then every page is requested `--requests` times at
+every size, signed in as a user of the page's role, in `--rounds` rounds that visit every size
+(each size's turn starts with `--warmup` untimed requests): a slow spell of the machine falls on
+all sizes alike. Printed per size: the median and p95 server time and the SQL queries per
+request; then, per page, the ratio median(largest) / median(smallest) (target <= 1.3) and
+whether the query count stayed constant (target: yes).
 
 Pages are found by URL name; one that does not exist (yet) is skipped with a note.
 """
@@ -47,10 +48,14 @@ def main() -> None:
     p.add_argument("--sizes", type=common.int_list, default=[1000, 100_000, 1_000_000],
                    help="invoice counts, comma-separated")
     p.add_argument("--requests", type=int, default=20, help="timed requests per page and size")
-    p.add_argument("--warmup", type=int, default=2, help="untimed requests first")
+    p.add_argument("--rounds", type=int, default=5,
+                   help="the requests of each page are made in this many rounds, every size in "
+                        "each round")
+    p.add_argument("--warmup", type=int, default=1,
+                   help="untimed requests at each size's turn in a round (the first connects)")
     p.add_argument("--keep", action="store_true",
-                   help="reuse the database a previous run filled (only sizes above what it holds "
-                        "are measured)")
+                   help="reuse the databases a previous run filled (bench_pages_<size>), adding "
+                        "only what a size lacks")
     args = p.parse_args()
     common.main_guard(lambda: run(args))
 
@@ -66,40 +71,50 @@ def _resolve(names: list[str]) -> str | None:
     return None
 
 
-def _measure(client, url: str, requests: int, warmup: int) -> dict:
-    times, counts, statuses, size, body = [], set(), set(), 0, b""
-    for index in range(warmup + requests):
-        with common.QueryCounter() as queries:
-            started = time.perf_counter()
-            response = client.get(url)
-            if getattr(response, "streaming", False):
-                body = b"".join(response.streaming_content)
-            else:
-                body = response.content
-            size = len(body)
-            elapsed = time.perf_counter() - started
-        if index >= warmup:
-            times.append(elapsed * 1000)
-            counts.add(queries.count)
-            statuses.add(response.status_code)
-    return {"median ms": common.median(times), "p95 ms": common.percentile(times, 0.95),
-            "queries": counts.pop() if len(counts) == 1 else f"{min(counts)}-{max(counts)}",
-            "status": ",".join(str(s) for s in sorted(statuses)), "KB": size / 1024,
-            # Table rows shown (headers included): a page with fewer rows renders less.
-            "rows": body.count(b"<tr")}
+class _Figures:
+    """One page's requests at one size, gathered over the rounds."""
+
+    def __init__(self):
+        self.times, self.counts, self.statuses, self.size, self.rows = [], set(), set(), 0, 0
+
+    def measure(self, client, url: str, requests: int, warmup: int) -> None:
+        for index in range(warmup + requests):
+            with common.QueryCounter() as queries:
+                started = time.perf_counter()
+                response = client.get(url)
+                if getattr(response, "streaming", False):
+                    body = b"".join(response.streaming_content)
+                else:
+                    body = response.content
+                elapsed = time.perf_counter() - started
+            if index >= warmup:
+                self.times.append(elapsed * 1000)
+                self.counts.add(queries.count)
+                self.statuses.add(response.status_code)
+                # Table rows shown (headers included): a page with fewer rows renders less.
+                self.size, self.rows = len(body), body.count(b"<tr")
+
+    def summary(self) -> dict:
+        counts = self.counts
+        return {"median ms": common.median(self.times),
+                "p95 ms": common.percentile(self.times, 0.95),
+                "queries": next(iter(counts)) if len(counts) == 1 else f"{min(counts)}-{max(counts)}",
+                "status": ",".join(str(s) for s in sorted(self.statuses)), "KB": self.size / 1024,
+                "rows": self.rows}
 
 
 def _query_values(account) -> dict:
-    """A buyer (the generator's fourth, as many invoices as any), one invoice number known at
-    every size (the 500th invoice), the last month."""
+    """A buyer (the generator's second customer by volume, an eighth of the invoices), one
+    invoice number known at every size (the 500th invoice), the last month."""
     import datetime
     from urllib.parse import quote
 
     from directory.models import Buyer
     from invoicing.models import Invoice
 
-    buyer = Buyer.objects.filter(account=account).order_by("pk")[3]
-    number = Invoice.objects.filter(account=account).order_by("pk").values_list("number", flat=True)[499]
+    buyer = Buyer.objects.filter(account=account).order_by("pk")[1]
+    numbers = Invoice.objects.filter(account=account).order_by("pk").values_list("number", flat=True)
+    number = list(numbers[:500])[-1]  # the 500th (the last of a smaller database)
     today = datetime.date.today()
     return {"buyer": buyer.pk, "buyer_name": quote(buyer.name.split(" ")[-1]), "siret": buyer.siret,
             "number": number, "today": today.isoformat(),
@@ -109,19 +124,40 @@ def _query_values(account) -> dict:
 def run(args) -> None:
     from_sizes = sorted(set(args.sizes))
     common.setup("pages")
-    common.progress(args, "migrating the benchmark database")
-    common.database(keep=args.keep)
 
+    import datetime
+
+    from django.db import connection
     from django.urls import resolve
+    from django.utils import timezone
 
     from bench.generate import Generator
     from core.models import Account
-    from invoicing.models import LegalDocument
+    from invoicing.models import LegalDocument, UserActivity
 
-    account = (args.keep and Account.objects.order_by("pk").first()) or common.account_create()
-    users = common.users_create(account)
-    clients = {role: common.client_for(user) for role, user in users.items()}
-    generator = Generator(account, users["staff"])
+    # One database per size, each filled to its size, kept side by side: the pages are then
+    # requested at every size in turn, round after round, so that a slow spell of the machine
+    # falls on all sizes alike rather than on the one being measured then.
+    sizes: dict[int, dict] = {}
+    generation = []
+    for size in from_sizes:
+        common.progress(args, f"the database of {size:,} invoices: migrating")
+        common.database(keep=args.keep, suffix=str(size))
+        account = (args.keep and Account.objects.order_by("pk").first()) or common.account_create()
+        users = common.users_create(account)
+        common.progress(args, f"filling it up to {size:,} invoices")
+        seconds = Generator(account, users["staff"]).fill(
+            size, progress=lambda m: common.progress(args, m))
+        generation.append({"invoices": size, "legal XML": LegalDocument.objects.count(),
+                           "seconds to add": seconds})
+        # Every user last saw the dashboard a day ago, at every size and run (a kept database
+        # remembers the last run's visit): the news panel reads the same way everywhere.
+        for user in users.values():
+            UserActivity.objects.update_or_create(
+                user=user, defaults={"dashboard_seen_at": timezone.now() - datetime.timedelta(days=1)})
+        sizes[size] = {"database": connection.settings_dict["NAME"],
+                       "clients": {role: common.client_for(user) for role, user in users.items()},
+                       "values": _query_values(account)}
 
     pages, notes = [], []
     for label, names, role, query in PAGES:
@@ -133,31 +169,26 @@ def run(args) -> None:
         pages.append((label, url + (f"?{query}" if query else ""), role,
                       f"{view.__module__}.{view.__name__}"))
 
+    rounds = max(1, args.rounds)
+    per_round = max(1, -(-args.requests // rounds))
     results: dict[str, dict[int, dict]] = {label: {} for label, *_ in pages}
-    sections = []
-    generation = []
-    values = None
-    if args.keep:
-        from invoicing.models import Invoice
-
-        held = Invoice.objects.count()
-        if any(size < held for size in from_sizes):
-            notes.append(f"--keep: the database held {held:,} invoices; smaller sizes skipped")
-            from_sizes = [size for size in from_sizes if size >= held] or [held]
-    for size in from_sizes:
-        common.progress(args, f"filling the database up to {size:,} invoices")
-        seconds = generator.fill(size, progress=lambda m: common.progress(args, m))
-        values = values or _query_values(account)
-        generation.append({"invoices": size, "legal XML": LegalDocument.objects.count(),
-                           "seconds to add": seconds})
-        rows = []
-        for label, url, role, _view in pages:
-            url = url.format(**values)
-            common.progress(args, f"  {label} ({url}) x{args.requests}")
-            figures = _measure(clients[role], url, args.requests, args.warmup)
-            results[label][size] = figures
-            rows.append({"page": label, "url": url, "role": role, **figures})
-        sections.append((f"{size:,} invoices", rows))
+    urls: dict[str, dict[int, str]] = {label: {} for label, *_ in pages}
+    for label, url, role, _view in pages:
+        figures = {size: _Figures() for size in from_sizes}
+        common.progress(args, f"{label} ({url}) x{per_round * rounds} at each size")
+        for turn in range(rounds):
+            shift = turn % len(from_sizes)  # each size first in turn
+            for size in from_sizes[shift:] + from_sizes[:shift]:
+                common.database_switch(sizes[size]["database"])
+                urls[label][size] = url.format(**sizes[size]["values"])
+                figures[size].measure(sizes[size]["clients"][role], urls[label][size],
+                                      per_round, args.warmup)
+        for size in from_sizes:
+            results[label][size] = figures[size].summary()
+    sections = [(f"{size:,} invoices",
+                 [{"page": label, "url": urls[label][size], "role": role,
+                   **results[label][size]} for label, _url, role, _view in pages])
+                for size in from_sizes]
 
     small, large = from_sizes[0], from_sizes[-1]
     summary = []
@@ -184,10 +215,11 @@ def run(args) -> None:
     common.report(
         "Pages against the data size (bench/pages.py)",
         args=args,
-        settings={"database": common.database_label(),
-                  "method": f"Django test client, {args.requests} timed requests per page after "
-                            f"{args.warmup} warm-up; time = whole request (middleware, view, "
-                            "template); queries counted per request",
+        settings={"databases": ", ".join(sizes[size]["database"] for size in from_sizes),
+                  "method": f"Django test client; per page and size {per_round * rounds} timed "
+                            f"requests in {rounds} rounds, every size in each round (its "
+                            f"{args.warmup} untimed first); time = whole request (middleware, "
+                            "view, template); queries counted per request",
                   "sizes": ", ".join(f"{s:,}" for s in from_sizes)},
         sections=sections,
         notes=notes,
