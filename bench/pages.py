@@ -172,7 +172,8 @@ def run(args) -> None:
     rounds = max(1, args.rounds)
     per_round = max(1, -(-args.requests // rounds))
     results: dict[str, dict[int, dict]] = {label: {} for label, *_ in pages}
-    urls: dict[str, dict[int, str]] = {label: {} for label, *_ in pages}
+    urls = {label: {size: url.format(**sizes[size]["values"]) for size in from_sizes}
+            for label, url, _role, _view in pages}
     for label, url, role, _view in pages:
         figures = {size: _Figures() for size in from_sizes}
         common.progress(args, f"{label} ({url}) x{per_round * rounds} at each size")
@@ -180,7 +181,6 @@ def run(args) -> None:
             shift = turn % len(from_sizes)  # each size first in turn
             for size in from_sizes[shift:] + from_sizes[:shift]:
                 common.database_switch(sizes[size]["database"])
-                urls[label][size] = url.format(**sizes[size]["values"])
                 figures[size].measure(sizes[size]["clients"][role], urls[label][size],
                                       per_round, args.warmup)
         for size in from_sizes:

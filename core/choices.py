@@ -24,8 +24,4 @@ class ChoiceLabels:
 
     def _get_FIELD_display(self, field):
         value = getattr(self, field.attname)
-        labels = _labels(field, translation.get_language())
-        try:
-            return labels.get(make_hashable(value), value)
-        except TypeError:  # a value that cannot be hashed has no label either
-            return value
+        return _labels(field, translation.get_language()).get(make_hashable(value), value)

@@ -71,7 +71,7 @@ class MergedByState:
 
 # What the worklist and the ageing show of an invoice (and of its buyer, its name): only these
 # columns are read, not the invoice, its buyer, service and account whole.
-SHOWN = ("number", "kind", "state", "state_updated_at", "account_id", "buyer__name")
+SHOWN = ("number", "state", "state_updated_at", "buyer__name")
 WORKLIST_SHOWN = (*SHOWN, "chorus_status", "chorus_status_reason", "last_error")
 
 

@@ -249,11 +249,8 @@ def changes_since(*, user, since, limit: int = 20, window: int = 2000):
     however long the history and however busy the day, nothing sent back and forth.
     """
     key = "created_at" if since else "id"
-    events = InvoiceEvent.objects.filter(created_at__gt=since) if since else InvoiceEvent.objects
-    floor = events.order_by(f"-{key}").values(key)[window - 1:window]
-    news = InvoiceEvent.objects.filter(kind=InvoiceEvent.Kind.STATE,
-                                       invoice__account_id__in=account_ids(user))
-    if since:
-        news = news.filter(created_at__gt=since)
-    news = news.filter(**{f"{key}__gte": Coalesce(Subquery(floor), Value(since or 0))})
-    return news.select_related("invoice").order_by(f"-{key}")[:limit]
+    events = InvoiceEvent.objects.filter(created_at__gt=since) if since else InvoiceEvent.objects.all()
+    floor = events.order_by(f"-{key}").values(key)[window - 1:window]  # None: fewer events
+    return (events.filter(kind=InvoiceEvent.Kind.STATE, invoice__account_id__in=account_ids(user),
+                          **{f"{key}__gte": Coalesce(Subquery(floor), Value(since or 0))})
+            .select_related("invoice").order_by(f"-{key}")[:limit])
