@@ -20,30 +20,34 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+# Times are milliseconds with a fraction (Redis's clock to the microsecond). A wait goes back as
+# a string: a Lua number returned to Redis is cut to an integer, and a wait under 1 ms read as 0
+# would be a permission that took no slot. "0" is returned only once the slot is taken.
 GCRA = """
 local now_t = redis.call('TIME')
-local now = tonumber(now_t[1]) * 1000 + math.floor(tonumber(now_t[2]) / 1000)
+local now = tonumber(now_t[1]) * 1000 + tonumber(now_t[2]) / 1000
 local paused = tonumber(redis.call('GET', KEYS[2]) or '0')
-if paused > now then return paused - now end
+if paused > now then return string.format('%.3f', paused - now) end
 local interval = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end
 local wait = tat - burst - now
-if wait > 0 then return wait end
-redis.call('SET', KEYS[1], tat + interval, 'PX', math.ceil(tat + interval - now + 1000))
-return 0
+if wait > 0 then return string.format('%.3f', math.max(wait, 0.001)) end
+redis.call('SET', KEYS[1], string.format('%.3f', tat + interval), 'PX',
+           math.ceil(tat + interval - now + 1000))
+return '0'
 """
 
 PAUSE = """
 local now_t = redis.call('TIME')
-local now = tonumber(now_t[1]) * 1000 + math.floor(tonumber(now_t[2]) / 1000)
+local now = tonumber(now_t[1]) * 1000 + tonumber(now_t[2]) / 1000
 local until_ms = now + tonumber(ARGV[1])
 local paused = tonumber(redis.call('GET', KEYS[1]) or '0')
 if until_ms > paused then
-  redis.call('SET', KEYS[1], until_ms, 'PX', tonumber(ARGV[1]) + 1000)
+  redis.call('SET', KEYS[1], string.format('%.3f', until_ms), 'PX', tonumber(ARGV[1]) + 1000)
 end
-return until_ms - now
+return string.format('%.3f', until_ms - now)
 """
 
 

@@ -133,16 +133,19 @@ class RateLimit:
 
 
 class Stats:
-    """Request counters per route template, e.g. "POST /accounts/{id}/invoices"."""
+    """Request counters per route template, e.g. "POST /accounts/{id}/invoices", and the calls
+    that arrived in each second (answered or refused): what the clients really sent."""
 
     def __init__(self):
         self._lock = threading.Lock()
         self._counts = collections.Counter()
+        self._per_second = collections.Counter()
         self.rate_limited = 0
 
     def count(self, route):
         with self._lock:
             self._counts[route] += 1
+            self._per_second[int(time.time())] += 1
 
     def limited(self):
         with self._lock:
@@ -151,9 +154,11 @@ class Stats:
     def describe(self):
         with self._lock:
             return {"requests": dict(self._counts), "total": sum(self._counts.values()),
-                    "rate_limited": self.rate_limited}
+                    "rate_limited": self.rate_limited,
+                    "busiest_second": max(self._per_second.values(), default=0)}
 
     def reset(self):
         with self._lock:
             self._counts.clear()
+            self._per_second.clear()
             self.rate_limited = 0

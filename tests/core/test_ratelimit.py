@@ -111,3 +111,61 @@ def test_a_429_pauses_every_caller_of_the_account(tmp_path):
     other.acquire()
     assert time.monotonic() - started >= 1.0
     assert other.stats.waited_seconds >= 1.0 and one.stats.pauses == 1
+
+
+HAMMER = r"""
+import json, sys, threading, time
+sys.path.insert(0, REPO)
+from pathlib import Path
+from core.ratelimit import FileRateLimiter, RedisRateLimiter
+backend, where, rate, burst, name, start, stop, threads = sys.argv[1:9]
+if backend == "redis":
+    import redis
+    limiter = RedisRateLimiter(name, float(rate), burst=int(burst),
+                               client=redis.Redis.from_url(where))
+else:
+    limiter = FileRateLimiter(name, float(rate), burst=int(burst), directory=Path(where))
+start, stop = float(start), float(stop)
+moments = []
+def hammer():
+    while time.time() < start:
+        time.sleep(0.001)
+    while True:
+        limiter.acquire()
+        now = time.time()
+        if now >= stop:
+            return
+        moments.append(now)
+workers = [threading.Thread(target=hammer) for _ in range(int(threads))]
+for worker in workers:
+    worker.start()
+for worker in workers:
+    worker.join()
+print(json.dumps(moments))
+"""
+
+
+@pytest.mark.parametrize("processes,threads", [(1, 1), (1, 8), (3, 4)])
+def test_hammering_acquire_from_threads_and_processes_never_beats_the_limit(tmp_path, processes,
+                                                                           threads):
+    """Every caller asks as fast as it can for a few seconds: no more than rate x seconds +
+    burst calls get through, in all and in any one second (the wait below 1 ms once read as
+    a permission that took no slot: 40 calls/s through a 15/s limit)."""
+    backend, where = _backend(tmp_path)
+    rate, burst, seconds = 15.0, 5, 3.0
+    script = HAMMER.replace("REPO", repr(str(REPO)))
+    name = f"hammer-{time.time_ns()}"
+    start = time.time() + 1.5  # every process started and waiting
+    stop = start + seconds
+    children = [subprocess.Popen([sys.executable, "-c", script, backend, where, str(rate),
+                                  str(burst), name, str(start), str(stop), str(threads)],
+                                 stdout=subprocess.PIPE, text=True)
+                for _ in range(processes)]
+    moments = sorted(m for child in children
+                     for m in json.loads(child.communicate(timeout=60)[0]))
+    allowed = rate * seconds + burst
+    assert len(moments) <= allowed, (f"{len(moments)} calls in {seconds} s at {rate}/s: "
+                                     f"{[round(m - start, 3) for m in moments]}")
+    assert len(moments) >= rate * seconds * 0.8, "the callers did get their turns"
+    busiest = max(sum(1 for m in moments if first <= m < first + 1) for first in moments)
+    assert busiest <= rate + burst, f"{busiest} calls in one second at {rate}/s"
