@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 import b2brouter
-from core.selectors import accounts_for
+from core.admin import AccountScopedAdmin
 from core.text import xml_text
 from directory import services
 from directory.fields import SiretField, VatNumberField
@@ -188,11 +188,12 @@ def _report(modeladmin, request, obj, exc: b2brouter.B2BrouterError) -> None:
 
 
 @admin.register(Buyer)
-class BuyerAdmin(CallsAfterTheTransaction, admin.ModelAdmin):
+class BuyerAdmin(CallsAfterTheTransaction, AccountScopedAdmin):
     list_display = ["name", "siret", "account", "service_code_required", "engagement_required",
                     "service_code_or_engagement_required", "sync_state", "remote_contact_id"]
     list_filter = ["public_sector", "sync_state", "service_code_required", "engagement_required",
-                   "service_code_or_engagement_required", "payment_status_not_reported", "account"]
+                   "service_code_or_engagement_required", "payment_status_not_reported",
+                   ("account", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["siret", "name", "services__code"]
     list_select_related = ["account"]
     readonly_fields = [*_REMOTE_READONLY, "integration_code", "flags_from_directory",
@@ -214,16 +215,6 @@ class BuyerAdmin(CallsAfterTheTransaction, admin.ModelAdmin):
                                                 "transport_type_code", "document_type_code",
                                                 "created_at", "updated_at"]}),
     ]
-
-    # ---- scoping: an admin sees the buyers of the accounts they work for -------------------
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).filter(account__in=accounts_for(request.user))
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "account":
-            kwargs["queryset"] = accounts_for(request.user)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_search_results(self, request, queryset, search_term):
         # "130 015 332 00013" finds 13001533200013
@@ -391,7 +382,12 @@ class BuyerAdmin(CallsAfterTheTransaction, admin.ModelAdmin):
 
 
 @admin.register(Service)
-class ServiceAdmin(CallsAfterTheTransaction, admin.ModelAdmin):
+class ServiceAdmin(CallsAfterTheTransaction, AccountScopedAdmin):
+    account_path = "buyer__account"
+
+    def has_add_permission(self, request):
+        # A service is added on its buyer's page (the buyer's services, below its rules).
+        return False
     form = ServiceForm
     list_display = ["code", "name", "buyer", "active", "engagement_required",
                     "directory_confirmed", "sync_state", "remote_contact_id"]
@@ -402,9 +398,6 @@ class ServiceAdmin(CallsAfterTheTransaction, admin.ModelAdmin):
                        "created_at", "updated_at"]
     autocomplete_fields = ["buyer"]
     actions = ["register_at_b2brouter"]
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).filter(buyer__account__in=accounts_for(request.user))
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)

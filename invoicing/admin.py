@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from core.admin import AccountScopedAdmin
 from core.templatetags.amounts import money
 from invoicing.models import (
     Invoice,
@@ -45,14 +46,14 @@ class InvoiceEventInline(admin.TabularInline):
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(admin.ModelAdmin):
+class InvoiceAdmin(AccountScopedAdmin):
     """Issued invoices are shown read-only: what an issued invoice says never changes (the
     model and the database refuse it too). A draft may be corrected here (its totals are then
     recomputed) or deleted; invoices are made, numbered and sent in the application."""
 
     list_display = ["__str__", "kind", "buyer_name", "issue_date", "total_ttc", "state",
                     "chorus_status_words", "account"]
-    list_filter = ["state", "kind", "account"]
+    list_filter = ["state", "kind", ("account", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["number", "po_number", "buyer__name", "buyer__siret"]
     list_select_related = ["account", "buyer"]
     readonly_fields = ["number", "issued_at", "state", "remote_id", "state_updated_at",
@@ -99,8 +100,10 @@ class InvoiceAdmin(admin.ModelAdmin):
                 drafts.draft_discard(invoice_id=invoice.pk, user=request.user)
 
 
-class ArchiveAdmin(admin.ModelAdmin):
+class ArchiveAdmin(AccountScopedAdmin):
     """Read-only: the archive is never edited nor deleted, from here or anywhere."""
+
+    account_path = "invoice__account"
 
     search_fields = ["invoice__number", "sha256"]
     exclude = ["content"]

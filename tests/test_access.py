@@ -110,6 +110,8 @@ ADMIN_PAGES = {"changelist": 200, "add": 200, "history": 200, "delete": 200, "ch
                "": 302, "password_change": 200}  # "": the object's bare URL, to its change page
 # What even the admin may not do: the archive is read-only; sign-in records are not typed in.
 ADMIN_REFUSED = {"admin:invoicing_legaldocument_add": 403,
+                 # a service is added on its buyer's page
+                 "admin:directory_service_add": 403,
                  # invoices are made and numbered in the application; an issued one (the
                  # world's invoice is numbered) is never deleted
                  "admin:invoicing_invoice_add": 403, "admin:invoicing_invoice_delete": 403,

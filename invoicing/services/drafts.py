@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy
 from core.models import Account
 from invoicing import states, totals
 from invoicing.lines import Line, lines_of
-from invoicing.models import Invoice, InvoiceAttachment, InvoiceEvent
+from invoicing.models import Invoice, InvoiceAttachment, InvoiceEvent, InvoiceLine
 from invoicing.models import InvoiceState as S
 from invoicing.services import events
 from invoicing.services.errors import InvoiceActionError
@@ -104,6 +104,7 @@ def invoice_create(*, account: Account, number: str, buyer, lines: list[Line], s
         created_by=user,
     )
     invoice.full_clean()
+    _check_credited_lines(invoice, lines)
     invoice.save()
     for position, data in enumerate(lines, start=1):
         line = data.row(invoice=invoice, position=position)
@@ -112,6 +113,27 @@ def invoice_create(*, account: Account, number: str, buyer, lines: list[Line], s
     invoice_recompute_totals(invoice=invoice)
     events.invoice_created_event(invoice=invoice, actor=user)
     return invoice
+
+
+def _check_credited_lines(invoice: Invoice, lines: list[Line]) -> None:
+    """A line credits a line of the invoice its credit note credits, and nothing else: not a
+    line of another invoice, nor of another account (a hidden field can say anything). Raises
+    ValidationError keyed by the line (`lines-<i>-description`), before anything is written."""
+    allowed: set[int] = set()
+    if invoice.kind == Invoice.Kind.CREDIT_NOTE and invoice.credited_invoice_id is not None:
+        allowed = set(InvoiceLine.objects.filter(
+            invoice_id=invoice.credited_invoice_id,
+            invoice__account_id=invoice.account_id).values_list("pk", flat=True))
+    problems = {}
+    for index, line in enumerate(lines):
+        if line.credited_line_id is not None and line.credited_line_id not in allowed:
+            problems[f"lines-{index}-description"] = [
+                _("Cette ligne ne vient pas de la facture créditée : retirez-la et saisissez-la "
+                  "à nouveau.") if allowed else
+                _("Cette ligne renvoie à la ligne d'une autre facture : retirez-la et "
+                  "saisissez-la à nouveau.")]
+    if problems:
+        raise ValidationError(problems)
 
 
 def invoice_defaults(*, account: Account, today: datetime.date | None = None) -> dict:
@@ -207,6 +229,7 @@ def draft_update(*, invoice_id: int, data: DraftData, lines: list[Line], user=No
         invoice.iban = data.iban
         invoice.notes = data.notes
         invoice.full_clean()
+        _check_credited_lines(invoice, lines)
         invoice.save()
         invoice.lines.all().delete()
         for position, line in enumerate(lines, start=1):

@@ -82,6 +82,11 @@ def _save_draft(request, *, account, form, formset, invoice) -> Invoice | None:
     except ValidationError as exc:
         if hasattr(exc, "error_dict"):
             for name, errors in exc.error_dict.items():
+                if name.startswith("lines-"):  # beside its line
+                    for message in attach_problems({name: [m for e in errors for m in e]},
+                                                   form, formset):
+                        form.add_error(None, message)
+                    continue
                 form.add_error(name if name in form.fields else None, errors)
         else:
             form.add_error(None, exc)
