@@ -125,6 +125,18 @@ def _positive_id(value: Any) -> int | None:
     return number if 0 < number < 2**63 else None
 
 
+def _timestamp_text(value: Any) -> str | None:
+    """``state_updated_at`` when it is a real moment (ISO 8601), else None: a notice is applied
+    without a field it garbles (its own ``triggered_at`` stands in), never retried for it."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value
+
+
 def _moment(value: Any) -> datetime | None:
     """``triggered_at`` (unix seconds) as a datetime; None when absent."""
     if value in (None, ""):
@@ -186,7 +198,7 @@ class InvoiceStateChange:
             notes=str(data.get("notes") or ""),
             triggered_at=payload.triggered_at,
             chorus_status=str(data.get("chorus_status") or ""),
-            state_updated_at=data.get("state_updated_at") or None,
+            state_updated_at=_timestamp_text(data.get("state_updated_at")),
             download_legal_url=data.get("download_legal_url") or None,
         )
 
@@ -207,8 +219,9 @@ class InvoiceStateChange:
 
 def parse_webhook(body: bytes) -> WebhookPayload:
     """The payload of a raw webhook body. Raises InvalidPayload for anything B2Brouter would not
-    send: not UTF-8 JSON, a NUL character (no field holds one), a number JSON cannot hold
-    (NaN, Infinity, or one too large for a float: not storable as jsonb), no code, bad data."""
+    send: not UTF-8 JSON, a NUL character (no field holds one), half of a UTF-16 pair escaped
+    alone ("\\ud800": no text is stored with it), a number JSON cannot hold (NaN, Infinity, or
+    one too large for a float: not storable as jsonb), no code, bad data."""
     if b"\\u0000" in body or b"\x00" in body:
         raise InvalidPayload("a NUL character")
     try:
@@ -217,6 +230,10 @@ def parse_webhook(body: bytes) -> WebhookPayload:
         raise InvalidPayload("not JSON") from exc
     if _depth(payload) > MAX_DEPTH:
         raise InvalidPayload(f"nested deeper than {MAX_DEPTH} levels")
+    try:  # an escape, or raw bytes (json decodes with "surrogatepass"), may hold one
+        json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidPayload("half of a UTF-16 pair alone") from exc
     return WebhookPayload.from_dict(payload)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("VAR_DIR", default=str(BASE_DIR / "var")))
@@ -233,6 +234,22 @@ else:
     # The embedded broker is a SQLite file shared by web, worker and beat: wait for its lock.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"connect_args": {"timeout": 30}}
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
+# Housekeeping (fetching legal XML and PDFs, acknowledgements, webhooks run again) has a queue of
+# its own, so that a submission never waits behind it. Every worker consumes both (a worker
+# started with -Q can take one); the broker hands them out in turn.
+CELERY_HOUSEKEEPING_QUEUE = env.str("CELERY_HOUSEKEEPING_QUEUE",
+                                    default=f"{CELERY_TASK_DEFAULT_QUEUE}-housekeeping")
+# Each queue with its own exchange and routing key: two queues bound alike would both get every
+# message.
+CELERY_TASK_QUEUES = [Queue(name, Exchange(name), routing_key=name)
+                      for name in (CELERY_TASK_DEFAULT_QUEUE, CELERY_HOUSEKEEPING_QUEUE)]
+CELERY_TASK_ROUTES = {name: {"queue": CELERY_HOUSEKEEPING_QUEUE} for name in (
+    "invoicing.invoice_fetch_legal", "invoicing.invoice_fetch_pdf",
+    "invoicing.invoice_acknowledge")}
+# What the reconciler enqueues again per run and per kind of housekeeping (the oldest first),
+# and how long it leaves each one before asking again: a backlog drains, it never floods.
+HOUSEKEEPING_BATCH = env.int("HOUSEKEEPING_BATCH", default=50)
+HOUSEKEEPING_RETRY_AFTER = env.int("HOUSEKEEPING_RETRY_AFTER", default=900)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {

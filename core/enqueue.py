@@ -23,14 +23,15 @@ FAN_OUT = "core.fan_out"
 _gathered: contextvars.ContextVar[list | None] = contextvars.ContextVar("gathered", default=None)
 
 
-def enqueue(name: str, *args) -> None:
-    """Sends the task `name` with `args` now (run here when tasks are configured eager)."""
+def enqueue(name: str, *args, queue: str | None = None) -> None:
+    """Sends the task `name` with `args` now (run here when tasks are configured eager), to
+    `queue`, else where the settings route that task."""
     from config.celery import app
 
     if app.conf.task_always_eager:
         app.tasks[name].apply(args=list(args))
         return
-    app.send_task(name, args=list(args))
+    app.send_task(name, args=list(args), **({"queue": queue} if queue else {}))
 
 
 def enqueue_many(messages: list) -> None:

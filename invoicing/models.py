@@ -180,6 +180,9 @@ class Invoice(ChoiceLabels, models.Model):
     legal_xml_checked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("XML légal vérifié le"))
     # When its PDF was last asked for (B2Brouter makes it asynchronously: not ready at first).
     pdf_attempted_at = models.DateTimeField(null=True, blank=True, verbose_name=_("PDF demandé le"))
+    # When its legal XML was last asked for by the reconciler (at most once a window).
+    legal_attempted_at = models.DateTimeField(null=True, blank=True,
+                                              verbose_name=_("XML légal demandé le"))
 
     subtotal = models.DecimalField(_("total HT"), max_digits=14, decimal_places=2, default=ZERO)
     tax_amount = models.DecimalField(_("TVA"), max_digits=14, decimal_places=2, default=ZERO)
@@ -464,6 +467,9 @@ class LegalDocument(ArchivedOnce, models.Model):
     fetched_at = models.DateTimeField(auto_now_add=True, verbose_name=_("archivé le"))
     # Set once, by a guarded UPDATE, when B2Brouter has been told (ack) that we stored it.
     acknowledged_at = models.DateTimeField(null=True, blank=True, verbose_name=_("acquitté le"))
+    # When the reconciler last asked for its acknowledgement (at most once a window).
+    ack_attempted_at = models.DateTimeField(null=True, blank=True,
+                                            verbose_name=_("acquittement demandé le"))
 
     class Meta:
         verbose_name = _("XML légal")
@@ -543,6 +549,11 @@ class WebhookEvent(models.Model):
     received_at = models.DateTimeField(auto_now_add=True, verbose_name=_("reçue le"))
     processed_at = models.DateTimeField(null=True, blank=True, db_index=True, verbose_name=_("traitée le"))
     outcome = models.CharField(max_length=20, blank=True, verbose_name=_("résultat"))
+    # Runs of its processing, and when the reconciler last enqueued it again: a notice that
+    # keeps failing is given up after a few runs (`webhooks.MAX_ATTEMPTS`), never retried for
+    # ever.
+    attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("essais"))
+    enqueued_at = models.DateTimeField(null=True, blank=True, verbose_name=_("relancée le"))
 
     class Meta:
         verbose_name = _("notification B2Brouter")

@@ -210,7 +210,8 @@ class WorkerProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "threads",
              "--concurrency", str(self.concurrency), "--loglevel", "INFO",
-             "-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "--without-gossip", "--without-mingle"],
+             "-Q", f"{settings.CELERY_TASK_DEFAULT_QUEUE},{settings.CELERY_HOUSEKEEPING_QUEUE}",
+             "--without-gossip", "--without-mingle"],
             cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
         )
 
@@ -281,6 +282,7 @@ class EnqueuedTasks:
         self._mock = mock
         self.mocks: dict = {}
         self.runners: dict = {}
+        self.queues: dict = {}  # name: the queues it was sent to, when one was named
 
     def __getitem__(self, name: str):
         return self.mocks.setdefault(name, self._mock.Mock(name=name))
@@ -288,8 +290,10 @@ class EnqueuedTasks:
     def inline(self, name: str, fn) -> None:
         self.runners[name] = fn
 
-    def __call__(self, name: str, *args) -> None:
+    def __call__(self, name: str, *args, queue: str | None = None) -> None:
         self[name](*args)
+        if queue is not None:
+            self.queues.setdefault(name, []).append(queue)
         if name == "core.fan_out":  # a batch gathered by core.enqueue.batched: what it carries
             for carried, carried_args in args[0]:
                 self(carried, *carried_args)

@@ -171,3 +171,69 @@ def test_attachments_exactly_once_under_lost_answers_and_a_killed_worker(faulty_
         names = sorted(a["link"].rsplit("/", 1)[-1] for a in held)
         assert names == sorted(a.original_name for a in invoice.attachments.all()), invoice.number
         assert invoice.remote_id == item["id"] and invoice.state not in (S.FAILED, S.QUEUED)
+
+
+def test_a_send_settles_within_a_minute_behind_a_housekeeping_flood(tmp_path, settings):
+    """Tens of thousands of PDF fetches wait in the queues (a reconcile after an outage, a sync
+    that found thousands of deposits), each a slow call to B2Brouter: a submission does not
+    wait behind them (they have a queue of their own), and settles within 60 s while most of
+    the flood is still waiting; faults included, it is sent once."""
+    from core.enqueue import enqueue_many
+    from invoicing.services.accounts import account_register
+    from tests.conftest import wait_for
+    from tests.factories import AccountFactory
+
+    flood = 20_000 if os.environ.get("REDIS_URL") else 4_000
+    (tmp_path / "sandbox").mkdir()
+    server = SandboxProcess(data_dir=tmp_path / "sandbox", api_key=os.environ["B2BROUTER_API_KEY"],
+                            send_delay=0.2, latency_ms=100, retry_after=1, seed=11,
+                            documented_only=True)
+    server.start()
+    settings.B2BROUTER_API_URL = server.url
+    workers = []
+    try:
+        account = account_register(account=AccountFactory())
+        deposited = InvoiceFactory(account=account, number="FLOOD-0000")
+        submission.invoice_request_send(invoice_id=deposited.pk)
+        submission.invoice_submit(invoice_id=deposited.pk)
+        time.sleep(0.5)  # the sandbox moves it to "sent"
+        assert remote.invoice_refresh(invoice_id=deposited.pk).state == S.SENT
+        # every PDF request answers "not ready": each fetch is a call, then a retry later
+        server.control("POST", "/_sandbox/faults", {"rates": {"pdf_missing": 1.0}})
+        enqueue_many([("invoicing.invoice_fetch_pdf", [deposited.pk])] * flood)
+        workers.append(_worker(server, tmp_path, "w1"))
+        time.sleep(3)  # the worker is busy with the flood
+        server.control("POST", "/_sandbox/faults", {"rates": {
+            "pdf_missing": 1.0, "error_5xx": 0.05, "lost_response": 0.05}})
+        invoices = [InvoiceFactory(account=account, number=f"FLOOD-{i:04d}") for i in (1, 2, 3)]
+        started = time.monotonic()
+        for invoice in invoices:
+            submission.invoice_request_send(invoice_id=invoice.pk)
+        sent = {S.SENDING, S.SENT, S.REGISTERED, S.ACCEPTED, S.REFUSED, S.PAID}
+
+        def settled():
+            states = set(Invoice.objects.filter(pk__in=[i.pk for i in invoices])
+                         .values_list("state", flat=True))
+            return states <= sent
+
+        while not settled() and time.monotonic() - started < 60:
+            remote.reconcile(stale_after=5)  # what beat does
+            time.sleep(1)
+        took = time.monotonic() - started
+        fetched = server.control("GET", "/_sandbox/stats")["requests"].get(
+            "GET /invoices/{id}/as/{code}", 0)
+        print(f"\nbehind a flood of {flood} PDF fetches: sent in {took:.1f} s; "
+              f"{fetched} fetches run by then")
+        assert settled(), f"not sent within 60 s behind the flood ({fetched} fetches run)"
+        assert fetched < flood / 2, "the flood was drained first: the test proved nothing"
+        server.control("DELETE", "/_sandbox/faults")
+        listed = server.control("GET", f"/accounts/{account.remote_id}/invoices?limit=500")
+        numbers = sorted(item["number"] for item in listed["invoices"])
+        assert numbers == ["FLOOD-0000", "FLOOD-0001", "FLOOD-0002", "FLOOD-0003"], numbers
+    finally:
+        for w in workers:
+            w.stop()
+        from config.celery import app
+
+        app.control.purge()
+        server.stop()

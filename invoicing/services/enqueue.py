@@ -36,9 +36,15 @@ def webhook_process_later(event_pk: int) -> None:
     enqueue_on_commit(WEBHOOK_PROCESS, event_pk)
 
 
-def again(name: str, pk: int) -> None:
-    """Enqueues at once, outside any transaction (the reconciler)."""
-    by_name.enqueue(name, pk)
+def again(name: str, pk: int, *, housekeeping: bool = False) -> None:
+    """Enqueues at once, outside any transaction (the reconciler); `housekeeping`: in the queue
+    that submissions never wait behind, whatever the task."""
+    if housekeeping:
+        from django.conf import settings
+
+        by_name.enqueue(name, pk, queue=settings.CELERY_HOUSEKEEPING_QUEUE)
+    else:
+        by_name.enqueue(name, pk)
 
 
 def batched():

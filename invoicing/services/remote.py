@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Exists, Min, OuterRef, Q
+from django.conf import settings
+from django.db.models import Exists, F, Min, OuterRef, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -35,9 +36,14 @@ logger = logging.getLogger(__name__)
 
 
 def parse_timestamp(value) -> datetime | None:
+    """A moment as B2Brouter writes it (ISO 8601), or None when there is none or it is no real
+    moment ("2026-13-45..."): the update is then applied without it, never failed for it."""
     if not value or isinstance(value, datetime):
-        return value
-    return parse_datetime(str(value).replace("Z", "+00:00"))
+        return value or None
+    try:
+        return parse_datetime(str(value).replace("Z", "+00:00"))
+    except (ValueError, OverflowError):
+        return None
 
 
 def _error_texts(errors) -> list[str]:
@@ -347,44 +353,81 @@ def sync_all_accounts() -> None:
 
 def reconcile(*, stale_after: int) -> dict[str, int]:
     """Re-enqueues whatever a lost task or a dead worker left behind. Safe at any time: every
-    task it enqueues is idempotent."""
-    stale = timezone.now() - timedelta(seconds=stale_after)
-    counts = {"submit": 0, "fetch_legal": 0, "ack": 0, "webhook": 0, "pdf": 0}
+    task it enqueues is idempotent.
+
+    Submissions first, each at most once a `stale_after` window. Then housekeeping (legal XML,
+    PDFs, acknowledgements, webhooks that were not applied), in its own queue, each at most once
+    a `HOUSEKEEPING_RETRY_AFTER` window and at most `HOUSEKEEPING_BATCH` of each kind per run,
+    the oldest first: a backlog of thousands drains over a few runs and never floods the
+    workers. A notice whose processing keeps failing is given up after `MAX_WEBHOOK_ATTEMPTS`
+    runs."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=stale_after)
+    window = now - timedelta(seconds=settings.HOUSEKEEPING_RETRY_AFTER)
+    batch = settings.HOUSEKEEPING_BATCH
+    counts = {"submit": 0, "fetch_legal": 0, "ack": 0, "webhook": 0, "pdf": 0, "abandoned": 0}
     # A submission whose heartbeat stopped (its worker died), and a queued invoice whose task
     # has not run for a while (lost with a worker, or held by a broker that will not hand it
     # on). Each is re-enqueued at most once per window: its `updated_at` is moved on.
     stuck = list((Invoice.objects.filter(state=S.SUBMITTING, submit_started_at__lt=stale)
                   | Invoice.objects.filter(state=S.QUEUED, updated_at__lt=stale))
                  .values_list("pk", flat=True))
-    Invoice.objects.filter(pk__in=stuck).update(updated_at=timezone.now())
+    Invoice.objects.filter(pk__in=stuck).update(updated_at=now)
     for pk in stuck:
         enqueue.again(enqueue.SUBMIT, pk)
         counts["submit"] += 1
+
+    def due(field: str, first_after) -> Q:
+        """Never asked and older than `first_after`, or last asked before the window."""
+        return Q(**{f"{field}__isnull": True, **first_after}) | Q(**{f"{field}__lt": window})
+
     current_doc = LegalDocument.objects.filter(invoice=OuterRef("pk"),
                                                submission_round=OuterRef("submission_round"))
-    missing = Invoice.objects.filter(state__in=states.DEPOSITED_STATES).exclude(Exists(current_doc))
-    for pk in missing.values_list("pk", flat=True):
-        enqueue.again(enqueue.FETCH_LEGAL, pk)
-        counts["fetch_legal"] += 1
-    unacked = Invoice.objects.filter(Exists(current_doc.filter(acknowledged_at__isnull=True,
-                                                               fetched_at__lt=stale)))
-    for pk in unacked.values_list("pk", flat=True):
-        enqueue.again(enqueue.ACKNOWLEDGE, pk)
-        counts["ack"] += 1
+    missing = Invoice.objects.filter(state__in=states.DEPOSITED_STATES).exclude(
+        Exists(current_doc)).filter(due("legal_attempted_at", {"state_updated_at__lt": stale}))
+    counts["fetch_legal"] = _again(enqueue.FETCH_LEGAL, missing, "legal_attempted_at",
+                                   batch=batch, now=now)
+    unacked = LegalDocument.objects.filter(
+        acknowledged_at__isnull=True, submission_round=F("invoice__submission_round")).filter(
+        due("ack_attempted_at", {"fetched_at__lt": stale}))
+    counts["ack"] = _again(enqueue.ACKNOWLEDGE, unacked, "ack_attempted_at", batch=batch,
+                           now=now, arg="invoice_id")
     # A PDF not made in time by B2Brouter (its task gave up) is asked for again, once an hour.
     current_pdf = InvoicePdf.objects.filter(invoice=OuterRef("pk"),
                                             submission_round=OuterRef("submission_round"))
     pdf_missing = Invoice.objects.filter(state__in=states.DEPOSITED_STATES).exclude(
         Exists(current_pdf)).filter(
         Q(pdf_attempted_at__isnull=True, state_updated_at__lt=stale)
-        | Q(pdf_attempted_at__lt=timezone.now() - PDF_RETRY_AFTER))
-    for pk in pdf_missing.values_list("pk", flat=True):
-        enqueue.again(enqueue.FETCH_PDF, pk)
-        counts["pdf"] += 1
+        | Q(pdf_attempted_at__lt=min(now - PDF_RETRY_AFTER, window)))
+    counts["pdf"] = _again(enqueue.FETCH_PDF, pdf_missing, "pdf_attempted_at", batch=batch,
+                           now=now)
     pending = WebhookEvent.objects.filter(processed_at__isnull=True, received_at__lt=stale)
-    for pk in pending.values_list("pk", flat=True):
-        enqueue.again(enqueue.WEBHOOK_PROCESS, pk)
-        counts["webhook"] += 1
+    counts["abandoned"] = pending.filter(attempts__gte=MAX_WEBHOOK_ATTEMPTS).update(
+        processed_at=now, outcome="abandoned")
+    if counts["abandoned"]:
+        logger.error("%s B2Brouter notices given up after %s failed runs (outcome 'abandoned')",
+                     counts["abandoned"], MAX_WEBHOOK_ATTEMPTS)
+    counts["webhook"] = _again(enqueue.WEBHOOK_PROCESS, pending.filter(
+        Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=window)), "enqueued_at", batch=batch,
+        now=now)
     if any(counts.values()):
         logger.warning("reconcile re-enqueued %s", counts)
     return counts
+
+
+# A notice whose processing failed this many times (a bug, a field no code can read) is
+# recorded as abandoned instead of being run again for ever.
+MAX_WEBHOOK_ATTEMPTS = 5
+
+
+def _again(name: str, queryset, field: str, *, batch: int, now, arg: str = "pk") -> int:
+    """Enqueues `name` (in the housekeeping queue) for at most `batch` rows of `queryset`, the
+    least recently asked first, and marks each as asked now (`field`): once per window."""
+    rows = list(queryset.order_by(F(field).asc(nulls_first=True), "pk")
+                .values_list("pk", arg)[:batch])
+    if not rows:
+        return 0
+    queryset.model.objects.filter(pk__in=[pk for pk, _arg in rows]).update(**{field: now})
+    for _pk, value in rows:
+        enqueue.again(name, value, housekeeping=True)
+    return len(rows)

@@ -2,9 +2,11 @@
 machine. The receiving side does as little as it can, so that it answers fast."""
 
 import hashlib
+import logging
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
@@ -20,6 +22,8 @@ from b2brouter.webhooks import (
 from invoicing.models import InvoiceEvent, WebhookEvent
 from invoicing.services import enqueue
 from invoicing.services.remote import invoice_apply_remote, invoice_read_remote
+
+logger = logging.getLogger(__name__)
 
 
 class WebhookRejected(Exception):
@@ -69,11 +73,21 @@ def webhook_process(*, event_pk: int) -> str:
 
     A refusal or an error notified without `notes` is read from B2Brouter first (outside any
     transaction), so that its documented `refuse_reason` reaches the invoice and its worklist.
+    A notice that cannot be read (stored before a check refused such bodies) is recorded as
+    `unreadable`, once. Each run is counted: the reconciler gives up a notice that keeps failing
+    (`remote.MAX_WEBHOOK_ATTEMPTS`) instead of running it for ever.
     """
+    if not WebhookEvent.objects.filter(pk=event_pk, processed_at__isnull=True).update(
+            attempts=F("attempts") + 1):
+        return WebhookEvent.objects.get(pk=event_pk).outcome
     event = WebhookEvent.objects.get(pk=event_pk)
-    if event.processed_at is not None:
-        return event.outcome
-    change = InvoiceStateChange.from_payload(WebhookPayload.from_dict(event.payload))
+    try:
+        change = InvoiceStateChange.from_payload(WebhookPayload.from_dict(event.payload))
+    except InvalidPayload:
+        logger.error("B2Brouter notice %s cannot be read: recorded as unreadable", event.pk)
+        WebhookEvent.objects.filter(pk=event_pk, processed_at__isnull=True).update(
+            outcome="unreadable", processed_at=timezone.now())
+        return "unreadable"
     remote, whole_seconds = change.as_invoice(), not change.state_updated_at
     trusted_url = False  # a notice's legal XML address is never kept (see remote._legal_url)
     if change.state in ("refused", "error") and not change.notes:

@@ -93,3 +93,52 @@ def test_the_status_sync_applies_changes_in_bulk_at_under_one_query_each(registe
     kept = dict(InvoiceStateTotal.objects.filter(account=registered_account)
                 .values_list("state", "count"))
     assert (kept.get(S.REGISTERED), kept.get(S.ACCEPTED), kept.get(S.SENT, 0)) == (30, 30, 0)
+
+
+def _deposited_without_files(account, count):
+    """`count` invoices deposited long ago, without their legal XML, PDF or acknowledgement (as
+    after an outage): rows only, nothing at B2Brouter."""
+    long_ago = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    invoices = [InvoiceFactory(account=account, number=f"HK-{index:05d}") for index in
+                range(count)]
+    Invoice.objects.filter(pk__in=[i.pk for i in invoices]).update(
+        state=S.SENT, remote_id=None, state_updated_at=long_ago)
+    return sorted(i.pk for i in invoices)
+
+
+def test_housekeeping_goes_in_batches_to_its_own_queue_once_a_window(registered_account,
+                                                                     enqueued, settings):
+    """A backlog (here 25 deposited invoices without their files; 90 000 in production) is
+    asked for in bounded batches, oldest first, each invoice once a window, in the queue that
+    submissions do not wait behind."""
+    settings.HOUSEKEEPING_BATCH = 10
+    pks = _deposited_without_files(registered_account, 25)
+    first = remote.reconcile(stale_after=60)
+    assert (first["fetch_legal"], first["pdf"]) == (10, 10)
+    second = remote.reconcile(stale_after=60)
+    assert (second["fetch_legal"], second["pdf"]) == (10, 10)
+    third = remote.reconcile(stale_after=60)
+    assert (third["fetch_legal"], third["pdf"]) == (5, 5)
+    assert remote.reconcile(stale_after=60)["fetch_legal"] == 0  # each asked once this window
+    legal = [call.args[0] for call in enqueued["invoicing.invoice_fetch_legal"].call_args_list]
+    assert sorted(legal) == pks and legal[:10] == pks[:10]  # every one once, the oldest first
+    housekeeping = settings.CELERY_HOUSEKEEPING_QUEUE
+    assert set(enqueued.queues["invoicing.invoice_fetch_legal"]) == {housekeeping}
+    assert set(enqueued.queues["invoicing.invoice_fetch_pdf"]) == {housekeeping}
+    # the window over, they are asked again
+    Invoice.objects.filter(pk__in=pks).update(
+        legal_attempted_at=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC))
+    assert remote.reconcile(stale_after=60)["fetch_legal"] == 10
+
+
+def test_the_fetches_and_acknowledgements_are_routed_to_the_housekeeping_queue(settings):
+    from config.celery import app
+
+    for name in ("invoicing.invoice_fetch_legal", "invoicing.invoice_fetch_pdf",
+                 "invoicing.invoice_acknowledge"):
+        assert app.amqp.router.route({}, name)["queue"].name == \
+            settings.CELERY_HOUSEKEEPING_QUEUE, name
+    for name in ("invoicing.invoice_submit", "invoicing.reconcile", "invoicing.sync_states",
+                 "invoicing.webhook_process", "core.fan_out"):
+        assert app.amqp.router.route({}, name)["queue"].name == \
+            settings.CELERY_TASK_DEFAULT_QUEUE, name

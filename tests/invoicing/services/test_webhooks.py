@@ -231,3 +231,89 @@ def test_polling_keeps_the_latest_change_of_each_invoice_in_any_order():
     ]
     latest = remote._latest_per_invoice(items)
     assert {k: v[1]["state"] for k, v in latest.items()} == {1: "accepted", 2: "sent"}
+
+
+def test_a_lone_surrogate_is_refused_not_a_500(client, settings, sent_invoice):
+    """JSON may escape half of a UTF-16 pair ("\\ud800"); no text column stores it: 400, like
+    a NUL, and nothing is stored (B2Brouter would otherwise retry a 500 for ever)."""
+    for where in ("notes", "state", "key", "raw"):
+        raw = json.dumps(payload(sent_invoice.remote_id, "sent", 150)).encode()
+        if where == "key":
+            raw = raw.replace(b'"notes"', b'"n\\udfffotes"')
+        elif where == "raw":  # the surrogate's own bytes, not escaped
+            raw = raw.replace(b'"notes": null', b'"notes": "a\xed\xa0\x80b"')
+        else:
+            raw = raw.replace(b'"notes": null', b'"notes": "a\\ud800b"') if where == "notes" \
+                else raw.replace(b'"state": "sent"', b'"state": "\\udc00"')
+        header = sign(settings.B2BROUTER_WEBHOOK_SECRET, raw, int(time.time()))
+        response = client.post(URL, raw, content_type="application/json",
+                               HTTP_X_B2BROUTER_SIGNATURE=header)
+        assert response.status_code == 400, (where, response.content)
+    assert not WebhookEvent.objects.exists()
+
+
+@pytest.mark.parametrize("moment", ["2026-13-45T99:99:99Z", "yesterday", "2026-02-30T10:00:00Z",
+                                    "", 12, ["2026"]])
+def test_an_impossible_date_is_applied_without_it_once(client, settings, sent_invoice, enqueued,
+                                                       process_now, moment,
+                                                       django_capture_on_commit_callbacks):
+    """A signed notice whose state_updated_at is no date: the state is applied at the notice's
+    own time (triggered_at), once; nothing is left to retry."""
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post(client, settings, payload(sent_invoice.remote_id, "registered", 151,
+                                                  state_updated_at=moment))
+    assert response.status_code == 200
+    event = WebhookEvent.objects.get(dedupe_key="151")
+    assert event.outcome == "applied" and event.processed_at is not None
+    sent_invoice.refresh_from_db()
+    assert sent_invoice.state == S.REGISTERED
+    assert remote.reconcile(stale_after=0)["webhook"] == 0
+
+
+def test_a_notice_that_cannot_be_applied_is_recorded_once_and_never_retried_for_ever(
+        client, settings, sent_invoice, enqueued, monkeypatch,
+        django_capture_on_commit_callbacks):
+    """Whatever makes the processing fail for good (here a bug), the notice is tried a bounded
+    number of times by the reconciler, then recorded as abandoned: no task runs every 10 s for
+    ever."""
+    import datetime
+
+    with django_capture_on_commit_callbacks(execute=False):
+        assert post(client, settings, payload(sent_invoice.remote_id, "registered", 152)
+                    ).status_code == 200
+    event = WebhookEvent.objects.get(dedupe_key="152")
+
+    def broken(**kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(webhooks, "invoice_apply_remote", broken)
+    runs = []
+
+    def run(pk):
+        runs.append(pk)
+        try:
+            webhooks.webhook_process(event_pk=pk)
+        except RuntimeError:
+            pass  # the worker logs it; the event stays pending
+
+    enqueued.inline("invoicing.webhook_process", run)
+    for _ in range(30):
+        WebhookEvent.objects.filter(pk=event.pk).update(
+            received_at=event.received_at - datetime.timedelta(hours=1))
+        WebhookEvent.objects.filter(pk=event.pk, enqueued_at__isnull=False).update(
+            enqueued_at=datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC))
+        remote.reconcile(stale_after=60)
+    event.refresh_from_db()
+    assert 1 <= len(runs) <= remote.MAX_WEBHOOK_ATTEMPTS
+    assert event.outcome == "abandoned" and event.processed_at is not None
+
+
+def test_the_same_notice_is_not_enqueued_again_while_its_window_runs(
+        client, settings, sent_invoice, enqueued, django_capture_on_commit_callbacks):
+    import datetime
+
+    with django_capture_on_commit_callbacks(execute=False):
+        post(client, settings, payload(sent_invoice.remote_id, "registered", 153))
+    WebhookEvent.objects.update(received_at=datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC))
+    assert remote.reconcile(stale_after=60)["webhook"] == 1
+    assert remote.reconcile(stale_after=60)["webhook"] == 0  # still in the queue: once a window
