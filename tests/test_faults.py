@@ -180,7 +180,6 @@ def test_a_send_settles_within_a_minute_behind_a_housekeeping_flood(tmp_path, se
     the flood is still waiting; faults included, it is sent once."""
     from core.enqueue import enqueue_many
     from invoicing.services.accounts import account_register
-    from tests.conftest import wait_for
     from tests.factories import AccountFactory
 
     flood = 20_000 if os.environ.get("REDIS_URL") else 4_000
