@@ -22,20 +22,13 @@ from stdnum import iban as stdnum_iban
 from core.text import xml_text
 from directory.models import Buyer, Service
 from invoicing import checks, vat
+from invoicing.attachments import (
+    ATTACHMENT_COUNT_MAX,
+    attachment_problems,
+)
 from invoicing.lines import Line
 from invoicing.models import Invoice, InvoiceLine, InvoiceState
 from invoicing.services.drafts import DraftData
-
-# Chorus Pro's limits on attachments (communauté Chorus Pro, "pièces jointes : règles à
-# respecter", as OCA l10n_fr_chorus_account encodes them), narrowed to the types EN 16931 lets
-# the legal XML embed (BR-CL-24): each supporting document travels inside it.
-ATTACHMENT_NAME_MAX = 50
-ATTACHMENT_SIZE_MAX = 10 * 1024 * 1024
-INVOICE_FILES_TOTAL_MAX = 120 * 1024 * 1024
-ATTACHMENT_COUNT_MAX = 20  # our own bound: Chorus Pro publishes none below its 120 MB
-ATTACHMENT_EXTENSIONS = frozenset({".pdf", ".png", ".jpg", ".jpeg", ".csv", ".xlsx", ".ods"})
-_BAD_NAME_CHARACTERS = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]")
-
 
 # Amounts are stored with 14 digits, 2 of them decimals (`Invoice.total`, `InvoiceLine.line_total`).
 AMOUNT_LIMIT = Decimal(10) ** 12
@@ -53,16 +46,30 @@ def _as_typed(text: str) -> str:
     return text
 
 
+# No amount, quantity, price or rate of an invoice comes near these; a number beyond them
+# ("1e999999") is a typing error, refused before any comparison or query sees it.
+NUMBER_DIGITS_MAX = 15  # before the decimal point
+NUMBER_DECIMALS_MAX = 12
+
+
 class FiniteDecimalField(forms.DecimalField):
     """Django's DecimalField lets "sNaN" through to_python, and comparing it raises; refuse every
-    non-finite value where it is read."""
+    non-finite value where it is read, and every number too large or too fine for an invoice
+    (the database cannot compare "1e999999")."""
 
     def to_python(self, value):
         if isinstance(value, str) and self.localize:
             value = _as_typed(value)
         value = super().to_python(value)
-        if value is not None and not value.is_finite():
+        if value is None:
+            return value
+        if not value.is_finite():
             raise ValidationError(self.error_messages["invalid"], code="invalid")
+        # Read from the number's digits and exponent: arithmetic on 1e999999999 overflows.
+        if value and value.adjusted() >= NUMBER_DIGITS_MAX:
+            raise ValidationError(_("Nombre trop grand."), code="too_large")
+        if value.as_tuple().exponent < -NUMBER_DECIMALS_MAX:
+            raise ValidationError(_("Trop de décimales."), code="too_fine")
         return value
 
 
@@ -406,29 +413,6 @@ class AttachmentForm(forms.Form):
             elif any(a.use_as_pdf_view for a in self.existing):
                 self.add_error("use_as_pdf_view", _("Le PDF de la facture est déjà joint."))
         return cleaned
-
-
-def attachment_problems(name: str, size: int, already_attached: int = 0) -> list[str]:
-    problems = []
-    if len(name) > ATTACHMENT_NAME_MAX:
-        problems.append(_("Nom de fichier trop long : %(length)d caractères, 50 au plus "
-                          "(extension comprise).") % {"length": len(name)})
-    if _BAD_NAME_CHARACTERS.search(name) or name.startswith((".", " ")) or name != name.strip():
-        problems.append(_("Le nom du fichier ne peut pas contenir / \\ : * ? \" < > | ni commencer "
-                          "ou finir par une espace ou un point."))
-    extension = PurePath(name).suffix.lower()
-    if not extension:
-        problems.append(_("Le nom du fichier doit avoir une extension (.pdf, .png…)."))
-    elif extension not in ATTACHMENT_EXTENSIONS:
-        problems.append(_("Chorus Pro ne reçoit pas les fichiers %(extension)s dans une facture : "
-                          "PDF, PNG, JPEG, CSV, XLSX ou ODS.") % {"extension": extension})
-    if size <= 0:
-        problems.append(_("Le fichier est vide."))
-    elif size > ATTACHMENT_SIZE_MAX:
-        problems.append(_("Fichier trop lourd : 10 Mo au plus."))
-    elif already_attached + size > INVOICE_FILES_TOTAL_MAX:
-        problems.append(_("La facture et ses pièces jointes dépasseraient 120 Mo."))
-    return problems
 
 
 class RoutingFixForm(forms.Form):

@@ -10,6 +10,7 @@ Everything here writes, all or nothing, in one transaction; nothing here talks t
 import datetime
 import logging
 from dataclasses import dataclass, replace
+from pathlib import PurePath
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -19,6 +20,7 @@ from django.utils.translation import gettext_lazy
 
 from core.models import Account
 from invoicing import states, totals
+from invoicing.attachments import ATTACHMENT_TYPES
 from invoicing.lines import Line, lines_of
 from invoicing.models import Invoice, InvoiceAttachment, InvoiceEvent, InvoiceLine
 from invoicing.models import InvoiceState as S
@@ -290,17 +292,26 @@ def invoice_fix_routing(*, invoice_id: int, service, po_number: str, contract_re
 
 def attachment_add(*, invoice: Invoice, upload, user=None,
                    use_as_pdf_view: bool = False) -> InvoiceAttachment:
-    """Joins a file (already checked against Chorus Pro's limits by the form) to a draft."""
+    """Joins a file (already checked against Chorus Pro's limits by the form) to a draft. Its
+    type is its extension's (the browser's Content-Type is not trusted). All or nothing: if
+    anything fails once the file is written, the file is removed too."""
     if not invoice.is_editable:
         raise InvoiceActionError(_("La facture a été envoyée : ses pièces jointes ne changent plus."))
-    with transaction.atomic():
-        attachment = InvoiceAttachment(invoice=invoice, original_name=upload.name, size=upload.size,
-                                       content_type=getattr(upload, "content_type", "") or "",
-                                       use_as_pdf_view=use_as_pdf_view)
-        attachment.file.save(upload.name, upload, save=False)
-        attachment.save()
-        events.user_note_event(invoice=invoice, actor=user,
-                               message=f"Pièce jointe ajoutée : {upload.name}")
+    attachment = InvoiceAttachment(
+        invoice=invoice, original_name=upload.name, size=upload.size,
+        content_type=ATTACHMENT_TYPES.get(PurePath(upload.name).suffix.lower(),
+                                          "application/octet-stream"),
+        use_as_pdf_view=use_as_pdf_view)
+    try:
+        with transaction.atomic():
+            attachment.file.save(upload.name, upload, save=False)
+            attachment.save()
+            events.user_note_event(invoice=invoice, actor=user,
+                                   message=f"Pièce jointe ajoutée : {upload.name}")
+    except BaseException:
+        if attachment.file.name:
+            attachment.file.delete(save=False)
+        raise
     return attachment
 
 

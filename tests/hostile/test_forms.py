@@ -225,6 +225,23 @@ def test_list_filters_answer_whatever_is_asked(staff_client, draft, params):
     assert table.status_code == 200
 
 
+@pytest.mark.parametrize("value", ["1e999999", "-1e999999", "1e-999999", "1E+16",
+                                   "99999999999999999999", "0.0000000000001"])
+@pytest.mark.parametrize("page", ["invoicing:list", "invoicing:export_csv",
+                                  "invoicing:export_xlsx"])
+def test_an_amount_no_database_can_compare_is_a_field_error(staff_client, draft, value, page):
+    """"1e999999" is a finite Decimal that PostgreSQL cannot compare: a field error beside the
+    amount, the list (or the export) of nothing, never a 500 or a cut connection."""
+    response = staff_client.get(reverse(page), {"amount_min": value, "amount_max": value})
+    assert response.status_code == 200
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    if page == "invoicing:list":
+        errors = response.context["form"].errors
+        assert "amount_min" in errors and "amount_max" in errors
+    else:
+        assert body  # a file, if empty of rows
+
+
 def test_list_filter_dates_out_of_order_are_a_field_error(staff_client, draft):
     response = staff_client.get(reverse("invoicing:list"),
                                 {"date_from": "2025-07-01", "date_to": "2025-06-01"})
@@ -309,6 +326,47 @@ def test_bad_attachments_are_refused_with_a_message(staff_client, draft, name, c
     # The reason sits beside the file field, on the draft's own page.
     field = html[html.index('<section id="attachments"'):]
     assert 'class="field has-error' in field and "errorlist" in field
+
+
+def _files_on_disk(settings) -> set:
+    from pathlib import Path
+
+    root = Path(settings.MEDIA_ROOT) / "attachments"
+    return {p for p in root.rglob("*") if p.is_file()} if root.exists() else set()
+
+
+@pytest.mark.parametrize("content_type", ["application/" + "x" * 150, "text/html",
+                                          "application/pdf; charset=" + "é" * 90])
+def test_a_part_content_type_is_never_trusted_nor_a_500(staff_client, draft, settings,
+                                                        content_type):
+    """The browser's Content-Type of a part (150 characters, or a type that would render as a
+    page) is not what is kept: the type comes from the file's extension."""
+    before = _files_on_disk(settings)
+    response = staff_client.post(reverse("invoicing:attachment_add", args=[draft.pk]), {
+        "file": SimpleUploadedFile("piece.pdf", b"%PDF-1.4 x", content_type=content_type)})
+    assert response.status_code == 302
+    attachment = InvoiceAttachment.objects.get()
+    assert attachment.content_type == "application/pdf"
+    download = staff_client.get(reverse("invoicing:attachment", args=[draft.pk, attachment.pk]))
+    assert download["Content-Type"] == "application/pdf"
+    assert len(_files_on_disk(settings) - before) == 1
+
+
+def test_a_failed_upload_leaves_no_file_behind(staff_client, draft, settings, monkeypatch):
+    """Whatever fails once the file is written (here the history row), neither the row nor the
+    file is left: the page says so, nothing half-done."""
+    from invoicing.services import events
+
+    def broken(**kwargs):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(events, "user_note_event", broken)
+    before = _files_on_disk(settings)
+    staff_client.raise_request_exception = False
+    staff_client.post(reverse("invoicing:attachment_add", args=[draft.pk]), {
+        "file": SimpleUploadedFile("piece.pdf", b"%PDF-1.4 x")})
+    assert not InvoiceAttachment.objects.exists()
+    assert _files_on_disk(settings) == before, "a file without its row"
 
 
 # --- Directory: SIRET lookup and buyer creation --------------------------------------------------
