@@ -25,7 +25,7 @@ from invoicing.lines import Line, lines_of
 from invoicing.models import Invoice, InvoiceAttachment, InvoiceEvent, InvoiceLine
 from invoicing.models import InvoiceState as S
 from invoicing.services import events
-from invoicing.services.errors import InvoiceActionError
+from invoicing.services.errors import InvoiceActionError, locked_invoice
 
 # The notes French invoices must carry (Code de commerce L441-10 / D441-5; for public buyers the
 # Code de la commande publique R2192-31 and D2192-35). The #PMD# / #PMT# / #AAB# subject codes are
@@ -216,7 +216,7 @@ def draft_update(*, invoice_id: int, data: DraftData, lines: list[Line], user=No
     if _is_empty(data, lines):
         raise ValidationError({"__all__": [EMPTY_DRAFT]})
     with transaction.atomic():
-        invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
+        invoice = locked_invoice(Invoice.objects.select_for_update(), invoice_id)
         if not invoice.is_editable:
             raise InvoiceActionError(_("La facture %(number)s a été envoyée : elle ne se modifie "
                                        "plus.") % {"number": invoice.number})
@@ -248,7 +248,7 @@ def draft_discard(*, invoice_id: int, user=None) -> str:
     history; returns how it was named. Raises InvoiceActionError for anything issued: an issued
     invoice is cancelled by a credit note, never deleted."""
     with transaction.atomic():
-        invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
+        invoice = locked_invoice(Invoice.objects.select_for_update(), invoice_id)
         if invoice.state != S.DRAFT or invoice.number:
             raise InvoiceActionError(_("La facture %(number)s est émise : elle ne se supprime pas "
                                        "(faites un avoir).") % {"number": invoice.number})
@@ -295,8 +295,6 @@ def attachment_add(*, invoice: Invoice, upload, user=None,
     """Joins a file (already checked against Chorus Pro's limits by the form) to a draft. Its
     type is its extension's (the browser's Content-Type is not trusted). All or nothing: if
     anything fails once the file is written, the file is removed too."""
-    if not invoice.is_editable:
-        raise InvoiceActionError(_("La facture a été envoyée : ses pièces jointes ne changent plus."))
     attachment = InvoiceAttachment(
         invoice=invoice, original_name=upload.name, size=upload.size,
         content_type=ATTACHMENT_TYPES.get(PurePath(upload.name).suffix.lower(),
@@ -304,6 +302,10 @@ def attachment_add(*, invoice: Invoice, upload, user=None,
         use_as_pdf_view=use_as_pdf_view)
     try:
         with transaction.atomic():
+            # Locked, and read again: sent or deleted since the page was shown, it takes nothing.
+            if not locked_invoice(Invoice.objects.select_for_update(), invoice.pk).is_editable:
+                raise InvoiceActionError(_("La facture a été envoyée : ses pièces jointes ne "
+                                           "changent plus."))
             attachment.file.save(upload.name, upload, save=False)
             attachment.save()
             events.user_note_event(invoice=invoice, actor=user,
@@ -316,12 +318,14 @@ def attachment_add(*, invoice: Invoice, upload, user=None,
 
 
 def attachment_remove(*, attachment: InvoiceAttachment, user=None) -> None:
-    invoice = attachment.invoice
-    if not invoice.is_editable:
-        raise InvoiceActionError(_("La facture a été envoyée : ses pièces jointes ne changent plus."))
+    """Removes a document from a draft (and its file, once that is committed)."""
     name = attachment.original_name
     with transaction.atomic():
+        invoice = locked_invoice(Invoice.objects.select_for_update(), attachment.invoice_id)
+        if not invoice.is_editable:
+            raise InvoiceActionError(_("La facture a été envoyée : ses pièces jointes ne "
+                                       "changent plus."))
         attachment.delete()
         events.user_note_event(invoice=invoice, actor=user,
                                message=f"Pièce jointe retirée : {name}")
-    attachment.file.delete(save=False)
+        transaction.on_commit(lambda: attachment.file.delete(save=False))

@@ -7,6 +7,25 @@ class InvoiceActionError(Exception):
     """The invoice's state does not allow the action asked for."""
 
 
+class InvoiceGone(InvoiceActionError):
+    """The draft was deleted meanwhile (by a colleague, or in another tab)."""
+
+    def __init__(self):
+        from django.utils.translation import gettext as _
+
+        super().__init__(_("Ce brouillon n'existe plus : il a été supprimé entre-temps. Rien n'a "
+                           "été enregistré ni envoyé."))
+
+
+def locked_invoice(queryset, invoice_id: int):
+    """The invoice row, locked (`queryset` is a select_for_update); InvoiceGone when a
+    colleague deleted the draft between the page and this."""
+    invoice = queryset.filter(pk=invoice_id).first()
+    if invoice is None:
+        raise InvoiceGone
+    return invoice
+
+
 class InvoiceCheckFailed(InvoiceActionError):
     """The pre-send checks refuse the invoice: `problems` maps each field to its messages (the
     form's field names, `lines-<i>-<field>`, `__all__`), the same messages wherever it is sent

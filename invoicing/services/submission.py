@@ -25,7 +25,7 @@ from invoicing import checks, states
 from invoicing.models import Invoice, InvoiceAttachment, InvoiceEvent
 from invoicing.models import InvoiceState as S
 from invoicing.services import crediting, enqueue, events, numbering
-from invoicing.services.errors import InvoiceActionError, InvoiceCheckFailed
+from invoicing.services.errors import InvoiceActionError, InvoiceCheckFailed, locked_invoice
 from invoicing.services.logs import invoice_log_context, log
 from invoicing.services.remote import apply_remote_locked
 
@@ -45,8 +45,8 @@ def invoice_request_send(*, invoice_id: int, user=None) -> Invoice:
     Raises InvoiceActionError when the state does not allow sending.
     """
     with transaction.atomic():
-        invoice = (Invoice.objects.select_for_update(of=("self",))
-                   .select_related("buyer", "service").get(pk=invoice_id))
+        invoice = locked_invoice(Invoice.objects.select_for_update(of=("self",))
+                                 .select_related("buyer", "service"), invoice_id)
         resend = states.can_resend(invoice.state, invoice.chorus_status,
                                    invoice.chorus_status_reason)
         if invoice.state in (S.QUEUED, S.SUBMITTING) or (

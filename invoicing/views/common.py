@@ -1,8 +1,9 @@
 """What the invoice views share: the roles that edit, the invoice of the request (another
 account's is a 404), the account a new invoice is for, and a safe `next`."""
 
-from django.http import Http404, HttpRequest
-from django.shortcuts import get_object_or_404
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 
@@ -11,6 +12,7 @@ from core.roles import ADMINS, STAFF, has_role
 from core.selectors import accounts_for
 from invoicing import selectors
 from invoicing.models import Invoice
+from invoicing.services.errors import InvoiceActionError, InvoiceGone
 
 EDITORS = (STAFF, ADMINS)
 
@@ -45,3 +47,12 @@ def safe_next(request: HttpRequest, default: str) -> str:
             target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
         return target
     return default
+
+
+def action_refused(request: HttpRequest, exc: InvoiceActionError, invoice_pk: int) -> HttpResponse:
+    """The user is told why the action did not happen (a colleague sent or deleted the draft
+    meanwhile...), on the invoice's page, or on the list when the draft is no more."""
+    messages.error(request, str(exc))
+    if isinstance(exc, InvoiceGone):
+        return redirect("invoicing:list")
+    return redirect("invoicing:detail", pk=invoice_pk)

@@ -28,7 +28,7 @@ from invoicing.forms import (
 from invoicing.models import Invoice
 from invoicing.services import drafts, numbering, submission
 from invoicing.services.errors import InvoiceActionError
-from invoicing.views.common import EDITORS, account_for, invoice_or_404
+from invoicing.views.common import EDITORS, account_for, action_refused, invoice_or_404
 from invoicing.views.invoices import send_one
 
 
@@ -108,8 +108,11 @@ def _invoice_form(request: HttpRequest, *, account: Account, invoice: Invoice | 
                     return render(request, "invoicing/invoice_form.html", _form_context(
                         request, account=account, form=form, formset=formset,
                         general_problems=general, checked=True), status=422)
-            saved = _save_draft(request, account=account, form=form, formset=formset,
-                                invoice=invoice)
+            try:
+                saved = _save_draft(request, account=account, form=form, formset=formset,
+                                    invoice=invoice)
+            except InvoiceActionError as exc:  # sent or deleted meanwhile: nothing was saved
+                return action_refused(request, exc, invoice.pk)
             if saved is not None:
                 if action == "send":
                     return send_one(request, saved)
@@ -169,8 +172,7 @@ def draft_discard(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         name = drafts.draft_discard(invoice_id=invoice.pk, user=request.user)
     except InvoiceActionError as exc:
-        messages.error(request, str(exc))
-        return redirect("invoicing:detail", pk=invoice.pk)
+        return action_refused(request, exc, invoice.pk)
     messages.success(request, _("%(name)s supprimé.") % {"name": name.capitalize()})
     return redirect("invoicing:list")
 
@@ -191,8 +193,7 @@ def attachment_add(request: HttpRequest, pk: int) -> HttpResponse:
         drafts.attachment_add(invoice=invoice, upload=form.cleaned_data["file"], user=request.user,
                               use_as_pdf_view=form.cleaned_data["use_as_pdf_view"])
     except InvoiceActionError as exc:
-        messages.error(request, str(exc))
-        return redirect("invoicing:detail", pk=invoice.pk)
+        return action_refused(request, exc, invoice.pk)
     messages.success(request, _("Pièce jointe ajoutée : %(name)s.")
                      % {"name": form.cleaned_data["file"].name})
     return redirect(reverse("invoicing:edit", args=[invoice.pk]) + "#attachments")
@@ -206,8 +207,7 @@ def attachment_delete(request: HttpRequest, pk: int, attachment_pk: int) -> Http
     try:
         drafts.attachment_remove(attachment=attachment, user=request.user)
     except InvoiceActionError as exc:
-        messages.error(request, str(exc))
-        return redirect("invoicing:detail", pk=invoice.pk)
+        return action_refused(request, exc, invoice.pk)
     messages.success(request, _("Pièce jointe retirée : %(name)s.") % {"name": attachment.original_name})
     return redirect(reverse("invoicing:edit", args=[invoice.pk]) + "#attachments")
 

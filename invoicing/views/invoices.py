@@ -36,7 +36,7 @@ from invoicing.models import Invoice, InvoiceAttachment
 from invoicing.models import InvoiceState as S
 from invoicing.services import crediting, dashboard, drafts, submission
 from invoicing.services.errors import InvoiceActionError, InvoiceCheckFailed
-from invoicing.views.common import EDITORS, can_edit, invoice_or_404, safe_next
+from invoicing.views.common import EDITORS, action_refused, can_edit, invoice_or_404, safe_next
 
 PAGE_SIZE = 50
 # States the page follows closely (on its way to Chorus Pro), then more calmly once deposited.
@@ -155,7 +155,7 @@ def send_one(request: HttpRequest, invoice: Invoice) -> HttpResponse:
             return redirect("invoicing:fix", pk=invoice.pk)
         return redirect(reverse("invoicing:edit", args=[invoice.pk]) + "?check=1")
     except InvoiceActionError as exc:
-        messages.error(request, str(exc))
+        return action_refused(request, exc, invoice.pk)
     else:
         if invoice.kind == Invoice.Kind.CREDIT_NOTE:
             done = _("Avoir %(number)s émis et mis en file d'envoi vers Chorus Pro.")
