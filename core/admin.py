@@ -1,4 +1,4 @@
-"""The admin's shared pieces: accounts, pages scoped to the accounts an admin works for, and the
+"""The admin's shared pieces: pages scoped to the accounts an admin works for, and the
 pages only a superuser opens.
 
 An admin who is not a superuser sees and changes only what belongs to the accounts they work
@@ -12,7 +12,6 @@ from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
 from django.utils.translation import gettext_lazy as _
 
-from core.models import Account
 from core.selectors import accounts_for
 
 
@@ -68,29 +67,6 @@ class SuperuserOnlyAdmin:
 
     def has_delete_permission(self, request, obj=None):
         return self._superuser(request) and super().has_delete_permission(request, obj)
-
-
-@admin.register(Account)
-class AccountAdmin(AccountScopedAdmin):
-    """An admin sees the accounts they work for; who works for an account is a superuser's to
-    say, as is making an account."""
-
-    account_path = "pk"
-    list_display = ["name", "siret", "vat_number", "remote_id", "environment"]
-    readonly_fields = ["remote_id", "created_at", "updated_at"]
-    filter_horizontal = ["users"]
-
-    def get_readonly_fields(self, request, obj=None):
-        fields = list(super().get_readonly_fields(request, obj))
-        if not request.user.is_superuser:
-            fields.append("users")
-        return fields
-
-    def has_add_permission(self, request):
-        return request.user.is_superuser and super().has_add_permission(request)
-
-    def has_delete_permission(self, request, obj=None):
-        return request.user.is_superuser and super().has_delete_permission(request, obj)
 
 
 class ScopedUserAdmin(UserAdmin):

@@ -1,7 +1,9 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
+import b2brouter
 from core.admin import AccountScopedAdmin
+from core.models import Account
 from core.templatetags.amounts import money
 from invoicing.models import (
     Invoice,
@@ -11,7 +13,7 @@ from invoicing.models import (
     LegalDocument,
     chorus_status_label,
 )
-from invoicing.services import drafts
+from invoicing.services import accounts, drafts
 
 
 class InvoiceLineInline(admin.TabularInline):
@@ -43,6 +45,47 @@ class InvoiceEventInline(admin.TabularInline):
 
     def has_add_permission(self, request, obj=None):
         return False
+
+
+@admin.register(Account)
+class AccountAdmin(AccountScopedAdmin):
+    """The supplier's accounts. An admin sees the accounts they work for; who works for an
+    account is a superuser's to say, as is making an account. An account sends nothing until it
+    is registered at B2Brouter (the action below, or `manage.py b2brouter_account`)."""
+
+    account_path = "pk"
+    list_display = ["name", "siret", "vat_number", "remote_id", "environment"]
+    readonly_fields = ["remote_id", "created_at", "updated_at"]
+    filter_horizontal = ["users"]
+    actions = ["register_at_b2brouter"]
+
+    @admin.action(description=_("Enregistrer chez B2Brouter"))
+    def register_at_b2brouter(self, request, queryset):
+        # Admin actions run outside any transaction: B2Brouter may be called here.
+        for account in queryset:
+            try:
+                accounts.account_register(account=account)
+            except b2brouter.B2BrouterError as exc:
+                self.message_user(request, _("%(account)s : B2Brouter refuse ou ne répond pas "
+                                             "(%(error)s). Réessayez plus tard.")
+                                  % {"account": account, "error": exc}, messages.ERROR)
+                continue
+            self.message_user(request, _("%(account)s : enregistré chez B2Brouter (compte "
+                                         "%(id)s).") % {"account": account,
+                                                        "id": account.remote_id},
+                              messages.SUCCESS)
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            fields.append("users")
+        return fields
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser and super().has_add_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser and super().has_delete_permission(request, obj)
 
 
 @admin.register(Invoice)

@@ -35,6 +35,11 @@ class AccountFactory(factory.django.DjangoModelFactory):
     email = "john.doe@example.com"
     iban = "FR7630006000011234567890189"
 
+    class Params:
+        # Known to B2Brouter (an id of its own): invoices may be issued from it. Not a real
+        # account of the sandbox: tests that call B2Brouter use `registered_account`.
+        registered = factory.Trait(remote_id=factory.Sequence(lambda n: 7_000_000 + n))
+
 
 class BuyerFactory(factory.django.DjangoModelFactory):
     class Meta:

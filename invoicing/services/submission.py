@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import BooleanField, F
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 import b2brouter
 from b2brouter import payloads
@@ -46,7 +47,7 @@ def invoice_request_send(*, invoice_id: int, user=None) -> Invoice:
     """
     with transaction.atomic():
         invoice = locked_invoice(Invoice.objects.select_for_update(of=("self",))
-                                 .select_related("buyer", "service"), invoice_id)
+                                 .select_related("account", "buyer", "service"), invoice_id)
         resend = states.can_resend(invoice.state, invoice.chorus_status,
                                    invoice.chorus_status_reason)
         if invoice.state in (S.QUEUED, S.SUBMITTING) or (
@@ -86,11 +87,20 @@ def invoice_send_problems(invoice: Invoice, lines=None) -> dict[str, list[str]]:
     sequence's order asks for (a draft)."""
     lines = list(invoice.lines.all()) if lines is None else lines
     problems = checks.invoice_problems(invoice, lines)
+    if invoice.account.remote_id is None:
+        _merge(problems, {"__all__": [account_not_registered(invoice.account)]})
     if invoice.kind == Invoice.Kind.CREDIT_NOTE and invoice.credited_invoice_id:
         _merge(problems, crediting.credit_problems(invoice, lines))
     if not invoice.number and "issue_date" not in problems:
         _merge(problems, numbering.date_problems(invoice))
     return problems
+
+
+def account_not_registered(account) -> str:
+    return _("Le compte « %(account)s » n'est pas encore enregistré chez B2Brouter : aucune "
+             "facture ne peut en partir. Un administrateur l'enregistre (Administration → "
+             "Comptes → action « Enregistrer chez B2Brouter »), puis envoyez-la.") % {
+        "account": account.name}
 
 
 def _merge(problems: dict, more: dict) -> None:
@@ -222,6 +232,10 @@ def _submit(invoice: Invoice) -> Invoice:
     twice."""
     client = b2brouter_client()
     account_id = invoice.account_remote_id  # read with the claim (`_CLAIMABLE`)
+    if account_id is None and not invoice.remote_id:
+        # Queued before the pre-send check refused it: failed, with the way out, not retried.
+        _submission_impossible(invoice, account_not_registered(invoice.account))
+        return invoice
     attachments = list(invoice.attachments.all()) if invoice.has_attachments else []
     body, resending = None, False
     try:
@@ -562,6 +576,18 @@ def _submission_interrupted(invoice: Invoice, exc: Exception, body) -> None:
                                   request_body=body if (exc.method or "POST") == "POST" else None,
                                   message=f"{type(exc).__name__}: {exc}")
     log(logging.WARNING, invoice, "submission interrupted (%s), will retry", type(exc).__name__)
+
+
+def _submission_impossible(invoice: Invoice, reason: str) -> None:
+    """Nothing can be sent (no call made): failed, with the reason and the way out."""
+    with transaction.atomic():
+        locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        if locked.state != S.SUBMITTING:
+            return
+        states.invoice_transition(
+            invoice=locked, to=S.FAILED, source=InvoiceEvent.Source.WORKER,
+            history={"reason": reason}, state_updated_at=timezone.now(), last_error=reason)
+    log(logging.WARNING, invoice, "not sent: %s", reason)
 
 
 def _submission_rejected(invoice: Invoice, exc: "b2brouter.RejectedError", body) -> None:

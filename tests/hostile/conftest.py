@@ -9,7 +9,7 @@ from tests.invoicing.helpers import user_in
 
 @pytest.fixture
 def account(db):
-    return AccountFactory(invoice_number_prefix="H-", next_invoice_sequence=1)
+    return AccountFactory(invoice_number_prefix="H-", next_invoice_sequence=1, registered=True)
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def account():
-    return AccountFactory(invoice_number_prefix="F2026-", next_invoice_sequence=1)
+    return AccountFactory(invoice_number_prefix="F2026-", next_invoice_sequence=1, registered=True)
 
 
 def draft(account, **fields):
@@ -100,7 +100,7 @@ def test_credit_notes_share_the_sequence(account, enqueued):
 def test_parallel_issuing_gives_a_continuous_sequence_without_duplicates(enqueued):
     """Twelve drafts issued by six threads at once, on this test's database (PostgreSQL in CI,
     SQLite on a laptop): twelve numbers, 1 to 12, each once."""
-    account = AccountFactory(invoice_number_prefix="P-")
+    account = AccountFactory(invoice_number_prefix="P-", registered=True)
     pending = [draft(account).pk for _ in range(12)]
     lock = threading.Lock()
 

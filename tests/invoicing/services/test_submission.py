@@ -350,3 +350,36 @@ def test_a_first_invoice_registers_its_buyer_and_service_reading_each_whole_once
     invoice.refresh_from_db()
     assert invoice.buyer.remote_contact_id and invoice.service.remote_contact_id
     assert invoice.state in (S.SENDING, S.SENT)
+
+
+def test_an_account_not_registered_at_b2brouter_sends_nothing_and_says_how(enqueued, db):
+    """An admin can make an account without its B2Brouter id: sending from it is refused
+    before the invoice is issued (no number spent), with the way out."""
+    from invoicing.services.errors import InvoiceCheckFailed
+    from tests.factories import AccountFactory
+
+    account = AccountFactory(invoice_number_prefix="U-", next_invoice_sequence=1)
+    draft = InvoiceFactory(account=account, number="")
+    with pytest.raises(InvoiceCheckFailed) as refused:
+        submission.invoice_request_send(invoice_id=draft.pk)
+    assert "Enregistrer chez B2Brouter" in " ".join(refused.value.messages)
+    draft.refresh_from_db()
+    account.refresh_from_db()
+    assert (draft.state, draft.number, account.next_invoice_sequence) == (S.DRAFT, "", 1)
+    assert "invoicing.invoice_submit" not in enqueued.mocks
+
+
+def test_a_queued_invoice_of_an_account_not_registered_fails_once_with_the_way_out(db):
+    """Queued before the check existed (or the account's id removed since): the worker does not
+    raise every 30 s for ever; the invoice fails once, saying what to do."""
+    from tests.factories import AccountFactory
+
+    account = AccountFactory(registered=True)
+    invoice = InvoiceFactory(account=account)
+    queue(invoice)
+    type(account).objects.filter(pk=account.pk).update(remote_id=None)
+    assert submission.invoice_submit(invoice_id=invoice.pk) is not None
+    invoice.refresh_from_db()
+    assert invoice.state == S.FAILED
+    assert "Enregistrer chez B2Brouter" in invoice.last_error
+    assert submission.invoice_submit(invoice_id=invoice.pk) is None  # nothing more to do

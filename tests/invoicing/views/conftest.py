@@ -16,7 +16,8 @@ def _no_broker(enqueued):
 
 @pytest.fixture
 def account():
-    return AccountFactory(invoice_number_prefix="F2026-", next_invoice_sequence=7)
+    return AccountFactory(invoice_number_prefix="F2026-", next_invoice_sequence=7,
+                          registered=True)
 
 
 @pytest.fixture
