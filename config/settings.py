@@ -206,10 +206,16 @@ B2BROUTER_TIMEOUT = env.float("B2BROUTER_TIMEOUT", default=30.0)
 # integrator reports 1 000 a minute in production): 15/s stays under it. 0: no limit.
 B2BROUTER_RATE_LIMIT = env.float("B2BROUTER_RATE_LIMIT", default=15.0)
 B2BROUTER_RATE_BURST = env.int("B2BROUTER_RATE_BURST", default=5)
+# The most of that limit directory lookups (staff typing SIRETs) may take: sending keeps the rest.
+B2BROUTER_LOOKUP_SHARE = env.float("B2BROUTER_LOOKUP_SHARE", default=0.2)
 # How long an upload whose answer was lost may still land at B2Brouter before it is repeated
 # (0: derived from the timeout, max(2 x timeout, timeout + 10 s)).
 ATTACHMENT_SETTLE_AFTER = env.float("ATTACHMENT_SETTLE_AFTER", default=0.0)
 DIRECTORY_CACHE_SECONDS = env.int("DIRECTORY_CACHE_SECONDS", default=24 * 3600)
+# A SIRET the directory does not know is remembered that long (the same typo asked 60 times is
+# one call), and each person may send that many lookups a minute to B2Brouter.
+DIRECTORY_UNKNOWN_CACHE_SECONDS = env.int("DIRECTORY_UNKNOWN_CACHE_SECONDS", default=600)
+DIRECTORY_LOOKUPS_PER_MINUTE = env.int("DIRECTORY_LOOKUPS_PER_MINUTE", default=20)
 # A submission whose worker has not heard from B2Brouter for this long is taken over by
 # another (each answer renews the claim). Taking over a live one is safe, only wasted: the
 # second attempt settles by number and waits for uploads that may still land.

@@ -70,13 +70,18 @@ class RateLimiter:
         self.stats = Stats()
         self._sleep = sleep
 
-    def acquire(self) -> None:
-        """Waits for this call's turn (and for any pause after a 429)."""
+    def acquire(self, max_wait: float | None = None) -> bool:
+        """Waits for this call's turn (and for any pause after a 429); True once it has it.
+        With `max_wait` (seconds), gives up, without taking a turn, when the turn is further
+        off than that: False (a person waiting at a page is told to try again instead)."""
+        deadline = None if max_wait is None else time.monotonic() + max_wait
         while True:
             wait_ms = self._try()
             if wait_ms <= 0:
                 self.stats.acquired += 1
-                return
+                return True
+            if deadline is not None and time.monotonic() + wait_ms / 1000 > deadline:
+                return False
             self.stats.waited_seconds += wait_ms / 1000
             self._sleep(wait_ms / 1000)
 

@@ -19,8 +19,9 @@ from django.utils.translation import gettext as _
 
 import b2brouter
 from b2brouter import payloads
+from core.cache import cache_get, cache_set, count_in_window
 from core.enqueue import enqueue_on_commit
-from core.gateway import b2brouter_client
+from core.gateway import b2brouter_client, lookup_turn
 from directory.identifiers import InvalidIdentifier, siret_validate
 from directory.models import (
     CHORUS_DOCUMENT_TYPE,
@@ -38,7 +39,8 @@ class DirectoryError(Exception):
     """A lookup that could not give an answer; `message` is meant for the user.
 
     `kind`: "invalid" (the SIRET or service code is wrong), "unknown" (no such entity),
-    "unavailable" (the directory cannot be reached), "timeout" (it did not answer in time).
+    "unavailable" (the directory cannot be reached), "timeout" (it did not answer in time),
+    "throttled" (too many lookups just now: try again shortly).
     """
 
     def __init__(self, message: str, *, kind: str):
@@ -63,23 +65,51 @@ def _timed_out(exc: BaseException) -> bool:
     return isinstance(exc, b2brouter.Timeout)
 
 
-def directory_lookup(*, siret: str, fresh: bool = False) -> dict:
-    """The directory entry of a French public entity, cached for DIRECTORY_CACHE_SECONDS.
+# Remembered for a SIRET the directory does not know (a typo asked again is no call).
+_UNKNOWN = "unknown"
 
-    `fresh=True` skips the cached copy (and refreshes it). Raises DirectoryError: invalid SIRET
-    (no HTTP call), unknown SIRET, directory unavailable, or timeout. Never writes a row.
+
+def _unknown(siret: str) -> DirectoryError:
+    return DirectoryError(
+        _("Aucune entité publique n'a le SIRET %(siret)s dans l'annuaire Chorus Pro.")
+        % {"siret": siret}, kind="unknown")
+
+
+def _may_look_up(user) -> bool:
+    """A person sends at most DIRECTORY_LOOKUPS_PER_MINUTE lookups a minute to B2Brouter (those
+    answered from the cache do not count)."""
+    count = count_in_window(f"directory:lookups:{user.pk}", 60)
+    return count is None or count <= settings.DIRECTORY_LOOKUPS_PER_MINUTE
+
+
+def directory_lookup(*, siret: str, fresh: bool = False, user=None) -> dict:
+    """The directory entry of a French public entity, cached for DIRECTORY_CACHE_SECONDS (an
+    unknown SIRET for DIRECTORY_UNKNOWN_CACHE_SECONDS).
+
+    `fresh=True` skips the cached copy (and refreshes it). A lookup that reaches B2Brouter takes
+    its turn within the lookups' share of the rate limit (`core.gateway.lookup_turn`) and, for a
+    `user` at a page, counts against their lookups a minute. Raises DirectoryError: invalid SIRET
+    (no HTTP call), unknown SIRET, too many lookups ("throttled"), directory unavailable, or
+    timeout. Never writes a row.
     """
     siret = siret_clean(siret)
     if not fresh:
-        entry = cache.get(_cache_key(siret))
+        entry = cache_get(_cache_key(siret))
+        if entry == _UNKNOWN:
+            raise _unknown(siret)
         if entry is not None:
             return entry
+    if user is not None and not _may_look_up(user):
+        raise DirectoryError(_("Beaucoup de recherches en peu de temps : réessayez dans une "
+                               "minute."), kind="throttled")
+    if not lookup_turn():
+        raise DirectoryError(_("L'annuaire est très demandé en ce moment ; réessayez dans "
+                               "quelques secondes."), kind="throttled")
     try:
         entry = b2brouter_client().directory_lookup(siret)
     except b2brouter.NotFound as exc:
-        raise DirectoryError(
-            _("Aucune entité publique n'a le SIRET %(siret)s dans l'annuaire Chorus Pro.")
-            % {"siret": siret}, kind="unknown") from exc
+        cache_set(_cache_key(siret), _UNKNOWN, settings.DIRECTORY_UNKNOWN_CACHE_SECONDS)
+        raise _unknown(siret) from exc
     except b2brouter.RejectedError as exc:
         raise DirectoryError(_("L'annuaire refuse ce SIRET : %(error)s") % {"error": exc.message},
                              kind="invalid") from exc
@@ -105,7 +135,7 @@ def directory_lookup(*, siret: str, fresh: bool = False) -> dict:
         raise DirectoryError(
             _("L'annuaire a répondu pour un autre SIRET (%(other)s) : rien n'est repris.")
             % {"other": answered}, kind="unavailable")
-    cache.set(_cache_key(siret), entry, settings.DIRECTORY_CACHE_SECONDS)
+    cache_set(_cache_key(siret), entry, settings.DIRECTORY_CACHE_SECONDS)
     return entry
 
 

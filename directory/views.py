@@ -68,7 +68,7 @@ def _widget_context(request, *, siret: str = "", target: str = "", lookup_form=N
               "create_form": None, "add_forms": {}, "manual": False, "flags": None}
     if siret and error is None:
         try:
-            lookup["entry"] = services.directory_lookup(siret=siret)
+            lookup["entry"] = services.directory_lookup(siret=siret, user=user)
         except services.DirectoryError as exc:
             lookup["error"] = exc
     if siret:
