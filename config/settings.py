@@ -76,6 +76,11 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 HEALTH_TOKEN = env.str("HEALTH_TOKEN", default="")
 SIGNIN_ADDRESS_FAILURE_LIMIT = env.int("SIGNIN_ADDRESS_FAILURE_LIMIT", default=20)
 SIGNIN_ADDRESS_WINDOW = env.int("SIGNIN_ADDRESS_WINDOW", default=900)
+# The reverse proxies believed about the client's address (X-Forwarded-For): their addresses or
+# networks; "direct" where clients reach this server without one. Unset, the address seen may be
+# a proxy's, shared by everybody: sign-in lock-outs then key on username and address together.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+AXES_CLIENT_IP_CALLABLE = "core.throttle.client_address"
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True

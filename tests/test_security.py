@@ -34,6 +34,7 @@ def test_many_usernames_tried_from_one_address_lock_that_address(client, setting
     import random
 
     settings.SIGNIN_ADDRESS_FAILURE_LIMIT = 12
+    settings.TRUSTED_PROXIES = ["direct"]  # clients reach this server themselves
     address = f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
     user = UserFactory(username="ines")
     for n in range(settings.SIGNIN_ADDRESS_FAILURE_LIMIT):
@@ -49,6 +50,59 @@ def test_many_usernames_tried_from_one_address_lock_that_address(client, setting
     elsewhere = client.post("/login/", {"username": user.username, "password": PASSWORD},
                             REMOTE_ADDR="192.0.2.1")
     assert elsewhere.status_code == 302
+
+
+def test_behind_a_proxy_not_declared_made_up_names_lock_nobody_else_out(client, settings):
+    """Every request comes from the proxy's address: 25 failed sign-ins with made-up names do
+    not lock every user out (the lock-outs key on username and address), whatever the client
+    writes in X-Forwarded-For."""
+    settings.SIGNIN_ADDRESS_FAILURE_LIMIT = 20
+    settings.TRUSTED_PROXIES = []
+    user = UserFactory(username="paul")
+    for n in range(25):
+        client.post("/login/", {"username": f"nobody{n}", "password": "wrong"},
+                    REMOTE_ADDR="10.1.1.1", HTTP_X_FORWARDED_FOR=f"203.0.113.{n}")
+    signed_in = client.post("/login/", {"username": user.username, "password": PASSWORD},
+                            REMOTE_ADDR="10.1.1.1")
+    assert signed_in.status_code == 302
+
+
+def test_through_a_trusted_proxy_the_clients_own_address_is_locked_not_the_proxys(client,
+                                                                                  settings):
+    import random
+
+    from axes.models import AccessAttempt
+
+    settings.SIGNIN_ADDRESS_FAILURE_LIMIT = 20
+    settings.TRUSTED_PROXIES = ["10.2.0.0/16"]
+    user = UserFactory(username="lea")
+    address = f"198.51.{random.randrange(256)}.{random.randrange(1, 255)}"  # a count of its own
+    attacker = {"REMOTE_ADDR": "10.2.0.5", "HTTP_X_FORWARDED_FOR": f"1.2.3.4, {address}"}
+    for n in range(20):
+        client.post("/login/", {"username": f"nobody{n}", "password": "wrong"}, **attacker)
+    # the attacker's address is locked (a forged first hop "1.2.3.4" is not believed)...
+    assert client.post("/login/", {"username": user.username, "password": PASSWORD},
+                       **attacker).status_code == 429
+    assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {address}
+    # ...and a colleague behind the same proxy is not
+    colleague = client.post("/login/", {"username": user.username, "password": PASSWORD},
+                            REMOTE_ADDR="10.2.0.5",
+                            HTTP_X_FORWARDED_FOR=f"192.0.2.{random.randrange(1, 255)}")
+    assert colleague.status_code == 302
+
+
+def test_sign_in_works_while_redis_is_down(client, settings, caplog):
+    """The cache away (Redis down): signing in goes on (the address limit without its count),
+    with a log line, never a 500."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": "redis://127.0.0.1:9/0"}}  # nothing listens
+    settings.TRUSTED_PROXIES = ["direct"]
+    user = UserFactory(username="zoe")
+    failed = client.post("/login/", {"username": user.username, "password": "wrong"})
+    assert failed.status_code == 200
+    signed_in = client.post("/login/", {"username": user.username, "password": PASSWORD})
+    assert signed_in.status_code == 302
+    assert any("cache unavailable" in r.getMessage() for r in caplog.records)
 
 
 def test_a_good_password_resets_the_failure_count(client, settings):
@@ -74,7 +128,7 @@ def test_secrets_never_reach_logs_errors_or_the_admin(client, settings, b2b, reg
     invoice = InvoiceFactory(account=registered_account)
     client.force_login(admin)
     pages = [client.get(url) for url in (
-        "/admin/", "/admin/invoicing/account/", f"/admin/invoicing/account/{registered_account.pk}/change/",
+        "/admin/", "/admin/core/account/", f"/admin/core/account/{registered_account.pk}/change/",
         f"/admin/invoicing/invoice/{invoice.pk}/change/", "/health/")]
     settings.B2BROUTER_API_KEY = "wrong-key-but-secret-0123"
     with pytest.raises(b2brouter.AuthError) as refused:

@@ -10,7 +10,6 @@ from django.urls import reverse
 
 from b2brouter import B2BrouterClient
 from core import gateway
-from directory import services
 from tests.directory.conftest import make_user
 
 pytestmark = pytest.mark.django_db
