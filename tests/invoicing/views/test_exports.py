@@ -53,6 +53,27 @@ def test_the_csv_has_the_lists_filters_words_and_signed_amounts(client, account,
     assert totals[credit.number] == "-3712,50"  # a credit note counts negatively
 
 
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_no_cell_of_the_csv_runs_as_a_formula_whichever_separator_opens_it(client, account,
+                                                                          language):
+    """A reference holding the other separator then a formula ("x;=cmd|..." in a file written
+    with ","): opened splitting on either separator, no cell starts a formula."""
+    from core.roles import STAFF
+    from tests.core.test_text import HOSTILE, formula_cells
+
+    for index, po in enumerate(HOSTILE):
+        InvoiceFactory(account=account, po_number=po, number=f"CSV-{index:03d}")
+    client.force_login(user_in(STAFF, account))
+    with translation.override(language):
+        response = client.get("/invoices/export.csv", HTTP_ACCEPT_LANGUAGE=language)
+        text = b"".join(response.streaming_content).decode("utf-8-sig")
+    assert "cmd|" in text
+    assert formula_cells(text) == []
+    rows = list(csv.reader(io.StringIO(text), delimiter=";" if language == "fr" else ","))
+    column = rows[0].index("N° d'engagement" if language == "fr" else "Commitment number")
+    assert sorted(csv_text_value(row[column]) for row in rows[1:]) == sorted(HOSTILE)
+
+
 def test_the_xlsx_holds_numbers_and_follows_the_language(client, account, listed):
     from core.roles import FINANCE
 
