@@ -155,3 +155,53 @@ def test_production_cookies_and_headers_are_secure():
     out = subprocess.run([sys.executable, "-c", "import django; django.setup(); " + code], env=env,
                          capture_output=True, text=True, check=True).stdout.split()
     assert out == ["True", "True", "True", "True", "True", "False"]
+
+
+def test_the_debug_error_page_hides_passwords_in_addresses_and_the_csrf_token(client, settings,
+                                                                               monkeypatch):
+    """DJANGO_DEBUG=1 and a failure: the technical page lists the settings and the request's
+    META (where runserver copies the environment): no password of DATABASE_URL, EMAIL_URL or the
+    broker's address, and no CSRF token."""
+    import secrets
+
+    from invoicing import selectors
+
+    db_password, mail_password, broker_password = (secrets.token_hex(6) for _ in range(3))
+    settings.DEBUG = True
+    settings.CELERY_BROKER_URL = f"redis://:{broker_password}@redis.example:6379/0"
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(selectors, "invoice_list_page", boom)
+    user = UserFactory(username="debugger")
+    user.groups.add(Group.objects.get_or_create(name=roles.STAFF)[0])
+    client.force_login(user)
+    client.get("/login/")  # a CSRF cookie
+    token = client.cookies["csrftoken"].value
+    client.raise_request_exception = False
+    response = client.get("/invoices/", HTTP_ACCEPT="text/html", HTTP_X_CSRFTOKEN=token,
+                          DATABASE_URL=f"postgres://chorus:{db_password}@db:5432/chorus",
+                          EMAIL_URL=f"smtp://factures:{mail_password}@smtp.example.fr:587")
+    assert response.status_code == 500
+    page = response.content.decode()
+    assert "a bug" in page and "DATABASE_URL" in page  # Django's technical page, META shown
+    for secret in (db_password, mail_password, broker_password, token):
+        assert secret not in page
+    assert "postgres://chorus:********************@db:5432/chorus" in page
+
+
+def test_signed_in_pages_and_files_are_never_cached(client, settings):
+    """Invoices, their files and the exports say `private, no-store`: no proxy keeps them, no
+    browser writes them to disk; the sign-in page is left to the defaults."""
+    from tests.invoicing.helpers import user_in
+
+    invoice = InvoiceFactory()
+    client.force_login(user_in(roles.STAFF, invoice.account))
+    for url in ("/", "/invoices/", f"/invoices/{invoice.pk}/", f"/invoices/{invoice.pk}/print/",
+                "/invoices/export.csv", "/finance/archive/"):
+        response = client.get(url)
+        if response.status_code == 403:
+            continue
+        control = response.get("Cache-Control", "")
+        assert "private" in control and "no-store" in control, (url, control)
