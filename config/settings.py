@@ -257,7 +257,7 @@ CELERY_TASK_QUEUES = [Queue(name, Exchange(name), routing_key=name)
                       for name in (CELERY_TASK_DEFAULT_QUEUE, CELERY_HOUSEKEEPING_QUEUE)]
 CELERY_TASK_ROUTES = {name: {"queue": CELERY_HOUSEKEEPING_QUEUE} for name in (
     "invoicing.invoice_fetch_legal", "invoicing.invoice_fetch_pdf",
-    "invoicing.invoice_acknowledge")}
+    "invoicing.invoice_acknowledge", "core.export_build", "core.exports_clean")}
 # What the reconciler enqueues again per run and per kind of housekeeping (the oldest first),
 # and how long it leaves each one before asking again: a backlog drains, it never floods.
 HOUSEKEEPING_BATCH = env.int("HOUSEKEEPING_BATCH", default=50)
@@ -273,7 +273,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "invoicing.reconcile",
         "schedule": env.float("RECONCILE_EVERY", default=10.0),
     },
+    "core.exports_clean": {"task": "core.exports_clean", "schedule": 300.0},
 }
+# Exports: at most this many rows (the invoice list) or files (the archive's ZIP) are made while
+# the page waits; more are made by a worker, kept EXPORT_KEEP_HOURS for the person to download.
+EXPORT_IMMEDIATE_ROWS = env.int("EXPORT_IMMEDIATE_ROWS", default=5000)
+EXPORT_IMMEDIATE_FILES = env.int("EXPORT_IMMEDIATE_FILES", default=1000)
+EXPORT_KEEP_HOURS = env.int("EXPORT_KEEP_HOURS", default=24)
+EXPORT_STALE_AFTER = env.int("EXPORT_STALE_AFTER", default=600)
+EXPORT_MAX_ATTEMPTS = 3
 CELERY_TIMEZONE = TIME_ZONE
 
 # --- Logging --------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ urlpatterns = [
     path("invoices/", include("invoicing.urls")),
     path("finance/", include("finance.urls")),
     path("directory/", include("directory.urls")),
+    path("exports/", include("core.urls")),
     path("webhooks/b2brouter/", webhooks.b2brouter_webhook, name="b2brouter_webhook"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

@@ -15,5 +15,6 @@ def menu(request) -> dict:
         "ageing": bool(roles),
         "archive": bool(roles & {FINANCE, ADMINS}),
         "buyers": bool(roles),
+        "exports": bool(roles),
         "admin": user.is_staff,
     }}

@@ -43,3 +43,54 @@ class Account(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+def _export_path(instance: "ExportJob", filename: str) -> str:
+    return f"exports/{filename}"
+
+
+class ExportJob(models.Model):
+    """A file too big to make while the page waits (the invoice list of a year, a period's
+    archive), made by a worker (`core.exports`): the person who asked sees its progress, may
+    leave the page, and downloads it once ready. Kept EXPORT_KEEP_HOURS, for the users of the
+    accounts it covers."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("en attente")
+        RUNNING = "running", _("en préparation")
+        READY = "ready", _("prêt")
+        FAILED = "failed", _("échoué")
+
+    kind = models.CharField(_("export"), max_length=40)
+    params = models.JSONField(_("filtres"), default=dict)
+    language = models.CharField(_("langue"), max_length=8, default="fr")
+    account_ids = models.JSONField(_("comptes"), default=list)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
+                                   related_name="+", verbose_name=_("demandé par"))
+    status = models.CharField(_("état"), max_length=10, choices=Status.choices,
+                              default=Status.PENDING)
+    done = models.BigIntegerField(_("fait"), default=0)
+    total = models.BigIntegerField(_("à faire"), default=0)
+    file = models.FileField(_("fichier"), upload_to=_export_path, blank=True)
+    file_name = models.CharField(_("nom du fichier"), max_length=200, blank=True)
+    size = models.BigIntegerField(_("taille"), default=0)
+    error = models.TextField(_("erreur"), blank=True)
+    attempts = models.PositiveSmallIntegerField(_("essais"), default=0)
+    created_at = models.DateTimeField(_("demandé le"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("mis à jour le"), auto_now=True)
+    finished_at = models.DateTimeField(_("terminé le"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("gardé jusqu'au"), null=True, blank=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("export")
+        verbose_name_plural = _("exports")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk}"
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.READY:
+            return 100
+        return min(99, int(self.done * 100 / self.total)) if self.total else 0

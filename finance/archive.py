@@ -7,8 +7,10 @@ import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from django.db.models import Exists, Max, OuterRef, QuerySet, Subquery
+from django.db.models import Exists, Max, OuterRef, QuerySet, Subquery, Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 # Text cells are neutralised for spreadsheets; FORMULA_STARTS and csv_text_value are here too,
 # for a program that reads the manifest.
@@ -159,3 +161,45 @@ def _manifest_rows(documents: QuerySet[LegalDocument], last_pdf: int | None) -> 
                sha256, fetched_at.isoformat() if fetched_at else "",
                csv_text(zip_name(number, invoice_id, submission_round, ".pdf")) if pdf else "",
                pdf or ""]
+
+
+def zip_file_name() -> str:
+    """The name of a period's ZIP, in the reader's language: xml-legaux-20261203-1042.zip."""
+    stem = _("xml-legaux")
+    return f"{stem}-{timezone.localtime().strftime('%Y%m%d-%H%M')}.zip"
+
+
+def _write_job(job, out, progress) -> str:
+    """An export job of the archive (`core.exports`): the period and filters the page had, over
+    the accounts the job covers and its creator still works for; progress in bytes."""
+    from django.contrib.auth import get_user_model
+
+    from core.exports import job_query
+    from finance import selectors
+    from finance.forms import ArchiveFilterForm
+
+    user = get_user_model().objects.get(pk=job.created_by_id)
+    form = ArchiveFilterForm(job_query(job) or None, user=user)
+    documents = selectors.legal_documents(user=user, filters=form.filters()).filter(
+        account_id__in=job.account_ids)
+    with_pdf = form.pdf_wanted()
+    total = documents.aggregate(size=Sum("size"))["size"] or 0
+    if with_pdf:
+        total += _pdfs(documents).aggregate(size=Sum("size"))["size"] or 0
+    done = 0
+    progress(0, total)
+    for chunk in archive_zip(documents, with_pdf=with_pdf):
+        out.write(chunk)
+        done += len(chunk)
+        progress(min(done, total), total)
+    progress(total, total)
+    return zip_file_name()
+
+
+def register_exports() -> None:
+    from core.exports import Exporter, register
+    from core.roles import ADMINS, FINANCE
+
+    register("archive.zip", Exporter(
+        label=gettext_lazy("Archive des XML légaux (ZIP)"), roles=(FINANCE, ADMINS),
+        extension=".zip", content_type="application/zip", write=_write_job))

@@ -3,13 +3,16 @@ worklist of invoices Chorus Pro turned down, and the ageing of invoices with no 
 
 import datetime
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from core import roles
 from core.paging import OpenPage, open_page
+from core.views import export_offer
 from finance import archive, selectors
 from finance.forms import ArchiveFilterForm
 from invoicing.views.invoices import pdf_response
@@ -66,10 +69,12 @@ def archive_zip(request: HttpRequest) -> HttpResponse:
             "form": form, "page": _page(documents, request), "query": request.GET.urlencode(),
         }, status=400)
     documents = selectors.legal_documents(user=request.user, filters=form.filters())
-    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    limit = settings.EXPORT_IMMEDIATE_FILES
+    if documents[:limit + 1].count() > limit:  # made in the background (core.exports)
+        return export_offer(request, kind="archive.zip", count=limit, unit=_("fichiers"))
     response = StreamingHttpResponse(archive.archive_zip(documents, with_pdf=form.pdf_wanted()),
                                      content_type="application/zip")
-    response["Content-Disposition"] = f'attachment; filename="xml-legaux-{stamp}.zip"'
+    response["Content-Disposition"] = f'attachment; filename="{archive.zip_file_name()}"'
     return response
 
 

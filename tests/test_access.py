@@ -13,9 +13,11 @@ from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
+from core.models import ExportJob
 from core.roles import ADMINS, FINANCE, STAFF
 from directory.models import Buyer
 from invoicing.models import Invoice, InvoiceAttachment, InvoicePdf, LegalDocument
@@ -87,6 +89,10 @@ EXPECTED: dict[str, tuple] = {
     "directory:buyer_detail": _readers(),
     "directory:service_add": ALL_405,
     "directory:buyer_register": ALL_405,
+    "core:export_list": _readers(200),  # another account's user: its own, empty list
+    "core:export_create": ALL_405,
+    "core:export_detail": _readers(),
+    "core:export_download": _readers(),
     "admin:index": (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200, ADMIN_LOGIN),
     "admin:login": (200, 200, 200, 302, 200),  # signed in but not staff: asked to sign in again
     "admin:logout": (302, 302, 302, 405, 302),  # not staff: to the admin's index (then sign-in)
@@ -201,8 +207,12 @@ def world(b2b):
         "directory_buyer": buyer.pk,
         "directory_service": service.pk,
     }
+    export = ExportJob.objects.create(kind="invoices.csv", account_ids=[account.pk],
+                                      created_by=users["staff"], status="ready",
+                                      file_name="factures.csv")
+    export.file.save(f"access-{export.pk}.csv", ContentFile(b"\xef\xbb\xbfNum\n"), save=True)
     return {"account": account, "invoice": invoice, "buyer": buyer, "attachment": attachment,
-            "document": document, "users": users, "object_ids": object_ids}
+            "document": document, "export": export, "users": users, "object_ids": object_ids}
 
 
 def _values(route: Route, world: dict) -> dict:
@@ -213,6 +223,8 @@ def _values(route: Route, world: dict) -> dict:
         pk = world["document"].pk
     elif key.startswith("directory:"):
         pk = world["buyer"].pk
+    elif key.startswith("core:"):
+        pk = world["export"].pk
     values = {"pk": pk, "attachment_pk": world["attachment"].pk, "app_label": "directory",
               "url": "nowhere/", "id": world["users"]["staff"].pk,
               "content_type_id": ContentType.objects.get_for_model(Invoice).pk,
@@ -298,6 +310,7 @@ POST_REFUSED: dict[str, dict[str, object]] = {
     "directory:service_add": {"anonymous": LOGIN, "finance": 403, "other": 404},
     "directory:buyer_register": {"anonymous": LOGIN, "finance": 403, "other": 404},
     "b2brouter_webhook": {"anonymous": 401, "finance": 401},  # unsigned
+    "core:export_create": {"anonymous": LOGIN, "finance": 403, "other": 403},  # no such export
 }
 
 
@@ -326,7 +339,8 @@ def test_every_url_that_takes_a_post_is_in_the_post_table():
                 "invoicing:legal_view", "invoicing:legal_xml", "invoicing:pdf",
                 "invoicing:attachment", "finance:archive", "finance:archive_download",
                 "finance:archive_pdf", "finance:archive_zip",
-                "finance:worklist", "finance:ageing", "directory:lookup", "directory:buyer_detail"}
+                "finance:worklist", "finance:ageing", "directory:lookup", "directory:buyer_detail",
+                "core:export_list", "core:export_detail", "core:export_download"}
     post_only = {key for key, answers in EXPECTED.items() if answers == ALL_405} - {
         "logout", "admin:logout"}
     assert takes_post - get_only | post_only == set(POST_REFUSED)

@@ -10,6 +10,7 @@ import datetime
 import uuid
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -24,6 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseStopPolling
 
 from core.roles import ALL, role_required
+from core.views import export_offer
 from invoicing import checks, exports, legal_xml, notes, selectors, states, totals
 from invoicing.forms import (
     SORTS,
@@ -104,12 +106,13 @@ def invoice_list(request: HttpRequest, news: dict | None = None) -> HttpResponse
 @role_required(*ALL)
 def invoice_export(request: HttpRequest, file_format: str) -> HttpResponse:
     """The list as filtered on the page (state, buyer, dates, amounts, search), whole, as CSV
-    (streamed) or XLSX, sorted as on the page."""
-    form = InvoiceFilterForm(request.GET or None, buyers=selectors.buyers_for(user=request.user))
-    sort_key = request.GET.get("sort") if request.GET.get("sort") in SORTS else "-created"
-    invoices = selectors.invoice_search(user=request.user, filters=form.filters(),
-                                        sort=SORTS[sort_key])
-    name = f"factures-{timezone.localdate().isoformat()}"
+    (streamed) or XLSX, sorted as on the page. More than EXPORT_IMMEDIATE_ROWS invoices are
+    offered as an export made in the background (`core.exports`)."""
+    invoices = exports.listed_invoices(user=request.user, query=request.GET)
+    limit = settings.EXPORT_IMMEDIATE_ROWS
+    if invoices[:limit + 1].count() > limit:
+        return export_offer(request, kind=f"invoices.{file_format}", count=limit,
+                            unit=_("factures"))
     if file_format == "xlsx":
         response = HttpResponse(
             exports.invoices_xlsx(invoices),
@@ -117,7 +120,8 @@ def invoice_export(request: HttpRequest, file_format: str) -> HttpResponse:
     else:
         response = StreamingHttpResponse(exports.invoices_csv(invoices),
                                          content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{name}.{file_format}"'
+    response["Content-Disposition"] = \
+        f'attachment; filename="{exports.file_name("." + file_format)}"'
     return response
 
 
