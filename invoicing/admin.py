@@ -23,7 +23,8 @@ class InvoiceLineInline(admin.TabularInline):
     exclude = ["credited_line"]
 
     def _draft(self, obj) -> bool:
-        return obj is not None and obj.state == Invoice.State.DRAFT
+        return (obj is not None and obj.state == Invoice.State.DRAFT
+                and obj.kind != Invoice.Kind.CREDIT_NOTE)
 
     def has_add_permission(self, request, obj=None):
         return self._draft(obj) and super().has_add_permission(request, obj)
@@ -121,7 +122,10 @@ class InvoiceAdmin(AccountScopedAdmin):
         return chorus_status_label(invoice.chorus_status) if invoice.chorus_status else "—"
 
     def has_change_permission(self, request, obj=None):
-        if obj is not None and obj.state != Invoice.State.DRAFT:
+        # An issued invoice never changes; a credit note changes only in what it credits, on
+        # its own page of the application.
+        if obj is not None and (obj.state != Invoice.State.DRAFT
+                                or obj.kind == Invoice.Kind.CREDIT_NOTE):
             return False
         return super().has_change_permission(request, obj)
 

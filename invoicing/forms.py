@@ -28,6 +28,7 @@ from invoicing.attachments import (
 )
 from invoicing.lines import Line
 from invoicing.models import Invoice, InvoiceLine, InvoiceState
+from invoicing.services.crediting import Credit
 from invoicing.services.drafts import DraftData
 
 # Amounts are stored with 14 digits, 2 of them decimals (`Invoice.total`, `InvoiceLine.line_total`).
@@ -479,23 +480,37 @@ class InvoiceFilterForm(forms.Form):
 
 
 class CreditNoteForm(forms.Form):
-    """How much of each line a credit note credits (each at most what remains). Posted without
-    any quantity, it credits all that remains. `request_key`: the page's one-time key."""
+    """What a credit note credits: a quantity of each line, or an amount (excluding VAT) of it,
+    or an amount including VAT on the whole invoice, shared among its lines. A blank line is not
+    credited. `status`: what the invoice has left to credit (this credit note left out);
+    `credit`: what the credit note credits now (a draft being changed), else every line's
+    remaining quantity. `request_key`: the page's one-time key."""
 
     request_key = forms.CharField(widget=forms.HiddenInput, required=False, max_length=32)
+    total = FiniteDecimalField(
+        label=_("ou un montant TTC sur toute la facture"), required=False, min_value=Decimal(0),
+        localize=True, widget=_decimal_input(size=10),
+        help_text=_("Réparti entre les lignes en proportion de ce qui reste à créditer ; "
+                    "laissez alors les lignes vides."))
 
-    def __init__(self, *args, status, **kwargs):
+    def __init__(self, *args, status, credit=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.status = status
         self.rows = []
-        for credit in status.lines:
-            name = f"qty-{credit.line.pk}"
-            self.fields[name] = FiniteDecimalField(
-                label=credit.line.description, required=False, min_value=Decimal(0),
-                max_value=credit.remaining, localize=True, initial=_trimmed(credit.remaining),
-                widget=_decimal_input(size=8),
-                error_messages={"max_value": _("Au plus %(limit_value)s : le reste à créditer.")})
-            self.rows.append((credit, self[name]))
+        for line_credit in status.lines:
+            pk = line_credit.line.pk
+            if credit is None:
+                quantity, amount = line_credit.remaining, None
+            else:
+                quantity, amount = credit.quantities.get(pk), credit.amounts.get(pk)
+            self.fields[f"qty-{pk}"] = FiniteDecimalField(
+                label=_("Quantité à créditer"), required=False, min_value=Decimal(0),
+                localize=True, widget=_decimal_input(size=8),
+                initial=_trimmed(quantity) if quantity else None)
+            self.fields[f"amount-{pk}"] = FiniteDecimalField(
+                label=_("ou montant HT"), required=False, min_value=Decimal(0), localize=True,
+                widget=_decimal_input(size=10), initial=_trimmed(amount, 2) if amount else None)
+            self.rows.append((line_credit, self[f"qty-{pk}"], self[f"amount-{pk}"]))
         if not self.is_bound:
             self.fields["request_key"].initial = uuid.uuid4().hex
 
@@ -503,10 +518,17 @@ class CreditNoteForm(forms.Form):
         key = self.cleaned_data.get("request_key") or ""
         return key if key.isalnum() else ""
 
-    def quantities(self) -> dict[int, Decimal] | None:
-        """{line id: quantity}, or None (all that remains) when no quantity was given."""
-        given = {credit.line.pk: self.cleaned_data.get(f"qty-{credit.line.pk}")
-                 for credit, _field in self.rows}
-        if all(value is None for value in given.values()):
-            return None
-        return {pk: value or Decimal(0) for pk, value in given.items()}
+    def credit(self) -> Credit:
+        """What is typed: the lines left blank credit nothing."""
+        data = self.cleaned_data
+        quantities = {c.line.pk: data[f"qty-{c.line.pk}"] for c, _q, _a in self.rows
+                      if data.get(f"qty-{c.line.pk}")}
+        amounts = {c.line.pk: data[f"amount-{c.line.pk}"] for c, _q, _a in self.rows
+                   if data.get(f"amount-{c.line.pk}")}
+        return Credit(quantities=quantities, amounts=amounts, total=data.get("total") or None)
+
+    def refused(self, problems: dict[str, list[str]]) -> None:
+        """The service's problems, each beside its field."""
+        for name, messages in problems.items():
+            for message in messages:
+                self.add_error(name if name in self.fields else None, message)

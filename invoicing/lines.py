@@ -20,13 +20,17 @@ class Line:
     exemption_code: str = ""
     exemption_reason: str = ""
     article_code: str = ""
-    # On a credit note: the credited invoice's line this one credits.
+    # On a credit note: the credited invoice's line this one credits, and whether it credits an
+    # amount of it (quantity 1, the amount excluding VAT as price) rather than a quantity.
     credited_line_id: int | None = None
+    credit_by_amount: bool = False
 
     @classmethod
     def of(cls, row: InvoiceLine) -> "Line":
         """The line a stored row holds."""
-        return cls(**{name: getattr(row, name) for name in cls.__dataclass_fields__})
+        values = {name: getattr(row, name) for name in cls.__dataclass_fields__}
+        values["credit_by_amount"] = bool(values["credit_by_amount"])
+        return cls(**values)
 
     def row(self, *, invoice, position: int) -> InvoiceLine:
         """The unsaved row of this line at `position` in `invoice`."""

@@ -349,6 +349,11 @@ class InvoiceLine(models.Model):
     # On a credit note: the line of the credited invoice this line credits.
     credited_line = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True,
                                       related_name="credit_lines", editable=False, verbose_name=_("ligne créditée"))
+    # On a credit note, a line that credits an amount of its credited line (quantity 1, the
+    # amount as price), not a quantity of it. (Nullable: added in place, without remaking the
+    # frozen table under its triggers; NULL reads as False.)
+    credit_by_amount = models.BooleanField(null=True, blank=True, editable=False,  # noqa: DJ001
+                                           verbose_name=_("avoir en montant"))
 
     class Meta:
         verbose_name = _("ligne")

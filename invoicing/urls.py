@@ -23,6 +23,7 @@ urlpatterns = [
     path("<int:pk>/invoice.pdf", invoices.invoice_pdf, name="pdf"),
     path("<int:pk>/fix/", invoices.invoice_fix, name="fix"),
     path("<int:pk>/credit-note/", invoices.invoice_credit_note, name="credit_note"),
+    path("<int:pk>/credited/", invoices.credit_note_edit, name="credit_note_edit"),
     path("<int:pk>/replace/", invoices.invoice_replace, name="replace"),
     path("<int:pk>/copy/", invoices.invoice_copy, name="copy"),
     path("<int:pk>/attachments/", invoice_form.attachment_add, name="attachment_add"),

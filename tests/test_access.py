@@ -72,6 +72,7 @@ EXPECTED: dict[str, tuple] = {
     "invoicing:pdf": _readers(),
     "invoicing:fix": (LOGIN, 302, 403, 302, 404),  # a draft is no routing return: to its page
     "invoicing:credit_note": (LOGIN, 302, 403, 302, 404),  # a draft is not credited: to its page
+    "invoicing:credit_note_edit": (LOGIN, 302, 403, 302, 404),  # not a credit note: its form
     "invoicing:replace": ALL_405,
     "invoicing:copy": ALL_405,
     "invoicing:discard": ALL_405,
@@ -301,6 +302,7 @@ POST_REFUSED: dict[str, dict[str, object]] = {
     "invoicing:send": {"anonymous": LOGIN, "finance": 403, "other": 404},
     "invoicing:fix": {"anonymous": LOGIN, "finance": 403, "other": 404},
     "invoicing:credit_note": {"anonymous": LOGIN, "finance": 403, "other": 404},
+    "invoicing:credit_note_edit": {"anonymous": LOGIN, "finance": 403, "other": 404},
     "invoicing:replace": {"anonymous": LOGIN, "finance": 403, "other": 404},
     "invoicing:copy": {"anonymous": LOGIN, "finance": 403, "other": 404},
     "invoicing:discard": {"anonymous": LOGIN, "finance": 403, "other": 404},

@@ -217,6 +217,10 @@ def draft_update(*, invoice_id: int, data: DraftData, lines: list[Line], user=No
         raise ValidationError({"__all__": [EMPTY_DRAFT]})
     with transaction.atomic():
         invoice = locked_invoice(Invoice.objects.select_for_update(), invoice_id)
+        if invoice.kind == Invoice.Kind.CREDIT_NOTE and invoice.credited_invoice_id:
+            raise InvoiceActionError(_("Un avoir garde l'acheteur, le service, les références "
+                                       "et les prix de sa facture : seul ce qu'il crédite se "
+                                       "modifie, depuis sa page."))
         if not invoice.is_editable:
             raise InvoiceActionError(_("La facture %(number)s a été envoyée : elle ne se modifie "
                                        "plus.") % {"number": invoice.number})

@@ -157,6 +157,9 @@ def invoice_create(request: HttpRequest) -> HttpResponse:
 @role_required(*EDITORS)
 def invoice_edit(request: HttpRequest, pk: int) -> HttpResponse:
     invoice = invoice_or_404(request, pk)
+    if invoice.kind == Invoice.Kind.CREDIT_NOTE and invoice.credited_invoice_id:
+        # A credit note changes only in what it credits: its own page.
+        return redirect("invoicing:credit_note_edit", pk=invoice.pk)
     if not invoice.is_editable:
         messages.warning(request, _("La facture %(number)s a été envoyée : elle ne se modifie "
                                     "plus.") % {"number": invoice.number})

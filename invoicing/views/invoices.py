@@ -435,28 +435,63 @@ def invoice_fix(request: HttpRequest, pk: int) -> HttpResponse:
 @role_required(*EDITORS)
 def invoice_credit_note(request: HttpRequest, pk: int) -> HttpResponse:
     """A credit note on a deposited invoice: the page lists each line with what is left to
-    credit; sending it prepares the draft credit note (all that remains when no quantity is
-    given). A double click prepares one (the form's one-time key)."""
+    credit; what is typed (quantities, amounts per line, or an amount on the whole invoice)
+    prepares the draft credit note. A double click prepares one (the form's one-time key)."""
     invoice = invoice_or_404(request, pk)
     status = crediting.credit_status(invoice)
     form = CreditNoteForm(request.POST or None, status=status)
     if request.method == "POST" and form.is_valid():
         try:
             credit_note = crediting.credit_note_create(
-                invoice_id=invoice.pk, quantities=form.quantities(), user=request.user,
+                invoice_id=invoice.pk, credit=form.credit(), user=request.user,
                 request_key=form.cleaned_data["request_key"])
+        except crediting.CreditRefused as exc:
+            form.refused(exc.problems)
         except InvoiceActionError as exc:
-            messages.error(request, str(exc))
-            return redirect("invoicing:detail", pk=invoice.pk)
-        messages.success(request, _("Avoir préparé : vérifiez-le puis envoyez-le ; il reçoit "
-                                    "son numéro à l'envoi."))
-        return redirect("invoicing:edit", pk=credit_note.pk)
+            return action_refused(request, exc, invoice.pk)
+        else:
+            messages.success(request, _("Avoir préparé : vérifiez-le puis envoyez-le ; il "
+                                        "reçoit son numéro à l'envoi."))
+            return redirect("invoicing:detail", pk=credit_note.pk)
     if request.method == "GET" and (invoice.kind != Invoice.Kind.INVOICE
                                     or invoice.state not in states.DEPOSITED_STATES):
         messages.warning(request, _("Un avoir se fait sur une facture déposée chez Chorus Pro."))
         return redirect("invoicing:detail", pk=invoice.pk)
     return render(request, "invoicing/credit_note_form.html",
-                  {"invoice": invoice, "status": status, "form": form},
+                  {"invoice": invoice, "status": status, "form": form, "credit_note": None},
+                  status=422 if request.method == "POST" else 200)
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(*EDITORS)
+def credit_note_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """A draft credit note: only what it credits changes (its buyer, service, references and
+    prices are its invoice's)."""
+    credit_note = invoice_or_404(request, pk)
+    if credit_note.kind != Invoice.Kind.CREDIT_NOTE or not credit_note.credited_invoice_id:
+        return redirect("invoicing:edit", pk=credit_note.pk)
+    if not credit_note.is_editable or credit_note.number:
+        messages.warning(request, _("L'avoir %(number)s est émis : il ne se modifie plus.")
+                         % {"number": credit_note.number})
+        return redirect("invoicing:detail", pk=credit_note.pk)
+    invoice = credit_note.credited_invoice
+    status = crediting.credit_status(invoice, exclude_pk=credit_note.pk)
+    form = CreditNoteForm(request.POST or None, status=status,
+                          credit=crediting.credit_of(credit_note))
+    if request.method == "POST" and form.is_valid():
+        try:
+            crediting.credit_note_update(credit_note_id=credit_note.pk, credit=form.credit(),
+                                         user=request.user)
+        except crediting.CreditRefused as exc:
+            form.refused(exc.problems)
+        except InvoiceActionError as exc:
+            return action_refused(request, exc, credit_note.pk)
+        else:
+            messages.success(request, _("Avoir enregistré."))
+            return redirect("invoicing:detail", pk=credit_note.pk)
+    return render(request, "invoicing/credit_note_form.html",
+                  {"invoice": invoice, "status": status, "form": form,
+                   "credit_note": credit_note},
                   status=422 if request.method == "POST" else 200)
 
 

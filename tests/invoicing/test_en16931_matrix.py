@@ -124,11 +124,29 @@ def test_every_credit_note_passes_too(routed, case, partial):
     if partial:  # half of each line first, then the rest
         half = _sent(crediting.credit_note_create(
             invoice_id=invoice.pk,
-            quantities={row.pk: (row.quantity / 2).quantize(D("0.000001"))
-                        for row in invoice.lines.all()}))
+            credit=crediting.Credit(quantities={row.pk: (row.quantity / 2).quantize(D("0.000001"))
+                        for row in invoice.lines.all()})))
         xml = _valid(half)
         assert b"<CreditNote" in xml and invoice.number.encode() in xml  # BT-25
     rest = _sent(crediting.credit_note_create(invoice_id=invoice.pk))
     xml = _valid(rest)
     assert b"<CreditNote" in xml and invoice.number.encode() in xml
     assert crediting.credit_status(invoice).fully_credited
+
+
+@pytest.mark.parametrize("case", ["S 10 % (the guide's)", "mixed rates and Z",
+                                  "E with its VATEX code"])
+def test_credit_notes_of_an_amount_pass_too(routed, case):
+    """A rebate on a line (an amount excluding VAT) and an amount including VAT shared among
+    the lines: each a credit note the rules accept, the rest credited after."""
+    invoice = _sent(_draft(routed, CASES[case]))
+    first = invoice.lines.order_by("position").first()
+    rebate = _sent(crediting.credit_note_create(invoice_id=invoice.pk, credit=crediting.Credit(
+        amounts={first.pk: (first.line_total / 3).quantize(D("0.01"))})))
+    assert b"<CreditNote" in _valid(rebate)
+    shared = _sent(crediting.credit_note_create(invoice_id=invoice.pk, credit=crediting.Credit(
+        total=(crediting.credit_status(invoice).total_remaining / 2).quantize(D("0.01")))))
+    assert b"<CreditNote" in _valid(shared)
+    rest = _sent(crediting.credit_note_create(invoice_id=invoice.pk))
+    _valid(rest)
+    assert crediting.credit_status(invoice).total_remaining <= D("0.01") * 3

@@ -224,7 +224,7 @@ def test_a_credit_note_is_prepared_from_a_sent_invoice(staff_client, account, in
     data = {"request_key": key, f"qty-{line.pk}": "35"}
     response = staff_client.post(reverse("invoicing:credit_note", args=[invoice.pk]), data)
     credit_note = Invoice.objects.get(kind=Invoice.Kind.CREDIT_NOTE)
-    assert response.url == reverse("invoicing:edit", args=[credit_note.pk])
+    assert response.url == reverse("invoicing:detail", args=[credit_note.pk])
     assert credit_note.credited_invoice == invoice and credit_note.state == S.DRAFT
     assert credit_note.total == Decimal("962.50") and credit_note.number == ""
     assert "Avoir sur la facture" in staff_client.get(response.url).content.decode()
@@ -610,3 +610,35 @@ def test_a_search_by_its_digits_first_finds_exactly_what_contains_it(
                    .values_list("id", flat=True))
     assert {row[0] for row in rows} == expected
     assert expected or query in ("L-0031", "X-003")  # "X-003": "003" is there, the rest is not
+
+
+def test_a_draft_credit_note_changes_only_in_what_it_credits(staff_client, account, invoice):
+    """Its edit page is the credit form: buyer, service and prices are the invoice's; a posted
+    buyer or price is ignored; amounts and a total are offered beside quantities; a blank line
+    credits nothing."""
+    from invoicing.services import crediting
+    from tests.factories import BuyerFactory
+
+    set_state(invoice, S.SENT)
+    note = crediting.credit_note_create(invoice_id=invoice.pk)
+    edit = staff_client.get(reverse("invoicing:edit", args=[note.pk]))
+    assert edit.status_code == 302
+    assert edit.url == reverse("invoicing:credit_note_edit", args=[note.pk])
+    page = staff_client.get(edit.url).content.decode()
+    assert 'name="buyer"' not in page and "ou montant HT" in page and 'name="total"' in page
+    line = invoice.lines.get()
+    other = BuyerFactory(account=account, siret="21690123100011", name="COMMUNE DE LYON")
+    response = staff_client.post(edit.url, {f"qty-{line.pk}": "", f"amount-{line.pk}": "100",
+                                            "buyer": other.pk, "unit_price": "1"})
+    assert response.status_code == 302
+    note.refresh_from_db()
+    assert note.buyer_id == invoice.buyer_id and note.total == Decimal("110.00")
+    # nothing typed: refused, said, nothing changed
+    refused = staff_client.post(edit.url, {f"qty-{line.pk}": "", f"amount-{line.pk}": ""})
+    assert refused.status_code == 422 and "Indiquez ce qui est crédité" in refused.content.decode()
+    note.refresh_from_db()
+    assert note.total == Decimal("110.00")
+    # the invoice's own form, posted at the credit note, changes nothing either
+    staff_client.post(reverse("invoicing:edit", args=[note.pk]), {"buyer": other.pk})
+    note.refresh_from_db()
+    assert note.buyer_id == invoice.buyer_id
