@@ -19,13 +19,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from core.models import Account
-from invoicing import states, totals
+from invoicing import checks, states, totals
 from invoicing.attachments import ATTACHMENT_TYPES
 from invoicing.lines import Line, lines_of
 from invoicing.models import Invoice, InvoiceAttachment, InvoiceEvent, InvoiceLine
 from invoicing.models import InvoiceState as S
 from invoicing.services import events
-from invoicing.services.errors import InvoiceActionError, locked_invoice
+from invoicing.services.errors import InvoiceActionError, InvoiceCheckFailed, locked_invoice
 
 # The notes French invoices must carry (Code de commerce L441-10 / D441-5; for public buyers the
 # Code de la commande publique R2192-31 and D2192-35). The #PMD# / #PMT# / #AAB# subject codes are
@@ -272,10 +272,14 @@ def invoice_fix_routing(*, invoice_id: int, service, po_number: str, contract_re
     """Corrects the routing data of a routing return (refused for its routing: A_RECYCLER, or a
     refusal whose kind B2Brouter does not say): service, commitment, contract. The number, lines
     and amounts stay as deposited. Resending is `submission.invoice_request_send`, which starts a
-    new submission round under the same number.
-    Raises InvoiceActionError when the invoice is not a routing return."""
+    new submission round under the same number (`submission.invoice_fix_and_resend` does both).
+
+    Checked first, applied all or nothing: a correction the pre-send checks refuse (a closed
+    service, a commitment the buyer requires left empty) raises InvoiceCheckFailed and changes
+    nothing, its history included. Raises InvoiceActionError when the invoice is not a routing
+    return."""
     with transaction.atomic():
-        invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
+        invoice = locked_invoice(Invoice.objects.select_for_update(), invoice_id)
         if not states.can_fix_routing(invoice.state, invoice.chorus_status,
                                       invoice.chorus_status_reason):
             raise InvoiceActionError(_("Seule une facture retournée pour correction du routage se corrige et "
@@ -285,6 +289,9 @@ def invoice_fix_routing(*, invoice_id: int, service, po_number: str, contract_re
         invoice.po_number = po_number
         invoice.contract_reference = contract_reference
         invoice.full_clean()
+        problems = checks.invoice_problems(invoice, list(invoice.lines.all()))
+        if problems:
+            raise InvoiceCheckFailed(invoice.number, problems)
         invoice.save(update_fields=["service", "buyer_reference", "po_number",
                                     "contract_reference", "updated_at"])
         events.user_note_event(

@@ -25,7 +25,7 @@ from directory.services import buyer_ensure_registered, service_ensure_registere
 from invoicing import checks, states
 from invoicing.models import Invoice, InvoiceAttachment, InvoiceEvent
 from invoicing.models import InvoiceState as S
-from invoicing.services import crediting, enqueue, events, numbering
+from invoicing.services import crediting, drafts, enqueue, events, numbering
 from invoicing.services.errors import InvoiceActionError, InvoiceCheckFailed, locked_invoice
 from invoicing.services.logs import invoice_log_context, log
 from invoicing.services.remote import apply_remote_locked
@@ -94,6 +94,17 @@ def invoice_send_problems(invoice: Invoice, lines=None) -> dict[str, list[str]]:
     if not invoice.number and "issue_date" not in problems:
         _merge(problems, numbering.date_problems(invoice))
     return problems
+
+
+def invoice_fix_and_resend(*, invoice_id: int, service, po_number: str,
+                           contract_reference: str, user=None) -> Invoice:
+    """A routing return corrected and queued again under its number, in one transaction: a
+    correction refused (by the routing checks or by the pre-send checks) changes nothing and
+    sends nothing. Raises InvoiceCheckFailed / InvoiceActionError."""
+    with transaction.atomic():
+        drafts.invoice_fix_routing(invoice_id=invoice_id, service=service, po_number=po_number,
+                                   contract_reference=contract_reference, user=user)
+        return invoice_request_send(invoice_id=invoice_id, user=user)
 
 
 def account_not_registered(account) -> str:

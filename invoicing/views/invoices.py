@@ -34,7 +34,7 @@ from invoicing.forms import (
     RoutingFixForm,
     attach_field_problems,
 )
-from invoicing.models import Invoice, InvoiceAttachment
+from invoicing.models import Invoice, InvoiceAttachment, InvoiceEvent
 from invoicing.models import InvoiceState as S
 from invoicing.services import crediting, dashboard, drafts, submission
 from invoicing.services.errors import InvoiceActionError, InvoiceCheckFailed
@@ -234,9 +234,13 @@ STEP_OF = {S.DRAFT: 0, S.FAILED: 2, S.QUEUED: 1, S.SUBMITTING: 2, S.NEW: 2, S.SE
 TROUBLE = frozenset({S.FAILED, S.ERROR, S.REFUSED, S.CANCELLED, S.ANNULLED, S.DISCARDED})
 
 
-def _steps(invoice: Invoice) -> list[tuple[str, str]]:
-    """The life cycle as a progress bar: ("done" | "current" | "trouble" | "todo", label)."""
+def _steps(invoice: Invoice, came_from: str | None = None) -> list[tuple[str, str]]:
+    """The life cycle as a progress bar: ("done" | "current" | "trouble" | "todo", label). A
+    refusal shows at the step where it happened: the one after the state it came from (a
+    routing return of a deposited invoice at "mise à disposition", not at "service fait")."""
     current = STEP_OF.get(invoice.state, 0)
+    if invoice.state == S.REFUSED and came_from in STEP_OF:
+        current = min(STEP_OF[came_from] + 1, STEP_OF[S.REFUSED])
     steps = []
     for rank, label in STEPS:
         if rank < current:
@@ -292,7 +296,9 @@ def _detail_context(request: HttpRequest, invoice: Invoice) -> dict:
         "can_credit": editor and credit is not None and invoice.state in states.DEPOSITED_STATES
         and not credit.fully_credited,
         "problems": {},
-        "steps": _steps(invoice),
+        "steps": _steps(invoice, invoice.events.filter(
+            kind=InvoiceEvent.Kind.STATE, to_state=invoice.state).order_by("-pk").values_list(
+            "from_state", flat=True).first() if invoice.state == S.REFUSED else None),
         "can_copy": editor and invoice.kind == Invoice.Kind.INVOICE,
         "copy_key": uuid.uuid4().hex,
     }
@@ -416,19 +422,30 @@ def invoice_fix(request: HttpRequest, pk: int) -> HttpResponse:
     general = []
     if request.method == "POST" and form.is_valid():
         try:
-            invoice = drafts.invoice_fix_routing(
+            resent = submission.invoice_fix_and_resend(
                 invoice_id=invoice.pk, service=form.cleaned_data["service"],
                 po_number=form.cleaned_data["po_number"].strip(),
                 contract_reference=form.cleaned_data["contract_reference"].strip(),
                 user=request.user)
         except ValidationError as exc:
             form.add_error(None, exc)
+        except InvoiceCheckFailed as exc:  # nothing was changed: said beside each field
+            general = attach_field_problems(exc.problems, form)
+            messages.error(request, ngettext(
+                "Correction refusée : %(count)d problème à corriger ; rien n'a été modifié.",
+                "Correction refusée : %(count)d problèmes à corriger ; rien n'a été modifié.",
+                len(exc.messages)) % {"count": len(exc.messages)})
+        except InvoiceActionError as exc:
+            return action_refused(request, exc, invoice.pk)
         else:
-            return send_one(request, invoice)
+            messages.success(request, _("%(invoice)s corrigée et renvoyée sous le même numéro.")
+                             % {"invoice": _named(resent)})
+            return redirect("invoicing:detail", pk=invoice.pk)
     elif request.method == "GET":
         general = attach_field_problems(checks.invoice_problems(invoice, list(invoice.lines.all())), form)
     return render(request, "invoicing/invoice_fix.html",
-                  {"invoice": invoice, "form": form, "general_problems": general})
+                  {"invoice": invoice, "form": form, "general_problems": general},
+                  status=422 if request.method == "POST" else 200)
 
 
 @require_http_methods(["GET", "POST"])

@@ -60,10 +60,13 @@ def test_a_credit_note_credits_only_lines_of_its_own_invoice(staff_client, accou
     set_state(invoice, S.SENT)
     note = crediting.credit_note_create(invoice_id=invoice.pk)
     own = invoice.lines.first()
-    url = reverse("invoicing:edit", args=[note.pk])
-    response = staff_client.post(url, form_data(buyer, service, account=account, lines=[
-        _line(other_draft.lines.first().pk, quantity="1")]))
-    assert response.status_code == 422
+    their_line = other_draft.lines.first().pk
+    response = staff_client.post(reverse("invoicing:edit", args=[note.pk]), form_data(
+        buyer, service, account=account, lines=[_line(their_line, quantity="1")]))
+    assert response.status_code == 302  # a credit note changes on its own page only
+    response = staff_client.post(reverse("invoicing:credit_note_edit", args=[note.pk]),
+                                 {f"qty-{their_line}": "1", f"amount-{their_line}": "5"})
+    assert response.status_code == 422  # nothing credited of its own invoice: refused
     assert set(note.lines.values_list("credited_line", flat=True)) <= set(
         invoice.lines.values_list("pk", flat=True))
     assert own.pk in set(note.lines.values_list("credited_line", flat=True))

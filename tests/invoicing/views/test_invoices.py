@@ -288,13 +288,30 @@ def test_a_routing_return_is_fixed_and_resent_under_the_same_number(
     _no_broker.assert_called_once_with(invoice.pk)
 
 
-def test_a_routing_fix_with_problems_is_not_resent(staff_client, invoice, _no_broker):
+@pytest.mark.parametrize("change", ["emptied commitment", "closed service"])
+def test_a_refused_routing_fix_changes_nothing(staff_client, invoice, _no_broker, change):
+    """A correction the checks refuse: said beside the field, the invoice as it was (its PO
+    number kept), no "Acheminement corrigé" in its history, nothing sent; tried twice, the
+    same."""
+    from invoicing.models import InvoiceEvent
+
     set_state(invoice, S.REFUSED, "A_RECYCLER")
-    response = staff_client.post(reverse("invoicing:fix", args=[invoice.pk]), {
-        "service": invoice.service.pk, "po_number": "", "contract_reference": ""})
-    assert response.url == reverse("invoicing:fix", args=[invoice.pk])
+    data = {"service": invoice.service.pk, "po_number": "", "contract_reference": ""}
+    if change == "closed service":
+        closed = ServiceFactory(buyer=invoice.buyer, code="ESR_FERME", active=False)
+        data = {"service": closed.pk, "po_number": invoice.po_number, "contract_reference": ""}
+    before = (invoice.po_number, invoice.service_id, invoice.events.count())
+    for _attempt in range(2):
+        response = staff_client.post(reverse("invoicing:fix", args=[invoice.pk]), data)
+        assert response.status_code == 422
+        assert "rien n'a été modifié" in " ".join(
+            str(m) for m in response.wsgi_request._messages)
+        assert response.context["form"].errors or response.context["general_problems"]
     invoice.refresh_from_db()
     assert invoice.state == S.REFUSED
+    assert (invoice.po_number, invoice.service_id, invoice.events.count()) == before
+    assert not invoice.events.filter(kind=InvoiceEvent.Kind.NOTE,
+                                     message__startswith="Acheminement corrigé").exists()
     _no_broker.assert_not_called()
 
 
@@ -642,3 +659,19 @@ def test_a_draft_credit_note_changes_only_in_what_it_credits(staff_client, accou
     staff_client.post(reverse("invoicing:edit", args=[note.pk]), {"buyer": other.pk})
     note.refresh_from_db()
     assert note.buyer_id == invoice.buyer_id
+
+
+@pytest.mark.parametrize("came_from, step", [(S.SENT, "mise à disposition"),
+                                             (S.REGISTERED, "service fait")])
+def test_the_progress_bar_shows_a_refusal_at_the_step_where_it_happened(staff_client, invoice,
+                                                                        came_from, step):
+    from invoicing import states
+
+    set_state(invoice, came_from)
+    states.invoice_transition(invoice=invoice, to=S.REFUSED, source="poll",
+                              chorus_status="A_RECYCLER")
+    response = staff_client.get(reverse("invoicing:detail", args=[invoice.pk]))
+    steps = response.context["steps"]
+    assert [label for status, label in steps if status == "trouble"] == [step]
+    assert all(status == "todo" for status, _label in steps[[str(label) for _s, label in steps]
+                                                              .index(step) + 1:])
