@@ -2,7 +2,9 @@
 the type each is kept and sent as. The form checks an upload with `attachment_problems`; the
 service stores it with its extension's type."""
 
+import io
 import re
+import zipfile
 from pathlib import PurePath
 
 from django.utils.translation import gettext as _
@@ -46,3 +48,65 @@ def attachment_problems(name: str, size: int, already_attached: int = 0) -> list
     elif already_attached + size > INVOICE_FILES_TOTAL_MAX:
         problems.append(_("La facture et ses pièces jointes dépasseraient 120 Mo."))
     return problems
+
+
+def _is_image(data: bytes, kind: str) -> bool:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.format != kind:
+                return False
+            image.verify()  # the whole file is read: a truncated or forged one fails here
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return False
+    return True
+
+
+def _is_office(data: bytes, extension: str) -> bool:
+    """An XLSX is an OOXML package with a workbook; an ODS an OpenDocument package whose first
+    entry says it is a spreadsheet."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as package:
+            names = set(package.namelist())
+            if extension == ".xlsx":
+                return "[Content_Types].xml" in names and "xl/workbook.xml" in names
+            return package.read("mimetype").strip() == ATTACHMENT_TYPES[".ods"].encode()
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError):
+        return False
+
+
+def _is_text(data: bytes) -> bool:
+    if b"\x00" in data:
+        return False
+    for encoding in ("utf-8-sig", "cp1252"):  # what spreadsheets write CSV in
+        try:
+            data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        return True
+    return False
+
+
+def content_problems(name: str, data: bytes) -> list[str]:
+    """Why the file is not what its name says (empty when it is): a PDF starts like a PDF, an
+    image decodes as that image, an office file is the package it claims to be, a CSV is text.
+    Chorus Pro would refuse the invoice for a document it cannot open."""
+    extension = PurePath(name).suffix.lower()
+    ok = {
+        ".pdf": lambda: data.startswith(b"%PDF-"),
+        ".png": lambda: _is_image(data, "PNG"),
+        ".jpg": lambda: _is_image(data, "JPEG"),
+        ".jpeg": lambda: _is_image(data, "JPEG"),
+        ".xlsx": lambda: _is_office(data, ".xlsx"),
+        ".ods": lambda: _is_office(data, ".ods"),
+        ".csv": lambda: _is_text(data),
+    }.get(extension)
+    if ok is None or ok():
+        return []
+    return [_("Ce fichier n'est pas un %(kind)s, malgré son nom : choisissez le bon fichier, ou "
+              "enregistrez-le au bon format.") % {"kind": KIND_NAMES[extension]}]
+
+
+KIND_NAMES = {".pdf": "PDF", ".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG",
+              ".xlsx": "XLSX", ".ods": "ODS", ".csv": "CSV"}

@@ -25,6 +25,7 @@ from invoicing import checks, vat
 from invoicing.attachments import (
     ATTACHMENT_COUNT_MAX,
     attachment_problems,
+    content_problems,
 )
 from invoicing.lines import Line
 from invoicing.models import Invoice, InvoiceLine, InvoiceState
@@ -372,6 +373,14 @@ def _add_error(form: forms.Form, name: str, message: str) -> None:
     form.errors[name].append(message)
 
 
+def _read(upload) -> bytes:
+    """The whole upload (10 MB at most, checked before), the file left at its start."""
+    upload.seek(0)
+    data = upload.read()
+    upload.seek(0)
+    return data
+
+
 class AttachmentForm(forms.Form):
     """A supporting document within Chorus Pro's limits, checked against those already joined
     (`existing`: the invoice's attachments)."""
@@ -393,6 +402,8 @@ class AttachmentForm(forms.Form):
         upload = self.cleaned_data["file"]
         problems = attachment_problems(upload.name, upload.size,
                                        sum(a.size for a in self.existing))
+        if not problems:
+            problems = content_problems(upload.name, _read(upload))
         names = {a.original_name.lower() for a in self.existing}
         if upload.name.lower() in names:
             problems.append(_("Une pièce jointe porte déjà ce nom : renommez le fichier."))
@@ -410,7 +421,8 @@ class AttachmentForm(forms.Form):
             upload.seek(0)
             if PurePath(upload.name).suffix.lower() != ".pdf" or head != b"%PDF-":
                 self.add_error("use_as_pdf_view", _("Seul un fichier PDF peut être la facture "
-                                                    "elle-même."))
+                                                    "elle-même : ce fichier-ci n'en est pas "
+                                                    "un."))
             elif any(a.use_as_pdf_view for a in self.existing):
                 self.add_error("use_as_pdf_view", _("Le PDF de la facture est déjà joint."))
         return cleaned

@@ -1,6 +1,7 @@
 """Hostile input on every form of the product: whatever is typed, never a 500; a bad value is a
 field error beside its field; a refused form writes nothing."""
 
+import io
 from urllib.parse import urlsplit
 
 import pytest
@@ -259,8 +260,8 @@ def test_routing_fix_refuses_bad_values_and_changes_nothing(staff_client, draft,
     url = reverse("invoicing:fix", args=[draft.pk])
     before = _snapshot(draft)
     response = staff_client.post(url, fields)
-    assert response.status_code in (200, 302)
-    if response.status_code == 200:  # the form again, with its errors if any
+    assert response.status_code in (422, 302)
+    if response.status_code == 422:  # the form again, with its errors
         assert _snapshot(draft) == before
 
 
@@ -273,7 +274,7 @@ def test_routing_fix_field_errors(staff_client, draft, field, value):
     before = _snapshot(draft)
     response = staff_client.post(reverse("invoicing:fix", args=[draft.pk]),
                                  {"po_number": "0123456", field: value})
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert field in response.context["form"].errors
     assert _snapshot(draft) == before
 
@@ -546,3 +547,60 @@ def test_another_accounts_id_is_refused_not_used(staff_client, account, buyer, s
     response = staff_client.post(CREATE, form_data(buyer, service, account=other))
     assert response.status_code == 404
     assert _rows() == before
+
+
+def _png() -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4), "red").save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _xlsx() -> bytes:
+    import xlsxwriter
+
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    book.add_worksheet().write(0, 0, "bon de commande")
+    book.close()
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("name, content, accepted", [
+    ("facture.pdf", b"Ceci est un texte, pas un PDF", False),
+    ("facture.pdf", b"%PDF-1.7 un vrai debut", True),
+    ("photo.png", b"\x89PNG\r\n\x1a\n mais pas une image", False),
+    ("photo.png", "png", True),
+    ("photo.jpg", "png", False),  # a PNG named .jpg
+    ("bon.xlsx", b"PK\x03\x04 pas un classeur", False),
+    ("bon.xlsx", "xlsx", True),
+    ("bon.ods", "xlsx", False),  # an XLSX named .ods
+    ("liste.csv", b"a;b\x00c", False),
+    ("liste.csv", "numéro;montant\n1;2\n".encode("cp1252"), True),
+])
+def test_a_document_is_what_its_name_says(staff_client, draft, name, content, accepted):
+    content = {"png": _png, "xlsx": _xlsx}[content]() if isinstance(content, str) else content
+    response = staff_client.post(reverse("invoicing:attachment_add", args=[draft.pk]),
+                                 {"file": SimpleUploadedFile(name, content)})
+    assert InvoiceAttachment.objects.exists() == accepted
+    if not accepted:
+        assert response.status_code == 422
+        html = response.content.decode()
+        field = html[html.index('<section id="attachments"'):]
+        assert "malgré son nom" in field and 'class="field has-error' in field
+
+
+def test_choosing_a_wrong_file_as_the_invoices_pdf_says_why(staff_client, draft):
+    response = staff_client.post(reverse("invoicing:attachment_add", args=[draft.pk]), {
+        "file": SimpleUploadedFile("facture.csv", b"a;b"), "use_as_pdf_view": "on"})
+    assert response.status_code == 422 and not InvoiceAttachment.objects.exists()
+    html = response.content.decode()
+    assert "Seul un fichier PDF peut être la facture" in html[html.index('id="attachments"'):]
+
+
+def test_removing_a_document_asks_first(staff_client, draft):
+    staff_client.post(reverse("invoicing:attachment_add", args=[draft.pk]),
+                      {"file": SimpleUploadedFile("bon.pdf", b"%PDF-1.4 bon")})
+    html = staff_client.get(reverse("invoicing:edit", args=[draft.pk])).content.decode()
+    assert "data-confirm=\"Retirer la pièce jointe « bon.pdf » ?\"" in html
