@@ -117,9 +117,11 @@ def credit_problems(credit_note: Invoice, lines: list | None = None) -> dict[str
     lines = list(credit_note.lines.all()) if lines is None else lines
     status = credit_status(invoice, exclude_pk=credit_note.pk)
     problems: dict[str, list[str]] = {}
-    if (credit_note.buyer_id, credit_note.service_id, credit_note.po_number,
-            credit_note.contract_reference) != (invoice.buyer_id, invoice.service_id,
-                                                invoice.po_number, invoice.contract_reference):
+    # Its routing is its invoice's until Chorus Pro sends it back for its routing (a routing
+    # return of an issued credit note is corrected like an invoice's); its buyer, always.
+    routing = ("service_id", "po_number", "contract_reference") if not credit_note.number else ()
+    if any(getattr(credit_note, name) != getattr(invoice, name)
+           for name in ("buyer_id", *routing)):
         problems.setdefault("__all__", []).append(
             _("Un avoir garde l'acheteur, le service et les références de la facture "
               "%(number)s.") % {"number": invoice.number})
@@ -381,6 +383,11 @@ def rejection_replace(*, invoice_id: int, user=None) -> tuple[Invoice, Invoice]:
     other invoice."""
     with transaction.atomic():
         invoice = _locked(invoice_id)
+        if invoice.kind == Invoice.Kind.CREDIT_NOTE:
+            raise InvoiceActionError(_("Un avoir rejeté ne crédite plus rien : faites un nouvel "
+                                       "avoir sur la facture %(number)s.")
+                                     % {"number": invoice.credited_invoice.number
+                                        if invoice.credited_invoice_id else ""})
         if not states.can_replace(invoice.state, invoice.chorus_status,
                                   invoice.chorus_status_reason):
             raise InvoiceActionError(_("Seule une facture rejetée (REJETEE) se remplace par un "
@@ -407,5 +414,7 @@ def rejection_replace(*, invoice_id: int, user=None) -> tuple[Invoice, Invoice]:
 
 def can_replace(invoice: Invoice) -> bool:
     """Whether "credit note + new invoice" is still to offer: a rejection not replaced yet."""
-    return (states.can_replace(invoice.state, invoice.chorus_status, invoice.chorus_status_reason)
+    return (invoice.kind == Invoice.Kind.INVOICE
+            and states.can_replace(invoice.state, invoice.chorus_status,
+                                   invoice.chorus_status_reason)
             and not invoice.replacements.exists())

@@ -60,10 +60,15 @@ def _fix_for(invoice: Invoice) -> str:
     number), "replace" (rejection: credit note + new invoice), "choose" (a refusal B2Brouter does
     not qualify: the user reads the reason and takes one of the two), "suspended" (documents
     missing), "edit" (refused by B2Brouter before deposit, or a failed deposit), "replaced" (a
-    rejection whose credit note and new invoice are prepared), or ""."""
+    rejection whose credit note and new invoice are prepared), for a credit note "renew" (a
+    rejection: a new credit note on its invoice) or "choose_credit" (fix, or a new one), or ""."""
     if invoice.state in (S.FAILED, S.ERROR):
         return "edit"
     fix = _FIX_OF_REFUSAL.get(invoice.refusal_kind, "")
+    if invoice.kind == Invoice.Kind.CREDIT_NOTE and fix in ("replace", "choose"):
+        # A credit note rejected credits nothing any more: a new one is made on its invoice
+        # ("renew"), or, the reason being the routing, it is corrected ("choose_credit").
+        return "renew" if fix == "replace" else "choose_credit"
     if fix in ("replace", "choose") and _replaced(invoice):
         return "replaced"  # its credit note and new invoice are prepared: nothing more to offer
     return fix
@@ -253,6 +258,24 @@ def _steps(invoice: Invoice, came_from: str | None = None) -> list[tuple[str, st
     return steps
 
 
+def _related_corrections(invoice: Invoice) -> dict:
+    """What links a correction to the rest: the invoice a new one replaces and the credit note
+    that cancelled it; the new invoice that replaces what a credit note cancelled; and for a
+    rejected credit note, where its new one is made (its invoice, if it has anything left)."""
+    related = {"replaced": None, "cancelled_by": None, "replaced_by": None, "renew_on": None}
+    if invoice.replaces_id:
+        related["replaced"] = invoice.replaces
+        related["cancelled_by"] = invoice.replaces.credit_notes.filter(
+            kind=Invoice.Kind.CREDIT_NOTE).order_by("pk").first()
+    if invoice.kind == Invoice.Kind.CREDIT_NOTE and invoice.credited_invoice_id:
+        credited = invoice.credited_invoice
+        related["replaced_by"] = credited.replacements.order_by("pk").first()
+        if (credited.state in states.DEPOSITED_STATES
+                and not crediting.credit_status(credited).fully_credited):
+            related["renew_on"] = credited
+    return related
+
+
 # How long after its last change a deposited invoice's page keeps waiting for its files.
 FILES_AWAITED_FOR = datetime.timedelta(minutes=15)
 
@@ -288,6 +311,7 @@ def _detail_context(request: HttpRequest, invoice: Invoice) -> dict:
         "attachments": invoice.attachments.all(),
         "credit": credit,
         "replacement": invoice.replacements.order_by("pk").first(),
+        **_related_corrections(invoice),
         "breakdown": totals.compute(lines).breakdown,
         "fix": fix,
         "can_edit": editor,
@@ -412,7 +436,7 @@ def invoice_legal_view(request: HttpRequest, pk: int) -> HttpResponse:
 def invoice_fix(request: HttpRequest, pk: int) -> HttpResponse:
     """A routing return (A_RECYCLER): correct the service / commitment and resend, same number."""
     invoice = invoice_or_404(request, pk)
-    if _fix_for(invoice) not in ("fix", "choose"):
+    if _fix_for(invoice) not in ("fix", "choose", "choose_credit"):
         if invoice.state in (S.QUEUED, S.SUBMITTING) or invoice.state in IN_TRANSIT:
             messages.info(request, _("%(invoice)s est déjà renvoyée.") % {"invoice": _named(invoice)})
         else:

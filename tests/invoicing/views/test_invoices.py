@@ -675,3 +675,34 @@ def test_the_progress_bar_shows_a_refusal_at_the_step_where_it_happened(staff_cl
     assert [label for status, label in steps if status == "trouble"] == [step]
     assert all(status == "todo" for status, _label in steps[[str(label) for _s, label in steps]
                                                               .index(step) + 1:])
+
+
+def test_a_rejected_credit_note_offers_a_new_one_not_a_replacement(staff_client, invoice):
+    from invoicing.services import crediting
+
+    set_state(invoice, S.SENT)
+    note = crediting.credit_note_create(invoice_id=invoice.pk)
+    Invoice.objects.filter(pk=note.pk).update(number="F2026-00002")
+    set_state(note, S.REFUSED, "REJETEE", "Avoir en double")
+    page = staff_client.get(reverse("invoicing:detail", args=[note.pk])).content.decode()
+    assert "Avoir + nouvelle facture" not in page
+    assert reverse("invoicing:credit_note", args=[invoice.pk]) in page  # a new credit note
+    listing = staff_client.get(reverse("invoicing:list")).content.decode()
+    assert "Nouvel avoir sur sa facture" in listing
+    refused = staff_client.post(reverse("invoicing:replace", args=[note.pk]))
+    assert refused.status_code == 302
+    assert any("nouvel avoir" in str(m) for m in refused.wsgi_request._messages)
+    assert not Invoice.objects.filter(replaces=note).exists()
+
+
+def test_the_new_invoice_after_a_rejection_and_its_credit_note_link_to_each_other(
+        staff_client, invoice):
+    set_state(invoice, S.REFUSED, "REJETEE", "Montant erroné")
+    staff_client.post(reverse("invoicing:replace", args=[invoice.pk]))
+    new = Invoice.objects.get(replaces=invoice)
+    note = Invoice.objects.get(credited_invoice=invoice, kind=Invoice.Kind.CREDIT_NOTE)
+    new_page = staff_client.get(reverse("invoicing:detail", args=[new.pk])).content.decode()
+    assert reverse("invoicing:detail", args=[note.pk]) in new_page
+    assert reverse("invoicing:detail", args=[invoice.pk]) in new_page
+    note_page = staff_client.get(reverse("invoicing:detail", args=[note.pk])).content.decode()
+    assert reverse("invoicing:detail", args=[new.pk]) in note_page
