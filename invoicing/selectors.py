@@ -253,4 +253,4 @@ def changes_since(*, user, since, limit: int = 20, window: int = 2000):
     floor = events.order_by(f"-{key}").values(key)[window - 1:window]  # None: fewer events
     return (events.filter(kind=InvoiceEvent.Kind.STATE, invoice__account_id__in=account_ids(user),
                           **{f"{key}__gte": Coalesce(Subquery(floor), Value(since or 0))})
-            .select_related("invoice").order_by(f"-{key}")[:limit])
+            .select_related("invoice", "invoice__buyer").order_by(f"-{key}")[:limit])

@@ -44,3 +44,17 @@ def state_label(state: str, kind: str = "") -> str:
 
 # The invoice's notes, one per line, each with its code in words (invoicing/notes.py).
 register.filter("mentions", notes.mentions)
+
+
+@register.filter
+def ago(moment) -> str:
+    """How long ago, in words: "à l'instant" under a minute, never "il y a 0 minute"."""
+    from django.utils import timezone
+    from django.utils.timesince import timesince
+    from django.utils.translation import gettext
+
+    if moment is None:
+        return ""
+    if (timezone.now() - moment).total_seconds() < 60:
+        return gettext("à l'instant")
+    return gettext("il y a %(duration)s") % {"duration": timesince(moment)}

@@ -1,5 +1,6 @@
 """The dashboard's news since the last visit."""
 
+import html
 
 import pytest
 from django.contrib.auth.models import Group
@@ -111,3 +112,30 @@ def test_the_news_looks_no_further_back_than_its_window(registered_account, with
         ours_since = ours_since.filter(created_at__gt=since)
     assert len(wide) == ours_since.count() >= 3
     assert {event.invoice_id for event in wide} == {ours.pk}
+
+
+def test_the_news_names_each_invoices_buyer_and_amount_and_says_just_now(client,
+                                                                        registered_account):
+    """Drafts in the news are told apart (their buyer and amount, not ten identical "Facture
+    brouillon" lines), and a visit a few seconds ago reads "à l'instant", never "il y a 0
+    minute"."""
+    from invoicing.models import InvoiceEvent
+    from tests.factories import BuyerFactory
+
+    staff = user_with(roles.STAFF, registered_account)
+    client.force_login(staff)
+    client.get("/")
+    client.logout()
+    client.force_login(staff)  # a new session: the news since the visit just now
+    lyon = BuyerFactory(account=registered_account, siret="21690123100011",
+                        name="COMMUNE DE LYON")
+    drafts = [InvoiceFactory(account=registered_account, number=""),
+              InvoiceFactory(account=registered_account, number="", buyer=lyon, service=None)]
+    for draft in drafts:
+        InvoiceEvent.objects.create(invoice=draft, kind="state", source="user",
+                                    from_state="", to_state="draft")
+    page = client.get("/").content.decode()
+    news = html.unescape(page[page.index('<section id="news"'):page.index("</section>")])
+    assert "à l'instant" in news and "0 minute" not in news
+    assert "COMMUNE DE LYON" in news and "UNIVERSITE D AIX MARSEILLE" in news
+    assert news.count("712,50\xa0€") == 2  # each draft's amount

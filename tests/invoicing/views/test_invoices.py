@@ -372,7 +372,7 @@ def test_no_legal_xml_yet_is_a_404(staff_client, invoice):
 def test_the_printable_view_carries_the_legal_mentions_and_totals(staff_client, invoice):
     Invoice.objects.filter(pk=invoice.pk).update(notes="#PMD#Pénalités\n#PMT#Indemnité 40 €")
     html = staff_client.get(reverse("invoicing:print", args=[invoice.pk])).content.decode()
-    assert "3\u202f712,50 €" in html or "3\xa0712,50 €" in html or "3 712,50 €" in html
+    assert re.search(r"3[\s\u202f\xa0]712,50[\s\xa0]€", html)
     assert "<p>Indemnité 40 €</p>" in html and "#PMT#" not in html
     assert "ESR_MISSION_FACTURES_DEPLACEMENTS" in html and "0123456" in html
 
@@ -706,3 +706,26 @@ def test_the_new_invoice_after_a_rejection_and_its_credit_note_link_to_each_othe
     assert reverse("invoicing:detail", args=[invoice.pk]) in new_page
     note_page = staff_client.get(reverse("invoicing:detail", args=[note.pk])).content.decode()
     assert reverse("invoicing:detail", args=[new.pk]) in note_page
+
+
+def test_the_print_of_a_credit_note_says_what_it_credits_never_what_to_pay(staff_client,
+                                                                          invoice):
+    from invoicing.services import crediting
+
+    set_state(invoice, S.SENT)
+    note = crediting.credit_note_create(invoice_id=invoice.pk)
+    Invoice.objects.filter(pk=note.pk).update(number="F2026-00002")
+    page = staff_client.get(reverse("invoicing:print", args=[note.pk])).content.decode()
+    assert "Net à payer" not in page and "IBAN" not in page and "virement" not in page
+    assert "retard" not in page.lower()  # no late-payment mentions on a credit note
+    assert "Facture créditée" in page and invoice.number in page
+    assert "Total TTC crédité" in page
+
+
+def test_the_print_of_a_draft_says_it_is_a_draft(staff_client, account, invoice):
+    draft = InvoiceFactory(account=account, buyer=invoice.buyer, service=invoice.service,
+                           number="")
+    page = staff_client.get(reverse("invoicing:print", args=[draft.pk])).content.decode()
+    assert "BROUILLON" in page and "n° </h1>" not in page and "Facture n°" not in page
+    issued = staff_client.get(reverse("invoicing:print", args=[invoice.pk])).content.decode()
+    assert "BROUILLON" not in issued
