@@ -17,9 +17,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The whole product talks to the sandbox it starts, on whichever port it was given.
+WEB_PORT     ?= 8000
+SANDBOX_PORT ?= 8765
+
 run: $(STAMP)
 	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate --noinput
-	PATH="$(CURDIR)/$(BIN):$$PATH" DJANGO_DEBUG=1 $(BIN)/honcho --procfile Procfile.dev start
+	PATH="$(CURDIR)/$(BIN):$$PATH" DJANGO_DEBUG=1 WEB_PORT=$(WEB_PORT) SANDBOX_PORT=$(SANDBOX_PORT) \
+	  B2BROUTER_API_URL=http://127.0.0.1:$(SANDBOX_PORT) B2BROUTER_API_KEY=sandbox-key \
+	  B2BROUTER_WEBHOOK_SECRET=sandbox-webhook-secret SITE_URL=http://127.0.0.1:$(WEB_PORT) \
+	  $(BIN)/honcho --procfile Procfile.dev start
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
