@@ -65,3 +65,19 @@ class IbanField(_IdentifierField):
     def __init__(self, **kwargs):
         kwargs.setdefault("label", _("IBAN"))
         super().__init__(**kwargs)
+
+
+class FrenchPostalCodeField(forms.CharField):
+    """A French postal code: five digits (spaces tolerated), "13007"."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 10)
+        super().__init__(**kwargs)
+        self.widget.attrs.update({"inputmode": "numeric", "autocomplete": "postal-code"})
+
+    def clean(self, value):
+        value = "".join((super().clean(value) or "").split())
+        if value and not (len(value) == 5 and value.isdigit()):
+            raise ValidationError(_("Un code postal français a 5 chiffres (ex. 13007)."),
+                                  code="postal_code")
+        return value

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from directory import services
-from directory.fields import SiretField, VatNumberField
+from directory.fields import FrenchPostalCodeField, SiretField, VatNumberField
 
 # Chorus Pro's rules for a structure, as a person ticks them when the directory does not say.
 FLAG_FIELDS = {
@@ -31,8 +31,7 @@ def add_identity_fields(form: forms.Form, *, required: bool) -> None:
     form.fields["name"] = forms.CharField(label=_("Raison sociale"), max_length=200,
                                           required=required)
     form.fields["address"] = forms.CharField(label=_("Adresse"), max_length=200, required=False)
-    form.fields["postalcode"] = forms.CharField(label=_("Code postal"), max_length=10,
-                                                required=False)
+    form.fields["postalcode"] = FrenchPostalCodeField(label=_("Code postal"), required=False)
     form.fields["city"] = forms.CharField(label=_("Ville"), max_length=100, required=False)
     form.fields["vat_number"] = VatNumberField(required=False)
 

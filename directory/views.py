@@ -73,6 +73,11 @@ def _widget_context(request, *, siret: str = "", target: str = "", lookup_form=N
             lookup["error"] = exc
     if siret:
         lookup["buyers"] = list(selectors.buyers_with_siret(user=user, siret=siret))
+        if lookup["buyers"] and lookup["error"] is not None and lookup["error"].kind == "unknown":
+            lookup["error"] = None  # the buyer exists (typed by hand): "not found" no longer
+    # The buyer to choose on the page the widget sits in (the invoice form): the one just made,
+    # or the only one found.
+    lookup["chosen"] = buyer or (lookup["buyers"][0] if len(lookup["buyers"]) == 1 else None)
     entry = lookup["entry"]
     if entry:
         lookup["flags"] = services.entry_flags(entry)

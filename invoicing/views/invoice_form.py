@@ -128,6 +128,8 @@ def _invoice_form(request: HttpRequest, *, account: Account, invoice: Invoice | 
     if invoice is not None:
         return _edit_page(request, invoice, check=bool(request.GET.get("check")))
     initial = drafts.invoice_defaults(account=account)
+    if request.GET.get("buyer", "").isdigit():  # "Facturer cet acheteur", from its page
+        initial["buyer"] = int(request.GET["buyer"])
     form = InvoiceForm(account=account, initial=initial)
     formset = LineFormSet(prefix="lines")
     return render(request, "invoicing/invoice_form.html", _form_context(

@@ -43,3 +43,66 @@ document.addEventListener("change", function (event) {
     target.form.submit();
   }
 });
+
+// The invoice form: the buyer a SIRET lookup found or made on the page is the one chosen, once
+// the buyer list holds it (the lookup's answer reloads the list).
+let chosenBuyer = null;
+let seenMarker = null;
+document.addEventListener("htmx:afterSettle", function () {
+  const marker = document.querySelector("#buyer-lookup [data-chosen-buyer]");
+  if (marker && marker !== seenMarker) {
+    seenMarker = marker;
+    chosenBuyer = marker.getAttribute("data-chosen-buyer");
+  }
+  const select = document.getElementById("id_buyer");
+  if (!select) {
+    return;
+  }
+  bindBuyerFilter();
+  if (chosenBuyer && select.querySelector(`option[value="${chosenBuyer}"]`)) {
+    const wanted = chosenBuyer;
+    chosenBuyer = null;
+    if (select.value !== wanted) {
+      select.value = wanted;
+      select.dispatchEvent(new Event("change", { bubbles: true }));
+    }
+  }
+});
+
+// A long list of buyers: a box above the list keeps only those whose name or SIRET holds what
+// is typed (the list itself stays the form's field, so that nothing else changes). The list is
+// drawn again when the buyer or the service changes: what was typed is kept and applied again.
+let buyerFilterText = "";
+function bindBuyerFilter() {
+  const select = document.getElementById("id_buyer");
+  const box = document.getElementById("buyer-filter");
+  if (!select || !box || box.dataset.bound) {
+    return;
+  }
+  box.dataset.bound = "1";
+  const all = Array.from(select.options).map((option) => option.cloneNode(true));
+  const apply = function () {
+    buyerFilterText = box.value;
+    const words = box.value.trim().toLowerCase().split(/\s+/).filter(Boolean);
+    const current = select.value;
+    const keep = (option) => {
+      const text = option.textContent.toLowerCase();
+      const compact = text.replace(/\s+/g, "");
+      return !option.value || option.value === current ||
+        words.every((word) => text.includes(word) || compact.includes(word));
+    };
+    select.replaceChildren(...all.filter(keep).map((option) => option.cloneNode(true)));
+    select.value = current;
+  };
+  const quiet = (event) => event.stopPropagation();  // not a field of the invoice
+  box.addEventListener("input", function (event) {
+    quiet(event);
+    apply();
+  });
+  box.addEventListener("change", quiet);
+  if (buyerFilterText) {
+    box.value = buyerFilterText;
+    apply();
+  }
+}
+document.addEventListener("DOMContentLoaded", bindBuyerFilter);
