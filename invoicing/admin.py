@@ -5,6 +5,7 @@ import b2brouter
 from core.admin import AccountScopedAdmin
 from core.models import Account
 from core.templatetags.amounts import money
+from invoicing.history import event_text
 from invoicing.models import (
     Invoice,
     InvoiceEvent,
@@ -14,6 +15,7 @@ from invoicing.models import (
     chorus_status_label,
 )
 from invoicing.services import accounts, drafts
+from invoicing.templatetags.chorus import state_label
 
 
 class InvoiceLineInline(admin.TabularInline):
@@ -37,15 +39,34 @@ class InvoiceLineInline(admin.TabularInline):
 
 
 class InvoiceEventInline(admin.TabularInline):
+    """The history as the application words it: states and Chorus Pro statuses in words, each
+    line in the reader's language."""
+
     model = InvoiceEvent
     extra = 0
     can_delete = False
-    fields = ["created_at", "kind", "source", "from_state", "to_state", "chorus_status", "reason",
-              "http_method", "http_path", "http_status", "message"]
+    fields = ["created_at", "source", "actor", "change", "chorus", "what", "http_method",
+              "http_path", "http_status"]
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
         return False
+
+    @admin.display(description=_("changement"))
+    def change(self, event):
+        if event.kind != InvoiceEvent.Kind.STATE:
+            return "—"
+        label = lambda state: state_label(state, event.invoice.kind) if state else ""  # noqa: E731
+        return f"{label(event.from_state)} → {label(event.to_state)}" if event.from_state \
+            else label(event.to_state)
+
+    @admin.display(description=_("statut Chorus Pro"))
+    def chorus(self, event):
+        return chorus_status_label(event.chorus_status) if event.chorus_status else "—"
+
+    @admin.display(description=_("ce qui s'est passé"))
+    def what(self, event):
+        return " ".join(part for part in (event.reason, event_text(event)) if part) or "—"
 
 
 @admin.register(Account)

@@ -415,6 +415,12 @@ class InvoiceEvent(ChoiceLabels, models.Model):
     request_body = models.JSONField(null=True, blank=True, verbose_name=_("envoyé"))
     response_body = models.JSONField(null=True, blank=True, verbose_name=_("reçu"))
     message = models.TextField(blank=True, verbose_name=_("message"))
+    # What happened, as data: a code of `invoicing.history` and its values, worded when read in
+    # the reader's language. (Rows written before hold their French `message`.) Nullable: added
+    # in place, without remaking the append-only table under its triggers.
+    code = models.CharField(max_length=40, null=True, blank=True,  # noqa: DJ001
+                            verbose_name=_("événement"))
+    params = models.JSONField(null=True, blank=True, verbose_name=_("valeurs"))
 
     class Meta:
         verbose_name = _("événement")

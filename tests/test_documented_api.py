@@ -214,7 +214,8 @@ def test_an_unknown_state_is_recorded_once_and_changes_nothing(registered_accoun
         remote.invoice_apply_remote(remote=unknown, source=InvoiceEvent.Source.POLL)
     invoice.refresh_from_db()
     assert invoice.state == S.SENT
-    notes = invoice.events.filter(kind=InvoiceEvent.Kind.NOTE, message__contains="being_audited")
+    notes = invoice.events.filter(kind=InvoiceEvent.Kind.NOTE, code="unknown_state",
+                                  params__state="being_audited")
     assert notes.count() == 1
 
 

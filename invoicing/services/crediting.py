@@ -330,8 +330,8 @@ def credit_note_create(*, invoice_id: int, credit: Credit | None = None, user=No
         problems = credit_problems(credit_note)
         if problems:  # rounding: the lines fit, their total does not
             raise CreditRefused(problems)
-        events.user_note_event(invoice=invoice, actor=user,
-                               message=f"Avoir préparé (brouillon n° {credit_note.pk})")
+        events.user_note_event(invoice=invoice, actor=user, code="credit_note_prepared",
+                               draft=credit_note.pk)
     return credit_note
 
 
@@ -358,7 +358,7 @@ def credit_note_update(*, credit_note_id: int, credit: Credit, user=None) -> Inv
             row.full_clean(exclude=["invoice"])
             row.save()
         invoice_recompute_totals(invoice=credit_note)
-        events.user_note_event(invoice=credit_note, actor=user, message="Avoir modifié")
+        events.user_note_event(invoice=credit_note, actor=user, code="credit_note_changed")
     return credit_note
 
 
@@ -405,10 +405,8 @@ def rejection_replace(*, invoice_id: int, user=None) -> tuple[Invoice, Invoice]:
         replacement = draft_create(account=invoice.account,
                                    data=_copy_data(invoice, today=timezone.localdate()),
                                    lines=lines_of(invoice), user=user, replaces=invoice)
-        events.user_note_event(
-            invoice=invoice, actor=user,
-            message=f"Remplacement préparé : avoir et nouvelle facture "
-                    f"(brouillons n° {credit_note.pk} et {replacement.pk})")
+        events.user_note_event(invoice=invoice, actor=user, code="replacement_prepared",
+                               credit_note=credit_note.pk, replacement=replacement.pk)
     return credit_note, replacement
 
 

@@ -201,8 +201,8 @@ def draft_copy(*, invoice_id: int, user=None, request_key: str = "") -> Invoice:
         draft = draft_create(account=source.account, data=data, lines=lines, user=user,
                              request_key=request_key)
         if not draft.events.filter(kind=InvoiceEvent.Kind.NOTE).exists():
-            events.user_note_event(invoice=draft, actor=user, message=_(
-                "Brouillon copié de %(source)s") % {"source": source.number or str(source)})
+            events.user_note_event(invoice=draft, actor=user, code="copied_from",
+                                   source=source.number or str(source))
     return draft
 
 
@@ -243,7 +243,7 @@ def draft_update(*, invoice_id: int, data: DraftData, lines: list[Line], user=No
             row.full_clean(exclude=["invoice"])
             row.save()
         invoice_recompute_totals(invoice=invoice)
-        events.user_note_event(invoice=invoice, actor=user, message="Brouillon modifié")
+        events.user_note_event(invoice=invoice, actor=user, code="draft_changed")
     return invoice
 
 
@@ -294,10 +294,9 @@ def invoice_fix_routing(*, invoice_id: int, service, po_number: str, contract_re
             raise InvoiceCheckFailed(invoice.number, problems)
         invoice.save(update_fields=["service", "buyer_reference", "po_number",
                                     "contract_reference", "updated_at"])
-        events.user_note_event(
-            invoice=invoice, actor=user,
-            message=f"Acheminement corrigé : service {invoice.buyer_reference or '—'}, "
-                    f"engagement {po_number or '—'}")
+        events.user_note_event(invoice=invoice, actor=user, code="routing_fixed",
+                               service=invoice.buyer_reference or "—",
+                               po_number=po_number or "—")
     return invoice
 
 
@@ -319,8 +318,8 @@ def attachment_add(*, invoice: Invoice, upload, user=None,
                                            "changent plus."))
             attachment.file.save(upload.name, upload, save=False)
             attachment.save()
-            events.user_note_event(invoice=invoice, actor=user,
-                                   message=f"Pièce jointe ajoutée : {upload.name}")
+            events.user_note_event(invoice=invoice, actor=user, code="attachment_added",
+                                   name=upload.name)
     except BaseException:
         if attachment.file.name:
             attachment.file.delete(save=False)
@@ -337,6 +336,6 @@ def attachment_remove(*, attachment: InvoiceAttachment, user=None) -> None:
             raise InvoiceActionError(_("La facture a été envoyée : ses pièces jointes ne "
                                        "changent plus."))
         attachment.delete()
-        events.user_note_event(invoice=invoice, actor=user,
-                               message=f"Pièce jointe retirée : {name}")
+        events.user_note_event(invoice=invoice, actor=user, code="attachment_removed",
+                               name=name)
         transaction.on_commit(lambda: attachment.file.delete(save=False))

@@ -26,7 +26,7 @@ def invoice_created_event(*, invoice: Invoice, actor=None) -> InvoiceEvent:
     """The invoice is born a draft."""
     return InvoiceEvent.objects.create(invoice=invoice, kind=InvoiceEvent.Kind.STATE,
                                        source=Source.USER, actor=actor, from_state="",
-                                       to_state=invoice.state, message="Créée")
+                                       to_state=invoice.state, code="created")
 
 
 def state_changed_event(*, invoice: Invoice, from_state: str, source: str, actor=None,
@@ -44,62 +44,64 @@ def state_changed_event(*, invoice: Invoice, from_state: str, source: str, actor
 
 def exchange_event(*, invoice: Invoice, method: str, path: str, status: int | None,
                    request_body=None, response_body=None, message: str = "",
+                   code: str | None = None, params: dict | None = None,
                    save: bool = True) -> InvoiceEvent:
-    """One exchange with B2Brouter, as the worker made it (`save=False`: the row, for the state
-    setter's batch to insert with the change it led to)."""
+    """One exchange with B2Brouter, as the worker made it: what it did (`code`, `params`, see
+    `invoicing.history`), or B2Brouter's own words (`message`). `save=False`: the row, for the
+    state setter's batch to insert with the change it led to."""
     event = InvoiceEvent(
         invoice=invoice, kind=InvoiceEvent.Kind.EXCHANGE, source=Source.WORKER,
         http_method=method, http_path=path, http_status=status,
         request_body=jsonable(request_body), response_body=jsonable(response_body),
-        message=message)
+        message=message, code=code, params=jsonable(params) if params else None)
     if save:
         event.save(force_insert=True)
     return event
 
 
-def user_note_event(*, invoice: Invoice, actor, message: str) -> InvoiceEvent:
-    """What a person did to the invoice (edited, attached a file, prepared a credit note...)."""
+def user_note_event(*, invoice: Invoice, actor, code: str, **params) -> InvoiceEvent:
+    """What a person did to the invoice (edited, attached a file, prepared a credit note...):
+    `code` and its values (`invoicing.history`)."""
     return InvoiceEvent.objects.create(invoice=invoice, kind=InvoiceEvent.Kind.NOTE,
-                                       source=Source.USER, actor=actor, message=message)
+                                       source=Source.USER, actor=actor, code=code,
+                                       params=jsonable(params) or None)
 
 
-def _note_once(invoice: Invoice, message: str) -> InvoiceEvent | None:
+def _note_once(invoice: Invoice, code: str, **params) -> InvoiceEvent | None:
     """A worker's note, written once however often the same thing is seen again."""
-    if invoice.events.filter(kind=InvoiceEvent.Kind.NOTE, message=message).exists():
+    params = jsonable(params) or None
+    if invoice.events.filter(kind=InvoiceEvent.Kind.NOTE, code=code, params=params).exists():
         return None
     return InvoiceEvent.objects.create(invoice=invoice, kind=InvoiceEvent.Kind.NOTE,
-                                       source=Source.WORKER, message=message)
+                                       source=Source.WORKER, code=code, params=params)
 
 
 def legal_url_refused_event(*, invoice: Invoice, url: str) -> InvoiceEvent | None:
     """B2Brouter named an address for the legal XML that is not on its own host."""
-    return _note_once(invoice, "Adresse du XML légal refusée (elle n'est pas chez B2Brouter) : "
-                               f"{url[:300]}. Rien n'a été téléchargé.")
+    return _note_once(invoice, "legal_url_refused", url=url[:300])
 
 
 def legal_xml_refused_event(*, invoice: Invoice, url: str, problems: list[str]) -> InvoiceEvent | None:
     """The file downloaded as the legal XML is not this invoice's: it was not archived."""
-    return _note_once(invoice, "XML légal refusé, rien n'a été archivé : le fichier reçu n'est pas "
-                               "celui de cette facture (" + " ; ".join(problems) + "). "
-                               f"Adresse : {url[:300]}")
+    return _note_once(invoice, "legal_xml_refused", url=url[:300], problems=list(problems))
 
 
 def legal_xml_differs_event(*, invoice: Invoice, problems: list[str]) -> InvoiceEvent:
     """The archived legal XML says what the invoice does not."""
     return InvoiceEvent.objects.create(
         invoice=invoice, kind=InvoiceEvent.Kind.NOTE, source=Source.WORKER,
-        message="XML légal différent de la facture : " + " | ".join(problems))
+        code="legal_xml_differs", params={"problems": list(problems)})
 
 
 def unknown_state_event(*, invoice: Invoice, source: str, state: str, remote_state_updated_at,
                         remote: dict) -> InvoiceEvent | None:
     """B2Brouter reported a state this product does not know: written once per report."""
-    message = f"État B2Brouter inconnu : « {state} » (l'état de la facture ne change pas)"
-    if invoice.events.filter(kind=InvoiceEvent.Kind.NOTE, message=message,
+    params = {"state": state}
+    if invoice.events.filter(kind=InvoiceEvent.Kind.NOTE, code="unknown_state", params=params,
                              remote_state_updated_at=remote_state_updated_at).exists():
         return None
     return InvoiceEvent.objects.create(invoice=invoice, kind=InvoiceEvent.Kind.NOTE,
-                                       source=source, message=message,
+                                       source=source, code="unknown_state", params=params,
                                        remote_state_updated_at=remote_state_updated_at,
                                        response_body=jsonable(remote))
 
@@ -109,4 +111,4 @@ def remote_news_event(*, invoice: Invoice, source: str) -> InvoiceEvent:
     return InvoiceEvent.objects.create(
         invoice=invoice, kind=InvoiceEvent.Kind.NOTE, source=source,
         chorus_status=invoice.chorus_status, reason=invoice.chorus_status_reason,
-        message="Statut ou motif communiqué par B2Brouter")
+        code="remote_news")

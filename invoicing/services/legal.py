@@ -66,7 +66,7 @@ def invoice_fetch_legal(*, invoice_id: int) -> LegalDocument | None:
                 )
                 events.exchange_event(invoice=invoice, method="GET",
                                       path=invoice.download_legal_url, status=200,
-                                 message=f"XML légal archivé, sha256={existing.sha256}")
+                                      code="legal_archived", params={"sha256": existing.sha256})
         except IntegrityError:
             # Another worker stored it first; theirs is the archive.
             existing = invoice.legal_documents.get(submission_round=invoice.submission_round)
@@ -133,7 +133,7 @@ def invoice_acknowledge(*, invoice_id: int) -> bool:
         events.exchange_event(invoice=invoice, method="POST",
                               path=f"/invoices/{invoice.remote_id}/ack",
                          status=200, response_body={"ack_at": remote.get("ack_at")},
-                         message="Acquittée")
+                         code="acknowledged")
     log(logging.INFO, invoice, "acknowledged")
     return True
 
@@ -237,7 +237,7 @@ def invoice_fetch_pdf(*, invoice_id: int) -> InvoicePdf | None:
         log(logging.WARNING, invoice, "B2Brouter's PDF answer is not a PDF (%d bytes)", len(content))
         events.exchange_event(invoice=invoice, method="GET",
                               path=f"/invoices/{invoice.remote_id}/as/pdf.invoice", status=200,
-                              message="Réponse de B2Brouter qui n'est pas un PDF : non gardée")
+                              code="pdf_not_a_pdf")
         return None
     try:
         with transaction.atomic():
@@ -246,7 +246,8 @@ def invoice_fetch_pdf(*, invoice_id: int) -> InvoicePdf | None:
                 sha256=hashlib.sha256(content).hexdigest(), size=len(content))
             events.exchange_event(invoice=invoice, method="GET",
                                   path=f"/invoices/{invoice.remote_id}/as/pdf.invoice",
-                                  status=200, message=f"PDF archivé, sha256={stored.sha256}")
+                                  status=200, code="pdf_archived",
+                                  params={"sha256": stored.sha256})
     except IntegrityError:  # another worker stored it first
         stored = invoice.pdfs.get(submission_round=invoice.submission_round)
     log(logging.INFO, invoice, "PDF stored sha256=%s", stored.sha256)

@@ -15,14 +15,13 @@ from django.db import transaction
 from django.db.models import BooleanField, F
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 import b2brouter
 from b2brouter import payloads
 from core import bulk
 from core.gateway import b2brouter_client
 from directory.services import buyer_ensure_registered, service_ensure_registered
-from invoicing import checks, states
+from invoicing import checks, history, states
 from invoicing.models import Invoice, InvoiceAttachment, InvoiceEvent
 from invoicing.models import InvoiceState as S
 from invoicing.services import crediting, drafts, enqueue, events, numbering
@@ -72,10 +71,10 @@ def invoice_request_send(*, invoice_id: int, user=None) -> Invoice:
         if invoice.state == S.ERROR and invoice.remote_id:
             # Terminal at B2Brouter (its French guide): delete it there, create it again.
             fields.update(remote_id_to_delete=invoice.remote_id, remote_id=None)
-        message = (f"Émise sous le numéro {issued['number']}, envoi demandé" if issued
-                   else "Envoi demandé")
+        said = ({"code": "issued", "params": {"number": issued["number"]}} if issued
+                else {"code": "send_asked"})
         states.invoice_transition(invoice=invoice, to=S.QUEUED, source=InvoiceEvent.Source.USER,
-                                  actor=user, history={"message": message}, **fields)
+                                  actor=user, history=said, **fields)
         enqueue.submit_later(invoice.pk)
     log(logging.INFO, invoice, "queued for submission")
     return invoice
@@ -108,10 +107,7 @@ def invoice_fix_and_resend(*, invoice_id: int, service, po_number: str,
 
 
 def account_not_registered(account) -> str:
-    return _("Le compte « %(account)s » n'est pas encore enregistré chez B2Brouter : aucune "
-             "facture ne peut en partir. Un administrateur l'enregistre (Administration → "
-             "Comptes → action « Enregistrer chez B2Brouter »), puis envoyez-la.") % {
-        "account": account.name}
+    return str(history.TEXTS["account_not_registered"]) % {"account": account.name}
 
 
 def _merge(problems: dict, more: dict) -> None:
@@ -151,7 +147,8 @@ def _claim_for_submission(invoice_id: int, stale_after: int) -> Invoice | None:
         with states.transitions_batched():
             states.invoice_transition(
                 invoice=invoice, to=S.SUBMITTING, source=InvoiceEvent.Source.WORKER,
-                history={"message": f"Transmission à B2Brouter (essai {invoice.submit_attempts + 1})"},
+                history={"code": "submitting",
+                         "params": {"attempt": invoice.submit_attempts + 1}},
                 submit_attempts=invoice.submit_attempts + 1, submit_started_at=timezone.now())
         return invoice
 
@@ -245,7 +242,8 @@ def _submit(invoice: Invoice) -> Invoice:
     account_id = invoice.account_remote_id  # read with the claim (`_CLAIMABLE`)
     if account_id is None and not invoice.remote_id:
         # Queued before the pre-send check refused it: failed, with the way out, not retried.
-        _submission_impossible(invoice, account_not_registered(invoice.account))
+        _submission_impossible(invoice, "account_not_registered",
+                               {"account": invoice.account.name})
         return invoice
     attachments = list(invoice.attachments.all()) if invoice.has_attachments else []
     body, resending = None, False
@@ -264,8 +262,7 @@ def _submit(invoice: Invoice) -> Invoice:
                 remote, step = _resend(client, invoice, body)
             else:  # sent already: the answer to the send was lost
                 remote, step = current, Step(
-                    "GET", f"/invoices/{invoice.remote_id}", 200,
-                    "Déjà envoyée chez B2Brouter : la réponse à l'envoi s'était perdue")
+                    "GET", f"/invoices/{invoice.remote_id}", 200, "already_sent")
         else:
             if invoice.remote_id_to_delete:
                 _delete_failed_deposit(client, invoice)
@@ -277,7 +274,7 @@ def _submit(invoice: Invoice) -> Invoice:
             else:
                 log(logging.WARNING, invoice, "found at B2Brouter after an ambiguous attempt")
                 step = Step("GET", f"/accounts/{account_id}/invoices?number={invoice.number}",
-                            200, FOUND_AFTER_INTERRUPTION)
+                            200, "found_after_interruption")
             if attachments and _checked(remote, invoice).get("state") == S.NEW:
                 _remember_remote(invoice, remote, body, step)
                 # Nothing can have been joined to an invoice whose id we did not know.
@@ -304,11 +301,7 @@ class Step:
     method: str
     path: str
     status: int
-    message: str = ""
-
-
-FOUND_AFTER_INTERRUPTION = ("Trouvée chez B2Brouter sous son numéro : un essai précédent, "
-                            "interrompu, l'avait déposée")
+    code: str = "created_remotely"  # what the history says of it (`invoicing.history`)
 
 
 def _still_working(invoice: Invoice, then, stale_after: float):
@@ -352,8 +345,7 @@ def _remember_remote(invoice: Invoice, remote: dict, body: dict, step: Step) -> 
         events.exchange_event(
             invoice=locked, method=step.method, path=step.path, status=step.status,
             request_body=body if step.method == "POST" else None, response_body=remote,
-            message=(step.message + " ; " if step.message else "Créée chez B2Brouter, ")
-            + "sans envoi : pièces jointes à joindre")
+            code=step.code if step.code != "created_remotely" else "created_remotely_unsent")
     invoice.remote_id = remote["id"]
 
 
@@ -417,7 +409,7 @@ def _attach_and_send(client, invoice: Invoice, remote: dict, attachments, *,
         method, path, status = "POST", f"/invoices/{invoice.remote_id}/add_attachment", 204
         if attachment.pk in held:  # seen on the invoice just read, not uploaded now
             method, path, status = "GET", f"/invoices/{invoice.remote_id}", 200
-            message = f"Pièce jointe déjà chez B2Brouter : {attachment.original_name}"
+            code = "attachment_already_there"
         else:
             started = attachment.upload_started_at
             if started and looked_at is not None and looked_at < started + settle:
@@ -431,17 +423,17 @@ def _attach_and_send(client, invoice: Invoice, remote: dict, attachments, *,
                 content = upload.read()
             client.add_attachment(invoice.remote_id, attachment.original_name, content,
                                   use_as_pdf_view=attachment.use_as_pdf_view)
-            message = f"Pièce jointe envoyée : {attachment.original_name}"
+            code = "attachment_sent"
         with transaction.atomic():
             InvoiceAttachment.objects.filter(pk=attachment.pk).update(
                 remote_invoice_id=invoice.remote_id, uploaded_at=timezone.now())
             events.exchange_event(invoice=invoice, method=method, path=path, status=status,
-                                  message=message)
+                                  code=code, params={"name": attachment.original_name})
     answer = client.send_invoice(invoice.remote_id)
     if answer is None or "state" not in answer:
         answer = client.get_invoice(invoice.remote_id)
     return answer, Step("POST", f"/invoices/send_invoice/{invoice.remote_id}", 200,
-                        "Envoyée avec ses pièces jointes")
+                        "sent_with_attachments")
 
 
 def _resend(client, invoice: Invoice, body: dict) -> tuple[dict, Step]:
@@ -451,8 +443,7 @@ def _resend(client, invoice: Invoice, body: dict) -> tuple[dict, Step]:
     remote = client.send_invoice(invoice.remote_id)
     if remote is None or "state" not in remote:
         remote = client.get_invoice(invoice.remote_id)
-    return remote, Step("POST", f"/invoices/send_invoice/{invoice.remote_id}", 200,
-                        "Corrigée et envoyée à nouveau")
+    return remote, Step("POST", f"/invoices/send_invoice/{invoice.remote_id}", 200, "resent")
 
 
 def _delete_failed_deposit(client, invoice: Invoice) -> None:
@@ -460,12 +451,12 @@ def _delete_failed_deposit(client, invoice: Invoice) -> None:
     under its number. Idempotent: already gone (404) is done."""
     try:
         client.delete_invoice(invoice.remote_id_to_delete)
-        status, message = 200, "Document en erreur supprimé chez B2Brouter avant renvoi"
+        status, code = 200, "failed_deposit_deleted"
     except b2brouter.NotFound:
-        status, message = 404, "Document en erreur déjà supprimé chez B2Brouter"
+        status, code = 404, "failed_deposit_already_deleted"
     events.exchange_event(invoice=invoice, method="DELETE",
                           path=f"/invoices/{invoice.remote_id_to_delete}", status=status,
-                          message=message)
+                          code=code)
 
 
 def _remote_contact_id(remote: dict):
@@ -504,10 +495,8 @@ def _create_or_adopt(client, invoice: Invoice, account_id: int, body: dict) -> t
             remote = _find_ours(client, invoice, account_id, body)
             if remote is not None:
                 log(logging.WARNING, invoice, "adopted at B2Brouter: an earlier attempt stored it")
-                return remote, Step(
-                    "GET", f"{path}?number={invoice.number}", 200,
-                    "Numéro déjà pris chez B2Brouter (422 parameter_taken) : la facture qu'un "
-                    "essai précédent, interrompu, avait déposée est reprise")
+                return remote, Step("GET", f"{path}?number={invoice.number}", 200,
+                                    "adopted_duplicate")
         raise
 
 
@@ -521,7 +510,7 @@ def _submission_accepted(invoice: Invoice, remote: dict, body: dict, step: Step)
             batch.events.append(events.exchange_event(
                 invoice=locked, method=step.method, path=step.path, status=step.status,
                 request_body=body if step.method == "POST" else None, response_body=remote,
-                message=step.message, save=False))
+                code=step.code, save=False))
             locked.remote_id = remote["id"]
             locked.remote_id_to_delete = None
             locked.last_error = "; ".join(_error_texts(remote.get("errors")))
@@ -555,9 +544,8 @@ def _resend_refused(invoice: Invoice, exc: "b2brouter.RejectedError", body) -> N
     with transaction.atomic():
         locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
         last = locked.legal_documents.order_by("-submission_round").first()
-        message = ("B2Brouter n'accepte pas de renvoyer cette facture corrigée "
-                   f"({exc.status or ''} {exc.message}). Émettez un avoir et une nouvelle facture, "
-                   "ou corrigez-la sur le portail Chorus Pro.")
+        error = f"{exc.status or ''} {exc.message}".strip()
+        message = str(history.TEXTS["resend_refused"]) % {"error": error}
         events.exchange_event(invoice=locked, method="PUT", path=f"/invoices/{locked.remote_id}",
                               status=exc.status, request_body=body,
                               response_body=getattr(exc, "body", None), message=str(exc))
@@ -565,7 +553,7 @@ def _resend_refused(invoice: Invoice, exc: "b2brouter.RejectedError", body) -> N
             chorus_status="").order_by("-pk").first()  # the return it still is
         states.invoice_transition(
             invoice=locked, to=S.REFUSED, source=InvoiceEvent.Source.WORKER,
-            history={"reason": message},
+            history={"code": "resend_refused", "params": {"error": error}},
             chorus_status=refused.chorus_status if refused else locked.chorus_status,
             submission_round=last.submission_round if last else max(
                 1, locked.submission_round - 1),
@@ -585,20 +573,24 @@ def _submission_interrupted(invoice: Invoice, exc: Exception, body) -> None:
             events.exchange_event(invoice=locked, method=exc.method or "POST",
                                   path=exc.path or "", status=getattr(exc, "status", None),
                                   request_body=body if (exc.method or "POST") == "POST" else None,
-                                  message=f"{type(exc).__name__}: {exc}")
+                                  code="exchange_interrupted",
+                                  params={"error": f"{type(exc).__name__}: {exc}"})
     log(logging.WARNING, invoice, "submission interrupted (%s), will retry", type(exc).__name__)
 
 
-def _submission_impossible(invoice: Invoice, reason: str) -> None:
-    """Nothing can be sent (no call made): failed, with the reason and the way out."""
+def _submission_impossible(invoice: Invoice, code: str, params: dict) -> None:
+    """Nothing can be sent (no call made): failed, with the reason and the way out (a code of
+    `invoicing.history`)."""
+    reason = str(history.TEXTS[code]) % params
     with transaction.atomic():
         locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
         if locked.state != S.SUBMITTING:
             return
         states.invoice_transition(
             invoice=locked, to=S.FAILED, source=InvoiceEvent.Source.WORKER,
-            history={"reason": reason}, state_updated_at=timezone.now(), last_error=reason)
-    log(logging.WARNING, invoice, "not sent: %s", reason)
+            history={"code": code, "params": params}, state_updated_at=timezone.now(),
+            last_error=reason)
+    log(logging.WARNING, invoice, "not sent: %s", code)
 
 
 def _submission_rejected(invoice: Invoice, exc: "b2brouter.RejectedError", body) -> None:

@@ -58,3 +58,28 @@ def ago(moment) -> str:
     if (timezone.now() - moment).total_seconds() < 60:
         return gettext("à l'instant")
     return gettext("il y a %(duration)s") % {"duration": timesince(moment)}
+
+
+@register.filter
+def event_text(event) -> str:
+    """A history line's words in the reader's language (`invoicing.history`)."""
+    from invoicing.history import event_text as text
+
+    return text(event)
+
+
+@register.filter
+def key_values(value, prefix: str = "") -> list[tuple[str, str]]:
+    """A JSON body as readable lines: ("invoice.lines[0].price", "25.0"), nested keys joined,
+    at most 200 lines."""
+    lines: list[tuple[str, str]] = []
+    stack = [(prefix, value)]
+    while stack and len(lines) < 200:
+        key, item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend((f"{key}.{k}" if key else str(k), v) for k, v in reversed(item.items()))
+        elif isinstance(item, list):
+            stack.extend((f"{key}[{i}]", v) for i, v in reversed(list(enumerate(item))))
+        else:
+            lines.append((key or "—", "—" if item is None or item == "" else str(item)))
+    return lines

@@ -143,7 +143,9 @@ def test_an_upload_that_lands_after_its_timeout_is_not_joined_again(invoice, b2b
     assert sorted(a["link"].rsplit("/", 1)[-1] for a in held) == [
         "bon%20de%20commande.pdf", "relev%C3%A9.csv"]
     assert counts(UPLOAD) == 2
-    history = list(invoice.events.values_list("message", flat=True))
+    from invoicing.history import event_text
+
+    history = [event_text(event) for event in invoice.events.all()]
     assert any("déjà chez B2Brouter : bon de commande.pdf" in m for m in history)
 
 

@@ -196,4 +196,4 @@ def test_an_invoice_is_copied_into_a_new_draft_once_per_click(registered_account
         (line.description, line.quantity, line.unit_price) for line in source.lines.all()]
     assert copy.issue_date == timezone.localdate()
     assert not copy.attachments.exists()
-    assert copy.events.filter(message__startswith="Brouillon copié de").count() == 1
+    assert copy.events.filter(code="copied_from").count() == 1

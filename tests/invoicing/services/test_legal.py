@@ -90,7 +90,7 @@ def test_a_difference_between_xml_and_invoice_is_flagged(archived):
     assert any("total TTC" in p for p in problems)
     invoice.refresh_from_db()
     assert invoice.legal_xml_discrepancies == problems
-    assert invoice.events.filter(message__startswith="XML légal différent").exists()
+    assert invoice.events.filter(code="legal_xml_differs").exists()
 
 
 def test_the_database_refuses_to_alter_an_archived_xml(archived):

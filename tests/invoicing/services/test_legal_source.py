@@ -74,7 +74,7 @@ def test_an_address_off_b2brouters_host_is_never_kept(client, settings, two, pro
                                        source=InvoiceEvent.Source.POLL)
     ours.refresh_from_db()
     assert "ev.il" not in ours.download_legal_url
-    assert ours.events.filter(message__startswith="Adresse du XML légal refusée").count() == 1
+    assert ours.events.filter(code="legal_url_refused").count() == 1
     assert legal.invoice_fetch_legal(invoice_id=ours.pk) is not None  # the right one, asked for
 
 
@@ -97,12 +97,14 @@ def test_a_file_that_is_another_invoices_is_not_archived_and_staff_see_why(two, 
     assert not LegalDocument.objects.filter(invoice=ours).exists()
     ours.refresh_from_db()
     assert ours.download_legal_url == "" and ours.legal_url_refused == other.download_legal_url
-    [note] = ours.events.filter(message__startswith="XML légal refusé")
-    assert f"numéro « {other.number} » au lieu de « {ours.number} »" in note.message
+    from invoicing.history import event_text
+
+    [note] = ours.events.filter(code="legal_xml_refused")
+    assert f"numéro « {other.number} » au lieu de « {ours.number} »" in event_text(note)
     downloads = remote.b2brouter_client().calls - calls
     assert legal.invoice_fetch_legal(invoice_id=ours.pk) is None  # asked again: not re-fetched
     assert remote.b2brouter_client().calls - calls == downloads + 1  # one GET, no download
-    assert ours.events.filter(message__startswith="XML légal refusé").count() == 1
+    assert ours.events.filter(code="legal_xml_refused").count() == 1
     wrong[0] = False
     document = legal.invoice_fetch_legal(invoice_id=ours.pk)  # B2Brouter gives the right one
     assert document is not None and ours.number.encode() in bytes(document.content)

@@ -33,7 +33,7 @@ def test_a_number_is_given_when_the_invoice_is_issued(account, enqueued):
     issued = submission.invoice_request_send(invoice_id=invoice.pk)
     assert issued.number == "F2026-00001" and issued.state == S.QUEUED
     assert issued.issued_at is not None
-    assert issued.events.filter(message__contains="F2026-00001").exists()
+    assert issued.events.filter(code="issued", params__number="F2026-00001").exists()
     account.refresh_from_db()
     assert account.next_invoice_sequence == 2
 

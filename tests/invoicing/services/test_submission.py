@@ -7,6 +7,7 @@ import pytest
 import b2brouter
 from core.gateway import b2brouter_client
 from directory import services as directory_services
+from invoicing.history import event_text
 from invoicing.models import Invoice, InvoiceEvent
 from invoicing.models import InvoiceState as S
 from invoicing.services import legal, remote, submission
@@ -70,7 +71,7 @@ def test_ambiguous_failure_is_settled_by_number_not_by_luck(invoice, b2b, kind):
         assert failed.http_status is None
         assert (then.http_method, then.http_path, then.http_status) == (
             "GET", f"{path}?number={invoice.number}", 200)
-        assert "essai précédent" in then.message
+        assert "essai précédent" in event_text(then)
         assert not attempts.filter(http_status=201).exists()
     else:  # refused with a 500, nothing stored: created by the second attempt
         assert failed.http_status == 500
@@ -249,7 +250,7 @@ def test_an_earlier_attempt_landing_late_is_adopted_not_failed(invoice, b2b):
     assert len(remote_invoices(b2b, invoice.account, invoice.number)) == 1
     [adopted] = invoice.events.filter(kind=InvoiceEvent.Kind.EXCHANGE)
     assert (adopted.http_method, adopted.http_status) == ("GET", 200)
-    assert "parameter_taken" in adopted.message
+    assert "parameter_taken" in event_text(adopted)
 
 
 def test_the_claim_is_renewed_once_a_third_of_the_window_has_passed(invoice):

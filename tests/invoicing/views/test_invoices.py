@@ -211,7 +211,36 @@ def test_detail_shows_the_timeline_with_the_exchanges(staff_client, invoice):
                                 response_body={"invoice": {"id": 99}})
     html = staff_client.get(reverse("invoicing:detail", args=[invoice.pk])).content.decode()
     assert "POST /accounts/1/invoices" in html
-    assert "&#x27;id&#x27;: 99" in html or "'id': 99" in html
+    # the technical detail as readable key / value lines, not a Python dict
+    assert "<dt>invoice.id</dt><dd>99</dd>" in html and "<dt>invoice.number</dt>" in html
+    assert "{&#x27;" not in html and "{'" not in html
+
+
+@pytest.mark.parametrize("language, words", [
+    ("fr", ["Créée", "Émise sous le numéro {number}", "Pièce jointe ajoutée : bon.pdf"]),
+    ("en", ["Created", "Issued as {number}", "Attachment added: bon.pdf"])])
+def test_the_history_reads_in_the_readers_language(staff_client, account, invoice, language,
+                                                   words, enqueued):
+    """What happened is kept as data and worded when read: the same history in French and
+    in English; a line written before the codes keeps its words."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from invoicing.services import drafts, events, submission
+
+    draft = InvoiceFactory(account=account, buyer=invoice.buyer, service=invoice.service,
+                           number="")
+    events.invoice_created_event(invoice=draft)
+    drafts.attachment_add(invoice=draft, upload=SimpleUploadedFile("bon.pdf", b"%PDF-1.4 x"))
+    InvoiceEvent.objects.create(invoice=draft, kind=InvoiceEvent.Kind.NOTE,
+                                source=InvoiceEvent.Source.USER, message="Ligne d'avant")
+    submission.invoice_request_send(invoice_id=draft.pk)
+    draft.refresh_from_db()
+    staff_client.cookies["django_language"] = language
+    html = staff_client.get(reverse("invoicing:detail", args=[draft.pk])).content.decode()
+    html = html.replace("&#x27;", "'")
+    for word in words:
+        assert word.format(number=draft.number) in html, word
+    assert "Ligne d'avant" in html
 
 
 def test_a_credit_note_is_prepared_from_a_sent_invoice(staff_client, account, invoice):
@@ -311,7 +340,7 @@ def test_a_refused_routing_fix_changes_nothing(staff_client, invoice, _no_broker
     assert invoice.state == S.REFUSED
     assert (invoice.po_number, invoice.service_id, invoice.events.count()) == before
     assert not invoice.events.filter(kind=InvoiceEvent.Kind.NOTE,
-                                     message__startswith="Acheminement corrigé").exists()
+                                     code="routing_fixed").exists()
     _no_broker.assert_not_called()
 
 
