@@ -148,6 +148,7 @@ LOGOUT_REDIRECT_URL = "login"
 LANGUAGE_CODE = "fr"
 LANGUAGES = [("fr", "Français"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["config.formats"]  # English dates unambiguous: 3 Dec 2026
 TIME_ZONE = "Europe/Paris"
 USE_I18N = True
 USE_TZ = True

@@ -17,9 +17,17 @@ from core.selectors import accounts_for
 
 class AccountScopedAdmin(admin.ModelAdmin):
     """Rows of the signed-in admin's accounts only. `account_path`: the lookup from the model to
-    its account (`"account"`, `"buyer__account"`, `"pk"` for the account itself)."""
+    its account (`"account"`, `"buyer__account"`, `"pk"` for the account itself). `add_title`:
+    the add page's title as French says it ("Nouvel acheteur public", where Django's would be
+    "Ajout de acheteur public")."""
 
     account_path = "account"
+    add_title = None
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if self.add_title:
+            extra_context = {"title": self.add_title, **(extra_context or {})}
+        return super().add_view(request, form_url, extra_context)
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
@@ -76,6 +84,10 @@ class ScopedUserAdmin(UserAdmin):
 
     PRIVILEGES = ("is_superuser", "is_staff", "groups", "user_permissions", "is_active")
 
+    def add_view(self, request, form_url="", extra_context=None):
+        return super().add_view(request, form_url,
+                                {"title": _("Nouvel utilisateur"), **(extra_context or {})})
+
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
         if request.user.is_superuser:
@@ -105,7 +117,9 @@ class ScopedUserAdmin(UserAdmin):
 
 
 class SuperuserGroupAdmin(SuperuserOnlyAdmin, GroupAdmin):
-    pass
+    def add_view(self, request, form_url="", extra_context=None):
+        return super().add_view(request, form_url,
+                                {"title": _("Nouveau groupe"), **(extra_context or {})})
 
 
 admin.site.unregister(User)

@@ -52,8 +52,8 @@ class RegisteredContact(ChoiceLabels, models.Model):
     )
     sync_error = models.TextField(_("erreur B2Brouter"), blank=True)
     synced_at = models.DateTimeField(_("synchronisé le"), null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("modifié le"), auto_now=True)
 
     class Meta:
         abstract = True

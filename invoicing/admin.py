@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 import b2brouter
 from core.admin import AccountScopedAdmin
 from core.models import Account
-from core.templatetags.amounts import money
+from core.templatetags.amounts import money, price, quantity
 from invoicing.history import event_text
 from invoicing.models import (
     Invoice,
@@ -19,23 +19,36 @@ from invoicing.templatetags.chorus import state_label
 
 
 class InvoiceLineInline(admin.TabularInline):
+    """The lines as the invoice says them, amounts written the reader's way; lines are typed in
+    the application (a draft's form), never here."""
+
     model = InvoiceLine
     extra = 0
-    readonly_fields = ["line_total"]
-    exclude = ["credited_line"]
-
-    def _draft(self, obj) -> bool:
-        return (obj is not None and obj.state == Invoice.State.DRAFT
-                and obj.kind != Invoice.Kind.CREDIT_NOTE)
+    can_delete = False
+    fields = ["position", "description", "quantity_text", "price_text", "vat_text", "total_text"]
+    readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
-        return self._draft(obj) and super().has_add_permission(request, obj)
+        return False
 
     def has_change_permission(self, request, obj=None):
-        return self._draft(obj) and super().has_change_permission(request, obj)
+        return False
 
-    def has_delete_permission(self, request, obj=None):
-        return self._draft(obj) and super().has_delete_permission(request, obj)
+    @admin.display(description=_("quantité"))
+    def quantity_text(self, line):
+        return quantity(line.quantity)
+
+    @admin.display(description=_("prix unitaire HT"))
+    def price_text(self, line):
+        return price(line.unit_price)
+
+    @admin.display(description=_("TVA"))
+    def vat_text(self, line):
+        return f"{line.vat_category} {quantity(line.vat_rate)} %"
+
+    @admin.display(description=_("total HT"))
+    def total_text(self, line):
+        return money(line.line_total)
 
 
 class InvoiceEventInline(admin.TabularInline):
@@ -45,8 +58,7 @@ class InvoiceEventInline(admin.TabularInline):
     model = InvoiceEvent
     extra = 0
     can_delete = False
-    fields = ["created_at", "source", "actor", "change", "chorus", "what", "http_method",
-              "http_path", "http_status"]
+    fields = ["created_at", "who", "change", "what", "exchange"]
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
@@ -60,13 +72,21 @@ class InvoiceEventInline(admin.TabularInline):
         return f"{label(event.from_state)} → {label(event.to_state)}" if event.from_state \
             else label(event.to_state)
 
-    @admin.display(description=_("statut Chorus Pro"))
-    def chorus(self, event):
-        return chorus_status_label(event.chorus_status) if event.chorus_status else "—"
+    @admin.display(description=_("par"))
+    def who(self, event):
+        source = event.get_source_display()
+        return f"{source} · {event.actor}" if event.actor_id else source
 
     @admin.display(description=_("ce qui s'est passé"))
     def what(self, event):
-        return " ".join(part for part in (event.reason, event_text(event)) if part) or "—"
+        chorus = chorus_status_label(event.chorus_status) if event.chorus_status else ""
+        return " ".join(part for part in (chorus, event.reason, event_text(event)) if part) or "—"
+
+    @admin.display(description=_("échange B2Brouter"))
+    def exchange(self, event):
+        if not event.http_method:
+            return "—"
+        return f"{event.http_method} {event.http_path[:60]} ({event.http_status or '—'})"
 
 
 @admin.register(Account)
@@ -76,6 +96,7 @@ class AccountAdmin(AccountScopedAdmin):
     is registered at B2Brouter (the action below, or `manage.py b2brouter_account`)."""
 
     account_path = "pk"
+    add_title = _("Nouveau compte")
     list_display = ["name", "siret", "vat_number", "remote_id", "environment"]
     readonly_fields = ["remote_id", "created_at", "updated_at"]
     filter_horizontal = ["users"]
@@ -154,10 +175,6 @@ class InvoiceAdmin(AccountScopedAdmin):
         if obj is not None and (obj.state != Invoice.State.DRAFT or obj.number):
             return False
         return super().has_delete_permission(request, obj)
-
-    def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
-        drafts.invoice_recompute_totals(invoice=form.instance)
 
     def delete_model(self, request, obj):
         drafts.draft_discard(invoice_id=obj.pk, user=request.user)

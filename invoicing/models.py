@@ -532,6 +532,10 @@ class SyncCursor(models.Model):
     state_updated_at_from = models.DateTimeField(null=True, blank=True, verbose_name=_("changements lus depuis"))
     last_success_at = models.DateTimeField(null=True, blank=True, verbose_name=_("dernière synchronisation réussie"))
 
+    class Meta:
+        verbose_name = _("curseur de synchronisation")
+        verbose_name_plural = _("curseurs de synchronisation")
+
     def __str__(self) -> str:
         return f"{self.account}: {self.state_updated_at_from}"
 
@@ -542,6 +546,10 @@ class UserActivity(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
                                 related_name="activity", verbose_name=_("utilisateur"))
     dashboard_seen_at = models.DateTimeField(null=True, blank=True, verbose_name=_("tableau de bord vu le"))
+
+    class Meta:
+        verbose_name = _("activité d'un utilisateur")
+        verbose_name_plural = _("activité des utilisateurs")
 
     def __str__(self) -> str:
         return f"{self.user}: {self.dashboard_seen_at}"
@@ -627,6 +635,8 @@ class InvoiceStateTotal(models.Model):
     total = models.DecimalField(max_digits=18, decimal_places=2, default=ZERO, verbose_name=_("total"))  # net
 
     class Meta:
+        verbose_name = _("total par état")
+        verbose_name_plural = _("totaux par état")
         constraints = [
             models.UniqueConstraint(fields=["account", "state"], name="state_total_unique"),
         ]

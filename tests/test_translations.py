@@ -53,3 +53,17 @@ def test_the_catalogue_holds_every_message_of_the_code(tmp_path):
     fresh = set(_entries((copy / "locale/en/LC_MESSAGES/django.po").read_text()))
     kept = set(_entries(CATALOGUE.read_text()))
     assert sorted(fresh - kept) == [], "run `make messages` and translate what it adds"
+
+
+def test_english_pages_write_dates_no_one_can_misread(client, db):
+    """3 Dec 2026, never 12/03/2026; French keeps its own."""
+    import datetime
+
+    from django.utils import formats, translation
+
+    day = datetime.date(2026, 12, 3)
+    with translation.override("en"):
+        assert formats.date_format(day, "SHORT_DATE_FORMAT") == "3 Dec 2026"
+        assert formats.date_format(day, "DATE_FORMAT") == "3 Dec 2026"
+    with translation.override("fr"):
+        assert formats.date_format(day, "SHORT_DATE_FORMAT") == "03/12/2026"
