@@ -198,7 +198,7 @@ class BuyerAdmin(CallsAfterTheTransaction, AccountScopedAdmin):
     search_fields = ["siret", "name", "services__code"]
     list_select_related = ["account"]
     readonly_fields = [*_REMOTE_READONLY, "integration_code", "flags_from_directory",
-                       "transport_type_code", "document_type_code", "directory_checked_at",
+                       "transport", "document_format", "directory_checked_at",
                        "created_at", "updated_at"]
     actions = ["recheck_directory", "register_at_b2brouter"]
     fieldsets = [
@@ -213,9 +213,22 @@ class BuyerAdmin(CallsAfterTheTransaction, AccountScopedAdmin):
                                         "saisissez ici."),
         }),
         (gettext_lazy("B2Brouter"), {"fields": [*_REMOTE_READONLY, "integration_code",
-                                                "transport_type_code", "document_type_code",
+                                                "transport", "document_format",
                                                 "created_at", "updated_at"]}),
     ]
+
+    # B2Brouter's codes for how invoices reach this buyer, in words.
+    TRANSPORTS = {"fr.chorus": gettext_lazy("Chorus Pro, par B2Brouter")}
+    DOCUMENT_FORMATS = {"xml.ubl.invoice.chorus": gettext_lazy("UBL 2.1 (EN 16931), pour Chorus Pro")}
+
+    @admin.display(description=gettext_lazy("acheminement"))
+    def transport(self, buyer):
+        return self.TRANSPORTS.get(buyer.transport_type_code, buyer.transport_type_code or "—")
+
+    @admin.display(description=gettext_lazy("format des factures"))
+    def document_format(self, buyer):
+        return self.DOCUMENT_FORMATS.get(buyer.document_type_code,
+                                         buyer.document_type_code or "—")
 
     def get_search_results(self, request, queryset, search_term):
         # "130 015 332 00013" finds 13001533200013

@@ -14,14 +14,12 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.formats import get_format
-from django.utils.html import format_html
-from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from stdnum import iban as stdnum_iban
 
 from core.text import xml_text
 from directory.models import Buyer, Service
-from invoicing import checks, vat
+from invoicing import checks, notes, vat
 from invoicing.attachments import (
     ATTACHMENT_COUNT_MAX,
     attachment_problems,
@@ -127,9 +125,25 @@ class InvoiceForm(forms.Form):
     due_date = _invoice_field("due_date", widget=DateInput)
     billing_framework = _invoice_field("billing_framework", widget=forms.RadioSelect)
     iban = _invoice_field("iban")
-    notes = _invoice_field("notes", widget=forms.Textarea(attrs={"rows": 4}))
+    penalties = forms.CharField(
+        label=_("Pénalités de retard"), required=False, validators=[xml_text],
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Leur taux et quand elles s'appliquent (obligatoire sur une facture)."))
+    recovery = forms.CharField(
+        label=_("Indemnité forfaitaire de recouvrement"), required=False, validators=[xml_text],
+        widget=forms.Textarea(attrs={"rows": 2}), help_text=_("40 € (obligatoire)."))
+    discount = forms.CharField(
+        label=_("Escompte pour paiement anticipé"), required=False, validators=[xml_text],
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Ses conditions, ou « Pas d'escompte pour paiement anticipé »."))
+    notes = _invoice_field("notes", widget=forms.Textarea(attrs={"rows": 2}),
+                           label=_("Autres mentions"), required=False,
+                           help_text=_("Une par ligne (facultatif)."))
 
     def __init__(self, *args, account, invoice: Invoice | None = None, **kwargs):
+        initial = kwargs.get("initial")
+        if initial and "notes" in initial and "penalties" not in initial:
+            kwargs["initial"] = {**initial, **notes.split(initial["notes"])}
         super().__init__(*args, **kwargs)
         self.account = account
         self.invoice = invoice
@@ -141,12 +155,6 @@ class InvoiceForm(forms.Form):
         self.fields["service"].queryset = services
         self.selected_service = self._selected(services, "service")
         self.fields["iban"].widget.attrs.update({"autocomplete": "off", "spellcheck": "false"})
-        # The codes each note starts with, shown as code beside their words.
-        self.fields["notes"].help_text = format_html(
-            _("Mentions légales, une par ligne, chacune précédée de son code : pénalités de "
-              "retard {pmd}, indemnité forfaitaire de 40 € {pmt}, escompte {aab}."),
-            pmd=mark_safe("<code>#PMD#</code>"), pmt=mark_safe("<code>#PMT#</code>"),  # noqa: S308
-            aab=mark_safe("<code>#AAB#</code>"))  # noqa: S308
         if self.service_required:
             self.fields["service"].widget.attrs["aria-required"] = "true"
         if self.po_required:
@@ -202,7 +210,9 @@ class InvoiceForm(forms.Form):
             issue_date=data["issue_date"], due_date=data["due_date"],
             po_number=data["po_number"].strip(), contract_reference=data["contract_reference"].strip(),
             billing_framework=data["billing_framework"] or Invoice.BillingFramework.A1,
-            iban=data["iban"], notes=data["notes"],
+            iban=data["iban"],
+            notes=notes.compose(penalties=data["penalties"], recovery=data["recovery"],
+                                discount=data["discount"], notes=data["notes"]),
         )
 
 

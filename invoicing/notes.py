@@ -24,3 +24,35 @@ def mentions(text: str) -> list[dict]:
         found.append({"code": code, "label": str(label) if label else "",
                       "text": line[match.end():] if match else line})
     return found
+
+
+# The three mentions French invoices carry, each typed in a field of its own: the page never
+# shows their codes, the notes keep them (BR-FR-05/06 read them there).
+MENTION_FIELDS = (("penalties", "PMD"), ("recovery", "PMT"), ("discount", "AAB"))
+
+
+def split(text: str) -> dict[str, str]:
+    """The notes as the form shows them: each mention's text without its code, and the other
+    notes (lines with another code or none) as they are."""
+    fields = {name: [] for name, _code in MENTION_FIELDS}
+    others = []
+    by_code = {code: name for name, code in MENTION_FIELDS}
+    for line in (text or "").splitlines():
+        match = _MENTION.match(line)
+        if match and match.group(1) in by_code:
+            fields[by_code[match.group(1)]].append(line[match.end():].strip())
+        elif line.strip():
+            others.append(line)
+    return {**{name: " ".join(lines) for name, lines in fields.items()},
+            "notes": "\n".join(others)}
+
+
+def compose(*, penalties: str = "", recovery: str = "", discount: str = "",
+            notes: str = "") -> str:
+    """The notes of the invoice: each mention typed, on one line after its code, then the
+    other notes."""
+    typed = {"penalties": penalties, "recovery": recovery, "discount": discount}
+    lines = [f"#{code}#{' '.join(typed[name].split())}" for name, code in MENTION_FIELDS
+             if typed[name].strip()]
+    lines += [line for line in (notes or "").splitlines() if line.strip()]
+    return "\n".join(lines)

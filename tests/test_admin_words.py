@@ -42,3 +42,13 @@ def test_the_admins_invoice_page_writes_amounts_and_states_in_words(admin_client
     assert "déposée → refusée" in html
     assert ">REJETEE<" not in html
     assert ">sent<" not in html and ">refused<" not in html
+
+
+def test_the_buyer_admin_says_how_invoices_reach_the_buyer_in_words(admin_client):
+    from tests.factories import BuyerFactory
+
+    buyer = BuyerFactory()
+    html = admin_client.get(reverse("admin:directory_buyer_change", args=[buyer.pk]),
+                            HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "fr.chorus" not in html and "xml.ubl.invoice.chorus" not in html
+    assert "Chorus Pro, par B2Brouter" in html

@@ -390,7 +390,7 @@ def rejection_replace(*, invoice_id: int, user=None) -> tuple[Invoice, Invoice]:
                                         if invoice.credited_invoice_id else ""})
         if not states.can_replace(invoice.state, invoice.chorus_status,
                                   invoice.chorus_status_reason):
-            raise InvoiceActionError(_("Seule une facture rejetée (REJETEE) se remplace par un "
+            raise InvoiceActionError(_("Seule une facture rejetée par Chorus Pro se remplace par un "
                                        "avoir et une nouvelle facture."))
         replacement = invoice.replacements.order_by("pk").first()
         if replacement is not None:

@@ -17,9 +17,13 @@ def chorus_label(code: str) -> str:
 
 
 @register.simple_tag
-def chorus_status(code: str, prefix: str = ""):
-    """`<span class="chorus" title="A_RECYCLER">retournée pour correction du routage</span>`."""
+def chorus_status(code: str, prefix: str = "", unless: str = ""):
+    """`<span class="chorus" title="A_RECYCLER">retournée pour correction du routage</span>`;
+    nothing when it only says again `unless` (the state beside it: "déposée" and "déposée sur
+    Chorus Pro")."""
     if not code:
+        return ""
+    if unless and chorus_status_label(code).casefold().startswith(str(unless).casefold()):
         return ""
     return format_html('<span class="chorus" title="{}">{}{}</span>', code, prefix,
                        chorus_status_label(code))

@@ -33,7 +33,7 @@ def test_staff_member_sends_the_guides_invoice(live_server, office, page):
     # legal notes.
     expect(page.locator("#invoice-number")).to_contain_text("F2026-00001")
     expect(page.locator("#id_iban")).to_have_value(IBAN)
-    expect(page.locator("#id_notes")).to_contain_text("40 €")
+    expect(page.locator("#id_recovery")).to_contain_text("40 €")
 
     # The buyer, then its service: its requirements show at once.
     page.select_option("#id_buyer", str(buyer.pk))

@@ -24,7 +24,8 @@ def test_the_new_invoice_form_says_the_number_comes_at_issue(staff_client, accou
     assert 'name="number"' not in html  # never typed: given at issue
     assert "Donné à l'envoi" in html and "F2026-00007" in html  # the next one, shown
     assert account.iban in html
-    assert "#PMT#" in html and "40 €" in html
+    assert "#PMT#" not in html and "#PMD#" not in html  # the codes stay in the notes, unseen
+    assert "Indemnité forfaitaire de recouvrement" in html and "40 €" in html
     assert 'hx-post="/invoices/form/totals/"' in html
     assert re.search(r'name="request_key" value="[0-9a-f]{32}"', html)
 
@@ -155,7 +156,7 @@ def test_live_totals_are_those_of_totals_compute(staff_client, account):
     with translation.override("fr"):
         for name, value in [("subtotal", expected.subtotal), ("tax", expected.tax_amount),
                             ("total", expected.total), ("payable", expected.payable_amount)]:
-            assert re.search(rf'id="total-{name}">(<strong>)?{re.escape(floatformat(value, "2g"))} €',
+            assert re.search(rf'id="total-{name}">(<strong>)?{re.escape(floatformat(value, "2g"))}[ \xa0]€',
                              html), name
         for index, amount in enumerate(expected.line_totals):
             assert (f'<output id="lines-{index}-total" hx-swap-oob="true"'
@@ -170,7 +171,7 @@ def test_live_totals_of_an_already_paid_invoice_leave_nothing_to_pay(staff_clien
     data = form_data(account=account, billing_framework="A2")
     html = staff_client.post(reverse("invoicing:form_totals"), data,
                              HTTP_HX_REQUEST="true").content.decode()
-    assert 'id="total-payable">0,00 €' in html
+    assert 'id="total-payable">0,00\xa0€' in html
 
 
 def test_live_totals_skip_rows_being_typed(staff_client, account):
@@ -179,7 +180,7 @@ def test_live_totals_skip_rows_being_typed(staff_client, account):
     html = staff_client.post(reverse("invoicing:form_totals"), form_data(account=account, lines=lines),
                              HTTP_HX_REQUEST="true").content.decode()
     assert re.search(r'id="lines-0-total"[^>]*>—<', html)
-    assert 'id="total-total"><strong>0,00 €' in html
+    assert 'id="total-total"><strong>0,00\xa0€' in html
 
 
 def test_the_form_saves_checks_and_sends_in_one_click(
