@@ -1,7 +1,6 @@
 """The archive of legal XML for finance: verify it has not changed, and export it as a ZIP
 streamed to the browser, memory flat whatever its size."""
 
-import csv
 import hashlib
 import io
 from collections.abc import Iterable, Iterator
@@ -16,7 +15,9 @@ from django.utils.translation import gettext_lazy
 # for a program that reads the manifest.
 from core.text import FORMULA_STARTS, csv_text, csv_text_value  # noqa: F401
 from finance.zipstream import ZipStream
+from invoicing.exports import BOM, amount_text, spreadsheet_writer
 from invoicing.models import Invoice, InvoicePdf, LegalDocument
+from invoicing.models import state_words as state_label
 
 
 @dataclass(frozen=True)
@@ -40,9 +41,39 @@ def archive_verify(documents: QuerySet[LegalDocument] | None = None) -> tuple[in
     return checked, mismatches
 
 
-MANIFEST_HEADER = ["invoice_id", "number", "kind", "issue_date", "buyer_siret", "buyer_name", "service_code",
-                   "po_number", "subtotal", "tax_amount", "total", "currency", "state",
-                   "submission_round", "file", "sha256", "fetched_at", "pdf_file", "pdf_sha256"]
+# The manifest's columns for a program (its header is in the reader's language).
+MANIFEST_KEYS = ["invoice_id", "number", "kind", "issue_date", "buyer_siret", "buyer_name",
+                 "service_code", "po_number", "subtotal", "tax_amount", "total", "currency",
+                 "state", "submission_round", "file", "sha256", "fetched_at", "pdf_file",
+                 "pdf_sha256"]
+
+
+def manifest_read(data: bytes) -> list[dict[str, str]]:
+    """The manifest's rows keyed by `MANIFEST_KEYS`, whichever language wrote it (its separator
+    read from its header). Text cells are as written: `csv_text_value` gives their values."""
+    import csv
+
+    from django.utils import translation
+
+    text = data.decode("utf-8-sig")
+    first = text.split("\n", 1)[0]
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    headers = {}
+    for language in ("fr", "en"):
+        with translation.override(language):
+            headers.update({str(label): key for label, key
+                            in zip(manifest_header(), MANIFEST_KEYS, strict=True)})
+    keys = [headers.get(label, label) for label in rows[0]]
+    return [dict(zip(keys, row, strict=True)) for row in rows[1:]]
+
+
+def manifest_header() -> list[str]:
+    """The manifest's columns, in the reader's language (as the invoice list's export)."""
+    return [_("N° interne"), _("Numéro"), _("Type"), _("Date d'émission"), _("SIRET"),
+            _("Acheteur"), _("Code service"), _("N° d'engagement"), _("Total HT"), _("TVA"),
+            _("Total TTC"), _("Devise"), _("État"), _("Envoi n°"), _("Fichier"), _("SHA-256"),
+            _("Archivé le"), _("Fichier PDF"), _("SHA-256 du PDF")]
 
 
 def file_name(number: str, submission_round: int, extension: str = ".xml") -> str:
@@ -123,9 +154,12 @@ def _batched(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
 
 
 def _manifest_chunks(documents: QuerySet[LegalDocument], last_pdf: int | None) -> Iterator[bytes]:
+    """The manifest as the invoice list's export is laid out: in the reader's language, `;` and
+    a decimal comma in French, a byte-order mark, states and kinds in words."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(MANIFEST_HEADER)
+    writer = spreadsheet_writer(buffer)
+    writer.writerow(manifest_header())
+    yield BOM
     for index, row in enumerate(_manifest_rows(documents, last_pdf), start=1):
         writer.writerow(row)
         if index % 500 == 0:
@@ -150,13 +184,15 @@ def _manifest_rows(documents: QuerySet[LegalDocument], last_pdf: int | None) -> 
     for (invoice_id, number, kind, issue_date, siret, name, service, po, subtotal, tax, total,
          currency, state, submission_round, sha256, fetched_at, pdf) in rows.iterator(
             chunk_size=500):
-        if kind == Invoice.Kind.CREDIT_NOTE:  # counts negatively, as in every total
+        credit_note = kind == Invoice.Kind.CREDIT_NOTE
+        if credit_note:  # counts negatively, as in every total
             subtotal, tax, total = -subtotal, -tax, -total
         # Text typed by users or read from outside (numbers, names, references) is neutralised;
         # amounts, ids, dates and hashes are written as they are.
-        yield [invoice_id, csv_text(number), kind, issue_date or "", csv_text(siret or ""),
-               csv_text(name or ""), csv_text(service), csv_text(po), subtotal, tax, total,
-               currency, state, submission_round,
+        yield [invoice_id, csv_text(number), _("Avoir") if credit_note else _("Facture"),
+               issue_date or "", csv_text(siret or ""), csv_text(name or ""),
+               csv_text(service), csv_text(po), amount_text(subtotal), amount_text(tax),
+               amount_text(total), currency, state_label(state, kind), submission_round,
                csv_text(zip_name(number, invoice_id, submission_round)),
                sha256, fetched_at.isoformat() if fetched_at else "",
                csv_text(zip_name(number, invoice_id, submission_round, ".pdf")) if pdf else "",

@@ -21,11 +21,12 @@ class IdChoiceField(forms.ModelChoiceField):
 
 
 class ArchiveFilterForm(forms.Form):
-    date_from = forms.DateField(label=_("Émises du"), required=False,
+    date_from = forms.DateField(label=_("Date de début"), required=False,
                                 widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label=_("au"), required=False,
+    date_to = forms.DateField(label=_("Date de fin"), required=False,
                               widget=forms.DateInput(attrs={"type": "date"}))
-    buyer = IdChoiceField(label=_("Acheteur"), queryset=Buyer.objects.none(), required=False)
+    buyer = IdChoiceField(label=_("Acheteur"), queryset=Buyer.objects.none(), required=False,
+                          empty_label=_("Tous"))
     state = forms.ChoiceField(label=_("État"), required=False,
                               choices=[("", _("tous"))] + list(InvoiceState.choices))
     with_pdf = forms.BooleanField(label=_("Joindre les PDF au ZIP"), required=False)

@@ -2,10 +2,18 @@
 
 import heapq
 
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import Case, Count, F, OuterRef, Q, Subquery, Sum, Value, When
+from django.db.models.functions import Coalesce
 
 from core.selectors import account_ids
-from invoicing.models import AWAITING_STATES, WORKLIST_STATES, InvoicePdf, LegalDocument
+from invoicing.models import (
+    AWAITING_STATES,
+    WORKLIST_STATES,
+    ZERO,
+    Invoice,
+    InvoicePdf,
+    LegalDocument,
+)
 from invoicing.models import InvoiceState as S
 from invoicing.selectors import invoice_list
 
@@ -24,11 +32,22 @@ def legal_documents(*, user, filters: dict):
         documents = documents.filter(invoice__buyer=filters["buyer"])
     if filters.get("state"):
         documents = documents.filter(invoice__state=filters["state"])
-    # Newest archived first: the primary key's order, which needs no sort however large.
+    # In the order of the numbers, the latest first (a resend's document beside its first).
     return (documents.select_related("invoice", "invoice__buyer").defer("content")
             .annotate(pdf_sha256=Subquery(pdf_of(OuterRef("invoice"), OuterRef("submission_round"))
                                           .values("sha256")[:1]))
-            .order_by("-pk"))
+            .order_by("-invoice__number", "-submission_round", "-pk"))
+
+
+def archive_totals(documents) -> dict:
+    """What a period of the archive adds up to, credit notes counting negatively, each invoice
+    once (its latest round): how many, excluding VAT, VAT, including VAT."""
+    invoices = Invoice.objects.filter(pk__in=documents.order_by().values("invoice_id"))
+    sign = Case(When(kind=Invoice.Kind.CREDIT_NOTE, then=Value(-1)), default=Value(1))
+    return invoices.aggregate(
+        count=Count("pk"), subtotal=Coalesce(Sum(F("subtotal") * sign), Value(ZERO)),
+        tax_amount=Coalesce(Sum(F("tax_amount") * sign), Value(ZERO)),
+        total=Coalesce(Sum(F("total") * sign), Value(ZERO)))
 
 
 def pdf_of(invoice, submission_round):

@@ -4,6 +4,7 @@ worklist of invoices Chorus Pro turned down, and the ageing of invoices with no 
 import datetime
 
 from django.conf import settings
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
@@ -25,15 +26,21 @@ def _page(queryset, request: HttpRequest, size: int = PAGE_SIZE) -> OpenPage:
     return open_page(queryset, request.GET.get("page"), size)
 
 
+def _archive_page(request: HttpRequest, form: ArchiveFilterForm, *, status: int = 200
+                  ) -> HttpResponse:
+    filters = form.filters()
+    documents = selectors.legal_documents(user=request.user, filters=filters)
+    period = bool(filters.get("date_from") or filters.get("date_to"))
+    return render(request, "finance/archive.html", {
+        "form": form, "page": _page(documents, request), "query": request.GET.urlencode(),
+        "totals": selectors.archive_totals(documents) if period else None,
+    }, status=status)
+
+
 @require_GET
 @roles.role_required(*FINANCE)
 def archive_list(request: HttpRequest) -> HttpResponse:
-    form = ArchiveFilterForm(request.GET or None, user=request.user)
-    documents = selectors.legal_documents(user=request.user, filters=form.filters())
-    page = _page(documents, request)
-    return render(request, "finance/archive.html", {
-        "form": form, "page": page, "query": request.GET.urlencode(),
-    })
+    return _archive_page(request, ArchiveFilterForm(request.GET or None, user=request.user))
 
 
 @require_GET
@@ -64,11 +71,12 @@ def archive_pdf(request: HttpRequest, pk: int) -> HttpResponse:
 def archive_zip(request: HttpRequest) -> HttpResponse:
     form = ArchiveFilterForm(request.GET or None, user=request.user)
     if form.is_bound and not form.is_valid():  # never the whole archive for a period mistyped
-        documents = selectors.legal_documents(user=request.user, filters=form.filters())
-        return render(request, "finance/archive.html", {
-            "form": form, "page": _page(documents, request), "query": request.GET.urlencode(),
-        }, status=400)
+        return _archive_page(request, form, status=400)
     documents = selectors.legal_documents(user=request.user, filters=form.filters())
+    if not documents.exists():  # an empty ZIP would say nothing: the page says it
+        messages.info(request, _("Aucun document archivé pour ces critères : il n'y a rien à "
+                                 "télécharger."))
+        return _archive_page(request, form)
     limit = settings.EXPORT_IMMEDIATE_FILES
     if documents[:limit + 1].count() > limit:  # made in the background (core.exports)
         return export_offer(request, kind="archive.zip", count=limit, unit=_("fichiers"))

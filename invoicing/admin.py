@@ -14,8 +14,8 @@ from invoicing.models import (
     LegalDocument,
     chorus_status_label,
 )
+from invoicing.models import state_words as state_label
 from invoicing.services import accounts, drafts
-from invoicing.templatetags.chorus import state_label
 
 
 class InvoiceLineInline(admin.TabularInline):

@@ -39,16 +39,29 @@ def _rows(invoices: QuerySet[Invoice]) -> Iterator[list]:
                chorus_status_label(chorus) if chorus else "", reason or error or ""]
 
 
+def spreadsheet_writer(buffer) -> "csv.writer":
+    """A CSV writer as a spreadsheet of the reader's language reads it: `;` where the language
+    writes a decimal comma (French), `,` otherwise. (The file starts with a byte-order mark, so
+    that spreadsheets read the accents: `BOM`.)"""
+    return csv.writer(buffer, delimiter=";" if get_format("DECIMAL_SEPARATOR") == "," else ",")
+
+
+BOM = "\ufeff".encode()
+
+
+def amount_text(value) -> str:
+    """An amount in a CSV cell, with the reader's decimal mark and no grouping: 3712,50."""
+    return number_format(value, 2)
+
+
 def invoices_csv(invoices: QuerySet[Invoice]) -> Iterator[bytes]:
     """The CSV, chunk by chunk: `;` and a decimal comma where the language writes them (French),
     `,` and a decimal point otherwise; UTF-8 with a byte-order mark so that spreadsheets read
     the accents."""
-    decimal = get_format("DECIMAL_SEPARATOR")
-    delimiter = ";" if decimal == "," else ","
     buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=delimiter)
+    writer = spreadsheet_writer(buffer)
     writer.writerow(_header())
-    yield "\ufeff".encode() + buffer.getvalue().encode()
+    yield BOM + buffer.getvalue().encode()
     for row in _rows(invoices):
         buffer.seek(0)
         buffer.truncate()
@@ -61,7 +74,7 @@ AMOUNT_COLUMNS = range(8, 11)
 
 def _csv_cell(column: int, cell) -> str:
     if column in AMOUNT_COLUMNS:
-        return number_format(cell, 2)
+        return amount_text(cell)
     if hasattr(cell, "isoformat"):
         return cell.isoformat()
     return csv_text("" if cell is None else cell)

@@ -470,12 +470,12 @@ class InvoiceFilterForm(forms.Form):
                               choices=[("", _("Tous"))] + list(InvoiceState.choices))
     buyer = forms.ModelChoiceField(queryset=Buyer.objects.none(), required=False,
                                    label=_("Acheteur"), empty_label=_("Tous"))
-    date_from = forms.DateField(required=False, label=_("Émise du"), widget=DateInput)
-    date_to = forms.DateField(required=False, label=_("au"), widget=DateInput)
-    amount_min = FiniteDecimalField(required=False, label=_("TTC de"), localize=True,
-                                    widget=_decimal_input(size=8))
-    amount_max = FiniteDecimalField(required=False, label=_("à"), localize=True,
-                                    widget=_decimal_input(size=8))
+    date_from = forms.DateField(required=False, label=_("Date de début"), widget=DateInput)
+    date_to = forms.DateField(required=False, label=_("Date de fin"), widget=DateInput)
+    amount_min = FiniteDecimalField(required=False, label=_("TTC minimum"), localize=True,
+                                    widget=_decimal_input(size=8), max_value=AMOUNT_LIMIT)
+    amount_max = FiniteDecimalField(required=False, label=_("TTC maximum"), localize=True,
+                                    widget=_decimal_input(size=8), max_value=AMOUNT_LIMIT)
     sort = forms.ChoiceField(required=False, choices=[(key, key) for key in SORTS],
                              widget=forms.HiddenInput)
 

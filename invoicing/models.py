@@ -63,6 +63,21 @@ CHORUS_STATUS_LABELS = {
 }
 
 
+# A credit note's life reads as a credit note's, not as an invoice paid.
+CREDIT_NOTE_STATE_LABELS = {"paid": _("pris en compte au paiement"),
+                            "allegedly_paid": _("pris en compte au paiement (signalé)")}
+
+
+def state_words(state: str, kind: str = "") -> str:
+    """The state in words (`mise en paiement`, not `paid`), as a credit note's for one."""
+    if kind == "credit_note" and state in CREDIT_NOTE_STATE_LABELS:
+        return str(CREDIT_NOTE_STATE_LABELS[state])
+    try:
+        return str(InvoiceState(state).label)
+    except ValueError:
+        return state or ""
+
+
 def chorus_status_label(code: str) -> str:
     """Chorus Pro's status in words (the code itself for one this product does not know)."""
     return str(CHORUS_STATUS_LABELS.get(code, code or ""))

@@ -3,10 +3,9 @@ hover, for support."""
 
 from django import template
 from django.utils.html import format_html
-from django.utils.translation import gettext_lazy as _
 
 from invoicing import notes
-from invoicing.models import Invoice, InvoiceState, chorus_status_label
+from invoicing.models import chorus_status_label, state_words
 
 register = template.Library()
 
@@ -29,21 +28,10 @@ def chorus_status(code: str, prefix: str = "", unless: str = ""):
                        chorus_status_label(code))
 
 
-# A credit note's life reads as a credit note's, not as an invoice paid.
-CREDIT_NOTE_STATE_LABELS = {InvoiceState.PAID: _("pris en compte au paiement"),
-                            InvoiceState.ALLEGEDLY_PAID: _("pris en compte au paiement (signalé)")}
-
-
 @register.filter
 def state_label(state: str, kind: str = "") -> str:
     """The state in words (`mise en paiement`, not `paid`); the code itself stays on hover."""
-    if kind == Invoice.Kind.CREDIT_NOTE and state in CREDIT_NOTE_STATE_LABELS:
-        return str(CREDIT_NOTE_STATE_LABELS[state])
-    try:
-        return str(InvoiceState(state).label)
-    except ValueError:
-        return state or ""
-
+    return state_words(state, kind)
 
 
 # The invoice's notes, one per line, each with its code in words (invoicing/notes.py).

@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.urls import reverse
 
 from core import roles
 from finance import archive
@@ -74,14 +75,14 @@ def test_zip_export_streams_every_file_and_a_manifest(client, registered_account
     data = b"".join(response.streaming_content)
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         names = z.namelist()
-        manifest = list(csv.DictReader(io.StringIO(z.read("manifest.csv").decode())))
+        manifest = archive.manifest_read(z.read("manifest.csv"))
         assert len(names) == 1 + 4
         assert f"{outside.number}.xml".replace("/", "_") not in names
         for row in manifest:
             content = z.read(row["file"])
             assert hashlib.sha256(content).hexdigest() == row["sha256"]
         assert {row["number"] for row in manifest} == {i.number for i in invoices}
-        assert manifest[0]["total"] == "3712.50"
+        assert manifest[0]["total"] == "3712,50"  # the decimal comma of French spreadsheets
         assert manifest[0]["buyer_siret"] == "13001533200013"
 
 
@@ -105,7 +106,7 @@ def test_numbers_made_safe_alike_keep_one_file_each_named_by_the_manifest(
     with _zip_of(client, {"date_from": "2026-03-01", "date_to": "2026-03-31"}) as z:
         names = z.namelist()
         assert len(names) == len(set(names)) == 1 + 6
-        rows = list(csv.DictReader(io.StringIO(z.read("manifest.csv").decode())))
+        rows = archive.manifest_read(z.read("manifest.csv"))
         for row in rows:
             file = archive.csv_text_value(row["file"])
             assert f"-id{row['invoice_id']}" in file
@@ -131,19 +132,17 @@ def test_no_cell_of_the_manifest_opens_as_a_formula_and_every_value_round_trips(
         fake_document(i)
     client.force_login(user_with(roles.FINANCE, registered_account))
     with _zip_of(client, {"date_from": "2026-03-01", "date_to": "2026-03-31"}) as z:
-        text = z.read("manifest.csv").decode()
+        data = z.read("manifest.csv")
     from tests.core.test_text import formula_cells
 
-    assert formula_cells(text) == []  # opened splitting on "," or on ";"
-    rows = list(csv.reader(io.StringIO(text)))
-    header, body = rows[0], rows[1:]
+    assert formula_cells(data.decode("utf-8-sig")) == []  # opened splitting on "," or on ";"
+    body = archive.manifest_read(data)
     numeric = {"invoice_id", "subtotal", "tax_amount", "total", "submission_round"}
     for row in body:
-        for column, cell in zip(header, row, strict=True):
+        for column, cell in row.items():
             if column not in numeric:
                 assert not cell.startswith(archive.FORMULA_STARTS), (column, cell)
-    by_number = {archive.csv_text_value(r[header.index("number")]): dict(zip(header, r, strict=True))
-                 for r in body}
+    by_number = {archive.csv_text_value(r["number"]): r for r in body}
     assert set(by_number) == {"+1+2", "-3", "'quoted", "F-PLAIN"}
     assert archive.csv_text_value(by_number["+1+2"]["po_number"]) == HOSTILE
     assert archive.csv_text_value(by_number["+1+2"]["buyer_name"]) == "@SUM(1+1)*cmd|' /C calc'!A0"
@@ -171,13 +170,13 @@ def test_zip_export_with_pdfs_lists_both_files_and_their_hashes(client, register
     plain = b"".join(client.get("/finance/archive.zip", period).streaming_content)
     with zipfile.ZipFile(io.BytesIO(plain)) as z:
         assert not [name for name in z.namelist() if name.endswith(".pdf")]
-        rows = list(csv.DictReader(io.StringIO(z.read("manifest.csv").decode())))
+        rows = archive.manifest_read(z.read("manifest.csv"))
         assert {row["pdf_file"] for row in rows} == {""}
 
     data = b"".join(client.get("/finance/archive.zip", {**period, "with_pdf": "on"}).streaming_content)
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         assert z.testzip() is None
-        rows = {row["number"]: row for row in csv.DictReader(io.StringIO(z.read("manifest.csv").decode()))}
+        rows = {row["number"]: row for row in archive.manifest_read(z.read("manifest.csv"))}
         assert len(z.namelist()) == 1 + 2 + 1
         row = rows[with_pdf.number]
         assert row["pdf_file"] == archive.zip_name(with_pdf.number, with_pdf.pk, 1, ".pdf")
@@ -233,3 +232,36 @@ def test_zip_stream_reads_back_with_zipfile_and_unzip(tmp_path):
             assert z.read(name) == data
     if shutil.which("unzip"):
         subprocess.run(["unzip", "-tq", str(path)], check=True, capture_output=True)
+
+
+@pytest.mark.parametrize("language, delimiter, words", [
+    ("fr", ";", ["Numéro", "Total TTC", "Facture", "déposée", "3712,50"]),
+    ("en", ",", ["Number", "Total incl. VAT", "Invoice", "deposited", "3712.50"])])
+def test_the_manifest_is_laid_out_like_the_lists_export(client, registered_account, language,
+                                                        delimiter, words):
+    """A byte-order mark, the reader's separator and decimal mark, headers, kinds and states in
+    words: a spreadsheet in French opens it as it opens the invoice list's export."""
+    from tests.invoicing.helpers import set_state
+
+    invoice = set_state(InvoiceFactory(account=registered_account,
+                                       issue_date=datetime.date(2026, 3, 1)), "sent")
+    fake_document(invoice)
+    client.force_login(user_with(roles.FINANCE, registered_account))
+    client.cookies["django_language"] = language
+    with _zip_of(client, {"date_from": "2026-03-01", "date_to": "2026-03-31"}) as z:
+        data = z.read("manifest.csv")
+    assert data.startswith(b"\xef\xbb\xbf")
+    text = data.decode("utf-8-sig")
+    header = next(csv.reader(io.StringIO(text), delimiter=delimiter))
+    assert len(header) == len(archive.MANIFEST_KEYS)
+    for word in words:
+        assert word in text, word
+
+
+def test_an_empty_period_says_so_instead_of_an_empty_zip(client, registered_account):
+    client.force_login(user_with(roles.FINANCE, registered_account))
+    response = client.get(reverse("finance:archive_zip"),
+                          {"date_from": "2031-01-01", "date_to": "2031-01-31"})
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    assert "Aucun document" in response.content.decode()

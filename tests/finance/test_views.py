@@ -150,3 +150,44 @@ def test_a_reversed_period_lists_nothing_and_says_why(client, registered_account
                                                        "date_to": "2026-03-01"}).content.decode()
     assert "précède son début" in reversed_period
     assert "Aucun document pour ces critères" in reversed_period
+
+
+def test_the_archive_follows_the_numbers_and_shows_the_periods_totals(client, registered_account):
+    import datetime
+    from decimal import Decimal
+
+    from core import roles
+    from invoicing.models import Invoice
+    from tests.factories import InvoiceFactory
+    from tests.finance.test_archive import fake_document, user_with
+
+    made = []
+    for number, day in (("F-00003", 1), ("F-00001", 2), ("F-00002", 3)):
+        made.append(InvoiceFactory(account=registered_account, number=number,
+                                   issue_date=datetime.date(2026, 3, day)))
+    note = InvoiceFactory(account=registered_account, number="F-00004",
+                          kind=Invoice.Kind.CREDIT_NOTE, issue_date=datetime.date(2026, 3, 4))
+    for invoice in [*made, note]:
+        fake_document(invoice)
+    client.force_login(user_with(roles.FINANCE, registered_account))
+    response = client.get("/finance/archive/", {"date_from": "2026-03-01",
+                                                 "date_to": "2026-03-31"})
+    numbers = [d.invoice.number for d in response.context["page"]]
+    assert numbers == ["F-00004", "F-00003", "F-00002", "F-00001"]
+    totals = response.context["totals"]
+    assert totals["count"] == 4 and totals["total"] == Decimal("3712.50") * 2
+    html = response.content.decode()
+    assert "Sur la période" in html and "7\xa0425,00\xa0€" in html
+    assert '<option value="" selected>Tous</option>' in html  # the buyer filter says so
+
+
+def test_a_filter_error_names_the_field_as_the_user_sees_it(client, registered_account):
+    from core import roles
+    from tests.finance.test_archive import user_with
+
+    client.force_login(user_with(roles.STAFF, registered_account))
+    html = client.get("/invoices/", {"date_from": "2026-07-01",
+                                     "date_to": "2026-06-01"}).content.decode()
+    assert "Date de fin : La fin de la période précède son début." in html
+    assert "date_to" not in html.split('id="invoice-filters"')[1].split("</form>")[0].replace(
+        'name="date_to"', "").replace('id_date_to', "")
