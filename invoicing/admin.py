@@ -1,10 +1,13 @@
 from django.contrib import admin, messages
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 import b2brouter
 from core.admin import AccountScopedAdmin
 from core.models import Account
 from core.templatetags.amounts import money, price, quantity
+from invoicing import notes
 from invoicing.history import event_text
 from invoicing.models import (
     Invoice,
@@ -133,23 +136,62 @@ class AccountAdmin(AccountScopedAdmin):
 
 @admin.register(Invoice)
 class InvoiceAdmin(AccountScopedAdmin):
-    """Issued invoices are shown read-only: what an issued invoice says never changes (the
-    model and the database refuse it too). A draft may be corrected here (its totals are then
-    recomputed) or deleted; invoices are made, numbered and sent in the application."""
+    """Invoices, read-only: what an issued invoice says never changes (the model and the
+    database refuse it too), and invoices are made, corrected, numbered and sent in the
+    application. A draft never issued may be deleted here. Amounts, states and mentions read as
+    the application writes them."""
 
     list_display = ["__str__", "kind", "buyer_name", "issue_date", "total_ttc", "state",
                     "chorus_status_words", "account"]
     list_filter = ["state", "kind", ("account", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["number", "po_number", "buyer__name", "buyer__siret"]
     list_select_related = ["account", "buyer"]
-    readonly_fields = ["number", "issued_at", "state", "remote_id", "state_updated_at",
-                       "submission_round", "submit_attempts", "chorus_status",
-                       "chorus_status_reason", "download_legal_url", "subtotal", "tax_amount",
-                       "total", "payable_amount", "last_error", "remote_field_errors"]
+    fieldsets = [
+        (None, {"fields": ["number", "kind", "state_words", "account", "buyer", "service",
+                           "issue_date", "due_date", "issued_at"]}),
+        (_("Acheminement"), {"fields": ["buyer_reference", "po_number", "contract_reference",
+                                        "billing_framework", "iban"]}),
+        (_("Montants"), {"fields": ["subtotal_text", "tax_text", "total_text",
+                                    "payable_text"]}),
+        (_("Mentions"), {"fields": ["notes_text"]}),
+        (_("B2Brouter et Chorus Pro"), {"fields": [
+            "remote_id", "state_updated_at", "submission_round", "submit_attempts",
+            "chorus_status_words", "chorus_status_reason", "last_error"]}),
+    ]
+    readonly_fields = [name for _title, block in fieldsets for name in block["fields"]]
     inlines = [InvoiceLineInline, InvoiceEventInline]
 
     def has_add_permission(self, request):
         return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("état"))
+    def state_words(self, invoice):
+        return state_label(invoice.state, invoice.kind)
+
+    @admin.display(description=_("total HT"))
+    def subtotal_text(self, invoice):
+        return money(invoice.subtotal, invoice.currency)
+
+    @admin.display(description=_("TVA"))
+    def tax_text(self, invoice):
+        return money(invoice.tax_amount, invoice.currency)
+
+    @admin.display(description=_("total TTC"))
+    def total_text(self, invoice):
+        return money(invoice.total, invoice.currency)
+
+    @admin.display(description=_("net à payer"))
+    def payable_text(self, invoice):
+        return money(invoice.payable_amount, invoice.currency)
+
+    @admin.display(description=_("mentions"))
+    def notes_text(self, invoice):
+        return format_html_join(mark_safe("<br>"), "{}{}", (  # noqa: S308
+            (f"{mention['label']} : " if mention["label"] else "", mention["text"])
+            for mention in notes.mentions(invoice.notes))) or "—"
 
     @admin.display(description=_("acheteur"), ordering="buyer__name")
     def buyer_name(self, invoice):
@@ -162,14 +204,6 @@ class InvoiceAdmin(AccountScopedAdmin):
     @admin.display(description=_("statut Chorus Pro"), ordering="chorus_status")
     def chorus_status_words(self, invoice):
         return chorus_status_label(invoice.chorus_status) if invoice.chorus_status else "—"
-
-    def has_change_permission(self, request, obj=None):
-        # An issued invoice never changes; a credit note changes only in what it credits, on
-        # its own page of the application.
-        if obj is not None and (obj.state != Invoice.State.DRAFT
-                                or obj.kind == Invoice.Kind.CREDIT_NOTE):
-            return False
-        return super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None):
         if obj is not None and (obj.state != Invoice.State.DRAFT or obj.number):

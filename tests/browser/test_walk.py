@@ -28,6 +28,8 @@ INTERNAL_STATES = re.compile(r"(?<![\w/-])(draft|queued|submitting|sending|refus
 # An amount written without its thousands grouping or with a point in French.
 UNGROUPED = re.compile(r"(?<![\d\u00a0\u202f ,.])\d{4,}[.,]\d{2}(?!\d)")
 FRENCH_POINT = re.compile(r"\d\.\d{2}\s?(€|EUR)")
+# 12/03/2026: 12 March or 3 December?
+AMBIGUOUS_DATE = re.compile(r"\b\d{1,2}/\d{1,2}/\d{2,4}\b")
 
 
 def _french_messages() -> list[str]:
@@ -58,12 +60,17 @@ def world(registered_account):
     credit = InvoiceFactory(account=account, kind=Invoice.Kind.CREDIT_NOTE,
                             credited_invoice=sent)
     set_state(credit, InvoiceState.PAID)
+    from invoicing.services import crediting
+
+    other = set_state(InvoiceFactory(account=account), InvoiceState.SENT)
+    credit_draft = crediting.credit_note_create(
+        invoice_id=other.pk, credit=crediting.Credit(amounts={other.lines.first().pk: 100}))
     users = {role: user_in(role, account, username=role, password=PASSWORD)
              for role in (roles.STAFF, roles.FINANCE)}
     users[roles.ADMINS] = user_in(roles.ADMINS, account, username="admins", password=PASSWORD,
                                   is_staff=True, is_superuser=True)
     return {"draft": draft, "sent": sent, "refused": refused, "credit": credit, "users": users,
-            "buyer": sent.buyer}
+            "buyer": sent.buyer, "credit_draft": credit_draft}
 
 
 def _pages(world, role):
@@ -73,14 +80,20 @@ def _pages(world, role):
              "refused": f"/invoices/{world['refused'].pk}/",
              "print": f"/invoices/{sent.pk}/print/", "legal-xml": f"/invoices/{sent.pk}/legal/",
              "worklist": "/finance/worklist/", "ageing": "/finance/ageing/",
-             "buyers": "/directory/buyers/", "buyer": f"/directory/buyers/{buyer.pk}/"}
+             "buyers": "/directory/buyers/", "buyer": f"/directory/buyers/{buyer.pk}/",
+             "exports": "/exports/", "credit-draft": f"/invoices/{world['credit_draft'].pk}/",
+             "draft-print": f"/invoices/{world['draft'].pk}/print/"}
     if role in (roles.STAFF, roles.ADMINS):
         pages |= {"new-invoice": "/invoices/new/", "draft": f"/invoices/{world['draft'].pk}/edit/",
-                  "fix": f"/invoices/{world['refused'].pk}/fix/", "lookup": "/directory/lookup/"}
+                  "fix": f"/invoices/{world['refused'].pk}/fix/", "lookup": "/directory/lookup/",
+                  "credit-form": f"/invoices/{world['credit_draft'].credited_invoice_id}/credit-note/",
+                  "credit-edit": f"/invoices/{world['credit_draft'].pk}/credited/"}
     if role in (roles.FINANCE, roles.ADMINS):
         pages |= {"archive": "/finance/archive/"}
     if role == roles.ADMINS:
-        pages |= {"admin": "/admin/", "admin-invoices": "/admin/invoicing/invoice/"}
+        pages |= {"admin": "/admin/", "admin-invoices": "/admin/invoicing/invoice/",
+                  "admin-invoice": f"/admin/invoicing/invoice/{sent.pk}/change/",
+                  "admin-buyer": f"/admin/directory/buyer/{buyer.pk}/change/"}
     return pages
 
 
@@ -116,7 +129,9 @@ def _problems(page, live_server, name, language, width, french, checked_links) -
     if language == "en":
         problems += [f"{where}: untranslated {message!r}" for message in french
                      if message in text]
-    if width == WIDTHS["phone"]:
+        for match in AMBIGUOUS_DATE.finditer(text):
+            problems.append(f"{where}: a date one can read both ways {match.group(0)!r}")
+    if width == WIDTHS["phone"] or name in ("admin-invoice", "admin-invoices"):
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         if overflow > 1:
             problems.append(f"{where}: runs {overflow}px off the screen")
