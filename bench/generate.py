@@ -187,7 +187,8 @@ class Generator:
             if invoice.state in DEPOSITED:
                 content = common.legal_xml(self.templates[invoice.buyer_id], invoice.number)
                 rows_docs.append(LegalDocument(
-                    invoice=invoice, account_id=invoice.account_id, submission_round=1, content=content,
+                    invoice=invoice, account_id=invoice.account_id, number=invoice.number,
+                    submission_round=1, content=content,
                     sha256=hashlib.sha256(content).hexdigest(), size=len(content),
                     content_type="application/xml", source_url=invoice.download_legal_url,
                     fetched_at=invoice.state_updated_at, acknowledged_at=invoice.state_updated_at))

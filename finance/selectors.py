@@ -36,7 +36,7 @@ def legal_documents(*, user, filters: dict):
     return (documents.select_related("invoice", "invoice__buyer").defer("content")
             .annotate(pdf_sha256=Subquery(pdf_of(OuterRef("invoice"), OuterRef("submission_round"))
                                           .values("sha256")[:1]))
-            .order_by("-invoice__number", "-submission_round", "-pk"))
+            .order_by("-number", "-submission_round", "-pk"))
 
 
 def archive_totals(documents) -> dict:

@@ -473,9 +473,11 @@ class InvoiceFilterForm(forms.Form):
     date_from = forms.DateField(required=False, label=_("Date de début"), widget=DateInput)
     date_to = forms.DateField(required=False, label=_("Date de fin"), widget=DateInput)
     amount_min = FiniteDecimalField(required=False, label=_("TTC minimum"), localize=True,
-                                    widget=_decimal_input(size=8), max_value=AMOUNT_LIMIT)
+                                    widget=_decimal_input(size=8), max_value=AMOUNT_LIMIT,
+                                    error_messages={"max_value": _("Nombre trop grand.")})
     amount_max = FiniteDecimalField(required=False, label=_("TTC maximum"), localize=True,
-                                    widget=_decimal_input(size=8), max_value=AMOUNT_LIMIT)
+                                    widget=_decimal_input(size=8), max_value=AMOUNT_LIMIT,
+                                    error_messages={"max_value": _("Nombre trop grand.")})
     sort = forms.ChoiceField(required=False, choices=[(key, key) for key in SORTS],
                              widget=forms.HiddenInput)
 

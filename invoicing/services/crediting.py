@@ -181,11 +181,6 @@ def _price(credit: LineCredit, quantity: Decimal) -> Decimal:
     return candidate
 
 
-def _plain(value: Decimal) -> str:
-    text = format(value.normalize(), "f")
-    return text
-
-
 def _copy_data(invoice: Invoice, *, today: datetime.date):
     account = invoice.account
     return DraftData(

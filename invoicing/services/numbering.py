@@ -11,6 +11,7 @@ keeps its number for good, through a failed deposit and its correction.
 
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from core.models import Account
@@ -54,7 +55,7 @@ def date_problems(invoice: Invoice) -> dict[str, list[str]]:
         return {"issue_date": [
             _("Les numéros suivent l'ordre des dates : une facture a déjà été émise le "
               "%(date)s ; datez celle-ci de ce jour ou d'après.")
-            % {"date": last.strftime("%d/%m/%Y")}]}
+            % {"date": date_format(last, "DATE_FORMAT")}]}
     return {}
 
 
