@@ -7,9 +7,7 @@ Screenshots go to test-artifacts/ (gitignored); the fixtures are in conftest.py.
 """
 
 import base64
-import csv
 import hashlib
-import io
 import re
 import zipfile
 from pathlib import Path
@@ -19,6 +17,7 @@ from django.contrib.auth.models import Group
 from lxml import etree
 
 from core.roles import FINANCE
+from finance.archive import manifest_read
 from invoicing.models import Invoice
 from tests.browser.conftest import SERVICE_CODE, shot, sign_in
 from tests.factories import UserFactory
@@ -126,7 +125,7 @@ def test_supporting_documents_go_with_the_invoice_and_its_pdf_comes_back(
     with page.expect_download() as download_info:
         page.click("#archive-zip")
     with zipfile.ZipFile(download_info.value.path()) as z:
-        manifest = list(csv.DictReader(io.StringIO(z.read("manifest.csv").decode())))
+        manifest = manifest_read(z.read("manifest.csv"))
         name = f"F2026-00001-id{manifest[0]['invoice_id']}.pdf"
         assert [row["pdf_file"] for row in manifest] == [name]
         assert z.read(name) == staff_pdf

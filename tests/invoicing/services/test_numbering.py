@@ -73,7 +73,7 @@ def test_dates_follow_the_numbers(account, enqueued):
     with pytest.raises(InvoiceCheckFailed) as error:
         submission.invoice_request_send(invoice_id=earlier.pk)
     assert "issue_date" in error.value.problems
-    assert "18/06/2025" in error.value.messages[0]
+    assert "18 juin 2025" in error.value.messages[0]
     earlier.refresh_from_db()
     assert earlier.number == "" and earlier.state == S.DRAFT
 
