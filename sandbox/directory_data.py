@@ -146,3 +146,49 @@ def lookup(siret):
     """The directory entry for a SIRET (a fresh copy), or None when it is not listed."""
     entry = DIRECTORY.get(siret)
     return None if entry is None else {**entry, "chorus": {**entry["chorus"]}}
+
+
+# -- companies (the reform's Annuaire) ---------------------------------------------------------
+# Fictitious private companies (valid checksums, made-up names): what the directory answers for
+# a French company registered with a PA, and whether the Annuaire lists it (a company that is
+# not registered yet gets invoices but no tax report, FR-GUIDE).
+_COMPANIES = [
+    ("51234567900017", "ATELIERS DUPONT SAS", "12 RUE DE LA REPUBLIQUE", "69002", "LYON", True),
+    ("82345678500018", "BOULANGERIE MARTIN SARL", "4 QUAI DE LA FOSSE", "44000", "NANTES", True),
+    ("88877766100016", "TRANSPORTS BERNARD", "30 RUE NATIONALE", "59000", "LILLE", True),
+    ("79012345900014", "CONSEIL LEROY SA", "8 AVENUE DE L OPERA", "75001", "PARIS", False),
+]
+
+
+def _company(siret, name, address, postalcode, city, in_annuaire):
+    return {
+        "name": name, "country": "fr", "cin_scheme": "0009", "cin_value": siret,
+        "tin_scheme": "9957", "tin_value": "FR" + siren.to_tva(siret[:9]),
+        "address": address, "city": city, "postalcode": postalcode,
+        "public_sector": False, "active": True, "in_dgfip_annuaire": in_annuaire,
+        "Invoice": {
+            "transport_type_code": "peppol",
+            "document_type_code": "xml.ubl.invoice.frcius.v1",
+            "other_document_type_codes": ["xml.cii.cross_industry_invoice.frcius.v1"],
+        },
+    }
+
+
+COMPANIES = {row[0]: _company(*row) for row in _COMPANIES}
+PUBLIC_SIRENS = frozenset(siret[:9] for siret in DIRECTORY)
+
+
+def company(siret_or_siren):
+    """The company with this SIRET (or the head office of this SIREN), or None."""
+    if len(siret_or_siren) == 9:
+        found = [entry for key, entry in COMPANIES.items() if key[:9] == siret_or_siren]
+        return dict(found[0]) if found else None
+    entry = COMPANIES.get(siret_or_siren)
+    return None if entry is None else dict(entry)
+
+
+def is_public_siren(value):
+    """A public entity's SIREN: one the Chorus directory lists, or (INSEE's rule) one whose
+    first digit is 1 or 2 (the State, local authorities and public bodies)."""
+    value = (value or "")[:9]
+    return value in PUBLIC_SIRENS or value[:1] in ("1", "2")

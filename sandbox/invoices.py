@@ -12,7 +12,7 @@ from urllib.parse import quote, unquote
 
 from stdnum import iban as iban_check
 
-from sandbox import calc, lifecycle, parties, pdf
+from sandbox import calc, dgfip, lifecycle, parties, pdf
 from sandbox.common import blank, listing, page, root_object, to_int, truthy
 from sandbox.errors import FieldErrors, bad_request, conflict, not_found
 from sandbox.jsonutil import now_iso, parse_instant
@@ -22,7 +22,8 @@ NUMBER_RE = re.compile(r"[A-Za-z0-9\-+_/]+( [A-Za-z0-9\-+_/]+)*")
 DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 CATEGORIES = ("S", "AA", "AAA", "Z", "E", "AE", "K", "G", "O")
 ZERO_RATED = ("Z", "E", "AE", "K", "G", "O")
-TEXT_FIELDS = ("terms", "payment_method", "payment_terms", "ponumber", "buyer_reference",
+TEXT_FIELDS = ("terms", "payment_method", "payment_terms", "remittance_information",
+               "payment_method_text", "ponumber", "buyer_reference",
                "contract_reference", "extra_info", "notes", "amended_number", "amended_date",
                "amended_reason")
 EDITABLE = ("new", "error")
@@ -199,6 +200,9 @@ def validate(db, account, data, invoice_id=None, documented_only=False):
     if clean["billing_framework"] not in (None, "A1", "A2"):
         errors.add("billing_framework", "parameter_inclusion", "Billing framework must be A1 or A2")
     clean["contact"] = _contact(db, account, data, errors)
+    if clean["contact"] is not None:
+        dgfip.invoice_errors(db, account, parties.effective_contact(db, clean["contact"]), data,
+                             errors)
     if clean["contact"] is not None and not documented_only:
         entry = parties.chorus_entry(parties.effective_contact(db, clean["contact"]))
         if entry is not None:
@@ -289,6 +293,11 @@ def _send(app, db, invoice):
     the acknowledgement, as a new legal XML will follow."""
     invoice["_sends"] += 1
     invoice["ack_at"] = None
+    if not invoice.get("tax_report_ids"):
+        contact = db.contact(invoice["contact_id"])
+        effective = parties.effective_contact(db, contact) if contact else None
+        invoice["tax_report_ids"] = dgfip.on_create(app, db, db.account(invoice["account_id"]),
+                                                    effective, invoice)
     return lifecycle.change_state(app, db, invoice, "sending")
 
 
@@ -315,6 +324,7 @@ def create_invoice(req):
             "state": "new", "download_legal_url": None, "refuse_reason": None,
             "refuse_code": None, "chorus_status": None, "chorus_status_reason": None,
             "created_at": stamp, "state_updated_at": stamp, "ack_at": None, "_sends": 0,
+            "tax_report_ids": [],
         }
         _fill(db, invoice, clean)
         db.put_invoice(invoice, time.time())
@@ -379,7 +389,7 @@ def send_invoice(req):
             raise conflict(f"An invoice in state {invoice['state']} cannot be sent")
         _send(req.app, db, invoice)
     if req.app.settings.documented_only:
-        return 200, {"tax_report_ids": []}
+        return 200, {"tax_report_ids": invoice.get("tax_report_ids") or []}
     return 200, render(invoice)
 
 

@@ -11,7 +11,7 @@ import hashlib
 import logging
 import time
 
-from sandbox import parties, ubl, webhooks
+from sandbox import dgfip, parties, ubl, webhooks
 from sandbox.errors import FieldErrors
 from sandbox.jsonutil import now_iso
 
@@ -37,12 +37,17 @@ NEXT_STATE = {"sent": "registered", "registered": "accepted", "accepted": "paid"
 ADVANCING = ("sending", "sent", "registered", "accepted")
 
 
-def change_state(app, db, invoice, state, chorus_status=None, reason=None, notes=None):
-    """Move `invoice` to `state` and persist it, with its event and webhook, in the caller's tx."""
+def change_state(app, db, invoice, state, chorus_status=None, reason=None, notes=None,
+                 company=False):
+    """Move `invoice` to `state` and persist it, with its event and webhook, in the caller's tx.
+    `company`: a French company's invoice, which has no Chorus Pro status."""
     moment = time.time()
     stamp = now_iso(moment)
     refused = state == "refused"
-    if refused:
+    code = None
+    if refused and company:
+        reason = reason or "Refusée par l'acheteur"
+    elif refused:
         chorus_status = chorus_status or "REJETEE"
         default_reason, code = REFUSALS[chorus_status]
         reason = reason or default_reason
@@ -50,10 +55,10 @@ def change_state(app, db, invoice, state, chorus_status=None, reason=None, notes
         state=state,
         state_updated_at=stamp,
         updated_at=stamp,
-        chorus_status=chorus_status or CHORUS_STATUS.get(state),
+        chorus_status=None if company else chorus_status or CHORUS_STATUS.get(state),
         chorus_status_reason=reason if refused else None,
         refuse_reason=reason if refused else None,
-        refuse_code=code if refused else None,
+        refuse_code=code,
     )
     if app.settings.documented_only:
         # Chorus Pro's status is the sandbox's own extra: a documented B2Brouter gives the
@@ -100,12 +105,17 @@ def deposit(app, db, invoice):
             return change_state(app, db, invoice, "error",
                                 notes="; ".join(p["message"] for p in problems.items))
     account = db.account(invoice["account_id"])
+    company = dgfip.reform_applies(db, account["id"], effective)
+    if company:
+        effective = {**effective, "_process": dgfip.process_code(db, account["id"]),
+                     "_reform": True}
     xml = ubl.build(invoice, account, effective, db.attachments_of(invoice["id"]))
     attachment_id = db.new_id()
     filename = "".join(c if c.isalnum() or c in "-_+" else "_" for c in invoice["number"]) + ".xml"
     db.add_attachment(attachment_id, invoice["id"], filename, xml)
     invoice["download_legal_url"] = f"/attachments/download/{attachment_id}/{filename}"
-    return change_state(app, db, invoice, "sent")
+    dgfip.on_deposit(app, db, invoice)
+    return change_state(app, db, invoice, "sent", company=company)
 
 
 def _refusal(app, db, invoice):
@@ -138,6 +148,10 @@ def advance(app, db, invoice):
     state = invoice["state"]
     if state == "sending":
         return deposit(app, db, invoice)["state"]
+    contact = db.contact(invoice["contact_id"])
+    if contact is not None and dgfip.reform_applies(db, invoice["account_id"],
+                                                    parties.effective_contact(db, contact)):
+        return _advance_company(app, db, invoice, state)
     if state == "registered":
         refusal = _refusal(app, db, invoice)
         if refusal:
@@ -145,6 +159,23 @@ def advance(app, db, invoice):
     if state == "accepted" and _payment_not_reported(db, invoice):
         return None
     return change_state(app, db, invoice, NEXT_STATE[state])["state"]
+
+
+# A French company's invoice (FR-GUIDE): registered once the DGFiP registered its tax report
+# (CDV 300; error when refused, CDV 301), then accepted by the buyer, then allegedly_paid.
+COMPANY_NEXT = {"sent": "registered", "registered": "accepted", "accepted": "allegedly_paid"}
+
+
+def _advance_company(app, db, invoice, state):
+    if state == "sent":
+        reason = dgfip.on_advance(app, db, invoice)
+        if reason:
+            invoice["errors"] = [{"error": reason, "error_code": "tax_report_refused"}]
+            return change_state(app, db, invoice, "error", notes=reason, company=True)["state"]
+    if state == "registered" and _refusal(app, db, invoice):
+        reason = "Refusée par l'acheteur (CDAR 210) : commande non reçue"
+        return change_state(app, db, invoice, "refused", reason=reason, company=True)["state"]
+    return change_state(app, db, invoice, COMPANY_NEXT[state], company=True)["state"]
 
 
 def advance_all(app):

@@ -3,9 +3,11 @@
 Handlers take a `Request` (see server.py) and return (status, payload); they raise ApiError.
 """
 
+import time
+
 from stdnum.fr import siren, siret
 
-from sandbox import directory_data
+from sandbox import dgfip, directory_data
 from sandbox.common import blank, listing, page, root_object, scheme, to_int, truthy
 from sandbox.errors import ApiError, FieldErrors, not_found
 from sandbox.jsonutil import now_iso
@@ -95,7 +97,13 @@ def directory_lookup(req):
     country, code, ident = (req.params[k] for k in ("country", "scheme", "ident"))
     if code == "0009" and not siret.is_valid(ident):
         raise ApiError(422, "parameter_invalid", f"{ident} is not a valid SIRET", "id")
-    entry = directory_data.lookup(ident) if (country.lower(), code) == ("fr", "0009") else None
+    if code == "0002" and not siren.is_valid(ident):
+        raise ApiError(422, "parameter_invalid", f"{ident} is not a valid SIREN", "id")
+    entry = None
+    if (country.lower(), code) == ("fr", "0009"):
+        entry = directory_data.lookup(ident) or directory_data.company(ident)
+    elif (country.lower(), code) == ("fr", "0002"):
+        entry = directory_data.company(ident)
     if entry is None:
         raise ApiError(404, "resource_missing",
                        f"No entry found in the directory for {country}/{code}/{ident}")
@@ -170,14 +178,17 @@ def create_contact(req):
         errors.raise_if_any()
         stamp = now_iso()
         contact = {**{f: None for f in CONTACT_FIELDS}, **contact}
-        contact.update(id=db.new_id(), account_id=account["id"], created_at=stamp, updated_at=stamp)
+        contact.update(id=db.new_id(), account_id=account["id"], created_at=stamp, updated_at=stamp,
+                       _created=time.time())
         db.put_contact(contact)
-    return 201, {"contact": contact}
+        shown = dgfip.shown_contact(req.app, db, contact)
+    return 201, {"contact": shown}
 
 
 def show_contact(req):
     with req.app.store.tx() as db:
-        return 200, {"contact": contact_or_404(db, req.params["id"])}
+        return 200, {"contact": dgfip.shown_contact(req.app, db,
+                                                    contact_or_404(db, req.params["id"]))}
 
 
 def update_contact(req):
@@ -190,14 +201,15 @@ def update_contact(req):
         errors.raise_if_any()
         contact["updated_at"] = now_iso()
         db.put_contact(contact)
-    return 200, {"contact": contact}
+        shown = dgfip.shown_contact(req.app, db, contact)
+    return 200, {"contact": shown}
 
 
 def delete_contact(req):
     with req.app.store.tx() as db:
         contact = contact_or_404(db, req.params["id"])
         db.delete_contact(contact["id"])
-    return 200, {"contact": contact}
+    return 200, {"contact": {k: v for k, v in contact.items() if not k.startswith("_")}}
 
 
 def _matches(contact, query, documented_only=False):
@@ -223,5 +235,6 @@ def list_contacts(req):
     with req.app.store.tx() as db:
         account = account_or_404(db, req.params["id"])
         query = {} if req.app.faults.ignore_filters else req.query
-        contacts = [c for c in db.contacts(account["id"]) if _matches(c, query, documented)]
+        contacts = [dgfip.shown_contact(req.app, db, c) for c in db.contacts(account["id"])
+                    if _matches(c, query, documented)]
     return 200, listing("contacts", contacts[offset:offset + limit], len(contacts), offset, limit)

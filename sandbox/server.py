@@ -15,7 +15,7 @@ import time
 import uuid
 from urllib.parse import parse_qs, urlsplit
 
-from sandbox import control, invoices, resources
+from sandbox import control, dgfip, invoices, resources
 from sandbox.errors import ApiError, bad_request
 from sandbox.jsonutil import dumps, loads
 from sandbox.settings import API_VERSIONS, LEGACY_VERSION
@@ -45,6 +45,13 @@ API_ROUTES = [
     ("POST", "/invoices/{id}/add_attachment", invoices.add_attachment),
     ("GET", "/invoices/{id}/as/{code}", invoices.render_as),
     ("GET", "/attachments/download/{id}/{filename}", invoices.download_attachment),
+    ("GET", "/accounts/{id}/tax_report_settings", dgfip.list_settings),
+    ("POST", "/accounts/{id}/tax_report_settings", dgfip.create_setting),
+    ("GET", "/accounts/{id}/tax_report_settings/{code}", dgfip.show_setting),
+    ("PUT", "/accounts/{id}/tax_report_settings/{code}", dgfip.update_setting),
+    ("DELETE", "/accounts/{id}/tax_report_settings/{code}", dgfip.delete_setting),
+    ("GET", "/accounts/{id}/tax_reports", dgfip.list_reports),
+    ("GET", "/tax_reports/{id}", dgfip.show_report),
 ]
 CONTROL_ROUTES = [
     ("GET", "/_sandbox/health", control.health),
@@ -58,6 +65,8 @@ CONTROL_ROUTES = [
     ("PUT", "/_sandbox/webhook", control.put_webhook),
     ("GET", "/_sandbox/webhook/deliveries", control.deliveries),
     ("GET", "/_sandbox/stats", control.get_stats),
+    ("GET", "/_sandbox/dgfip", dgfip.control_get),
+    ("POST", "/_sandbox/dgfip", dgfip.control_post),
     ("DELETE", "/_sandbox/stats", control.delete_stats),
 ]
 

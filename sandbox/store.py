@@ -35,6 +35,8 @@ CREATE TABLE IF NOT EXISTS deliveries (
     id INTEGER PRIMARY KEY, event_id INTEGER NOT NULL, body TEXT NOT NULL,
     status TEXT NOT NULL, attempts INTEGER NOT NULL, next_attempt REAL NOT NULL,
     last_status INTEGER, last_error TEXT, created_at TEXT NOT NULL, delivered_at TEXT);
+CREATE TABLE IF NOT EXISTS tax_reports (
+    id INTEGER PRIMARY KEY, account_id INTEGER NOT NULL, invoice_id INTEGER, data TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (status, next_attempt);
 """
 
@@ -143,6 +145,21 @@ class Db:
 
     def invoice(self, ident):
         return self._doc("invoices", ident)
+
+    def tax_report(self, ident):
+        return self._doc("tax_reports", ident)
+
+    def tax_reports(self, account_id):
+        rows = self.conn.execute(
+            "SELECT data FROM tax_reports WHERE account_id = ? ORDER BY id", (account_id,)
+        ).fetchall()
+        return [loads(r["data"]) for r in rows]
+
+    def put_tax_report(self, report):
+        self.conn.execute(
+            "INSERT OR REPLACE INTO tax_reports (id, account_id, invoice_id, data) VALUES (?, ?, ?, ?)",
+            (report["id"], report["account_id"], report.get("invoice_id"), dumps(report)),
+        )
 
     def put_invoice(self, invoice, state_changed):
         """Insert or replace; `state_changed` is the epoch second of the last state change."""

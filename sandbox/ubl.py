@@ -100,8 +100,11 @@ def seller_siren(account):
     return None
 
 
-def _supplier(root, account):
+def _supplier(root, account, reform=False):
     party = _el(_el(root, "cac:AccountingSupplierParty"), "cac:Party")
+    if reform and seller_siren(account):
+        # BT-34: the seller's electronic address in the Annuaire (scheme 0225, its SIREN).
+        _el(party, "cbc:EndpointID", seller_siren(account), schemeID="0225")
     if account.get("cin_value") and account.get("cin_scheme") == "0009":
         _el(_el(party, "cac:PartyIdentification"), "cbc:ID", account["cin_value"], schemeID="0009")
     _el(_el(party, "cac:PartyName"), "cbc:Name", account["name"])
@@ -122,8 +125,13 @@ def _supplier(root, account):
 def _customer(root, buyer):
     party = _el(_el(root, "cac:AccountingCustomerParty"), "cac:Party")
     siret = buyer.get("cin_value")
+    scheme = "0002" if buyer.get("cin_scheme") == "0002" else "0009"
+    reform = bool(buyer.get("_process")) and bool(buyer.get("_reform"))
+    if reform and siret:
+        # BT-49: the buyer's electronic address (scheme 0225, starting with its SIREN: BR-FR-21).
+        _el(party, "cbc:EndpointID", siret[:9], schemeID="0225")
     if siret:
-        _el(_el(party, "cac:PartyIdentification"), "cbc:ID", siret, schemeID="0009")
+        _el(_el(party, "cac:PartyIdentification"), "cbc:ID", siret, schemeID=scheme)
     _el(_el(party, "cac:PartyName"), "cbc:Name", buyer["name"])
     _address(party, buyer)
     if buyer.get("tin_value"):
@@ -132,8 +140,10 @@ def _customer(root, buyer):
         _tax_scheme(tax)
     legal = _el(party, "cac:PartyLegalEntity")
     _el(legal, "cbc:RegistrationName", buyer["name"])
-    if siret:
-        _el(legal, "cbc:CompanyID", siret, schemeID="0009")
+    if siret and reform:
+        _el(legal, "cbc:CompanyID", siret[:9], schemeID="0002")  # BT-47, the SIREN (BR-FR-11)
+    elif siret:
+        _el(legal, "cbc:CompanyID", siret, schemeID=scheme)
 
 
 def _tax_category(parent, tag, category, percent, reason=None):
@@ -192,17 +202,40 @@ def _line(root, line, index, credit, currency):
     _el(price, "cbc:PriceAmount", _num(line["price"]), currencyID=currency)
 
 
-def _header(root, invoice, credit):
+# The French mentions B2Brouter takes as fields (FR-GUIDE), written as BR-FR-05 reads them.
+REFORM_NOTES = (("PMD", "remittance_information"), ("PMT", "payment_method_text"),
+                ("AAB", "payment_terms"))
+
+
+def _reform_notes(invoice):
+    """A French company's invoice: one note per mention field, the other notes as they are (a
+    mention the client also wrote in `notes` is not written twice), and the BAR note."""
+    notes = [f"#{code}#{invoice[field]}" for code, field in REFORM_NOTES if invoice.get(field)]
+    taken = {code for code, field in REFORM_NOTES if invoice.get(field)} | {"BAR"}
+    for text in (invoice.get("notes"), invoice.get("extra_info")):
+        for line in (text or "").splitlines():
+            code = line[1:4] if len(line) > 4 and line[0] == "#" and line[4] == "#" else ""
+            if line.strip() and code not in taken:
+                notes.append(line)
+    notes.append("#BAR#B2B")
+    return notes
+
+
+def _header(root, invoice, credit, process=None):
     _el(root, "cbc:CustomizationID", "urn:cen.eu:en16931:2017")
-    _el(root, "cbc:ProfileID", PROFILES.get(invoice.get("billing_framework"), "A1"))
+    _el(root, "cbc:ProfileID", process or PROFILES.get(invoice.get("billing_framework"), "A1"))
     _el(root, "cbc:ID", invoice["number"])
     _el(root, "cbc:IssueDate", invoice["date"])
     if not credit:
         _el(root, "cbc:DueDate", invoice["due_date"])
     _el(root, "cbc:CreditNoteTypeCode" if credit else "cbc:InvoiceTypeCode", 381 if credit else 380)
-    for note in (invoice.get("notes"), invoice.get("extra_info")):
-        if note:
+    if process:
+        for note in _reform_notes(invoice):
             _el(root, "cbc:Note", note)
+    else:
+        for note in (invoice.get("notes"), invoice.get("extra_info")):
+            if note:
+                _el(root, "cbc:Note", note)
     _el(root, "cbc:DocumentCurrencyCode", invoice["currency"])
     if invoice.get("buyer_reference"):
         _el(root, "cbc:BuyerReference", invoice["buyer_reference"])
@@ -265,9 +298,10 @@ def build(invoice, account, buyer, attachments=()):
         "CreditNote" if credit else "Invoice", xmlns=NS["cn" if credit else "inv"]
     )
     currency = invoice["currency"]
-    _header(root, invoice, credit)
+    process = buyer.get("_process") if buyer.get("_reform") else None
+    _header(root, invoice, credit, process)
     _references(root, invoice, attachments)
-    _supplier(root, account)
+    _supplier(root, account, reform=bool(process))
     _customer(root, buyer)
     _payment(root, invoice, credit)
     _tax_total(root, invoice, currency)

@@ -52,3 +52,26 @@ def failed_rules(xml: bytes) -> list[tuple[str, str, str]]:
 def fatal_rules(xml: bytes) -> list[tuple[str, str]]:
     """The rules broken with a fatal flag (or none): what makes a document invalid."""
     return [(rule, text) for rule, flag, text in failed_rules(xml) if flag == "fatal"]
+
+
+BR_FR_RULES = REFERENCE / "fr-ctc" / "BR-FR-Flux2-UBL.xslt"
+
+
+@functools.cache
+def _br_fr_rules():
+    from saxonche import PySaxonProcessor
+
+    processor = PySaxonProcessor(license=False)
+    compiled = processor.new_xslt30_processor().compile_stylesheet(
+        stylesheet_file=str(BR_FR_RULES))
+    return processor, compiled
+
+
+def br_fr_fatal(xml: bytes) -> list[tuple[str, str]]:
+    """The official BR-FR rules (France CTC, Flux 2) the document breaks with a fatal flag."""
+    processor, compiled = _br_fr_rules()
+    node = processor.parse_xml(xml_text=xml.decode("utf-8"))
+    report = etree.fromstring(compiled.transform_to_string(xdm_node=node).encode("utf-8"))
+    return [(f.get("id") or "", re.sub(r"\s+", " ", "".join(f.itertext())).strip())
+            for f in report.iterfind(".//svrl:failed-assert", SVRL)
+            if (f.get("flag") or "fatal") == "fatal"]
