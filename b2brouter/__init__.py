@@ -24,11 +24,13 @@ from .payloads import (
     InvoiceLineData,
     OrgUnitData,
     TaxData,
+    TaxReportSettingData,
     account_body,
     contact_body,
     invoice_body,
     invoice_update_body,
     org_unit_body,
+    tax_report_setting_body,
 )
 from .webhooks import (
     InvalidPayload,
@@ -65,6 +67,7 @@ __all__ = [
     "ResponseLost",
     "ServerError",
     "TaxData",
+    "TaxReportSettingData",
     "Timeout",
     "TransientError",
     "ValidationError",
@@ -76,5 +79,6 @@ __all__ = [
     "org_unit_body",
     "parse_webhook",
     "sign",
+    "tax_report_setting_body",
     "verify_signature",
 ]

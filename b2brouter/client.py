@@ -291,6 +291,33 @@ class B2BrouterClient:
         """``GET /accounts/{id}``. Raises NotFound."""
         return self._unwrap(self._request("GET", f"/accounts/{int(account_id)}"), "account")
 
+    # ---- the French reform (DGFiP) --------------------------------------------------------
+
+    def create_tax_report_setting(self, account_id: int, body: Mapping[str, Any]
+                                  ) -> dict[str, Any]:
+        """``POST /accounts/{id}/tax_report_settings`` with ``payloads.tax_report_setting_body``:
+        activates the account for the reform (Annuaire registration; rolled back with a
+        ValidationError when it fails, e.g. a public SIREN). Not idempotent: a second one for
+        the same code is a ValidationError; read it with :meth:`get_tax_report_setting`."""
+        path = f"/accounts/{int(account_id)}/tax_report_settings"
+        return self._unwrap(self._request("POST", path, json=body), "tax_report_setting")
+
+    def get_tax_report_setting(self, account_id: int, code: str = "dgfip") -> dict[str, Any]:
+        """``GET /accounts/{id}/tax_report_settings/{code}``. Raises NotFound."""
+        path = f"/accounts/{int(account_id)}/tax_report_settings/{_segment(code)}"
+        return self._unwrap(self._request("GET", path), "tax_report_setting")
+
+    def update_tax_report_setting(self, account_id: int, body: Mapping[str, Any],
+                                  code: str = "dgfip") -> dict[str, Any]:
+        """``PUT /accounts/{id}/tax_report_settings/{code}`` (partial). Idempotent."""
+        path = f"/accounts/{int(account_id)}/tax_report_settings/{_segment(code)}"
+        return self._unwrap(self._request("PUT", path, json=body), "tax_report_setting")
+
+    def get_tax_report(self, tax_report_id: int) -> dict[str, Any]:
+        """``GET /tax_reports/{id}`` (read-only for DGFiP). Raises NotFound."""
+        return self._unwrap(self._request("GET", f"/tax_reports/{int(tax_report_id)}"),
+                            "tax_report")
+
     # ---- directory ------------------------------------------------------------------------
 
     def directory_lookup(

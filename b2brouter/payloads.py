@@ -25,6 +25,7 @@ __all__ = [
     "InvoiceLineData",
     "OrgUnitData",
     "TaxData",
+    "TaxReportSettingData",
     "account_body",
     "contact_body",
     "invoice_body",
@@ -32,6 +33,7 @@ __all__ = [
     "invoice_update_body",
     "json_number",
     "org_unit_body",
+    "tax_report_setting_body",
 ]
 
 DEFAULT_API_VERSION = "2026-03-02"
@@ -59,8 +61,23 @@ class AccountData:
 
 
 @dataclass(frozen=True)
+class TaxReportSettingData:
+    """The ``dgfip`` tax-report setting that activates an account for the French reform."""
+
+    start_date: date
+    type_operation: str  # goods / services / mixed
+    naf_code: str  # 2 digits
+    enterprise_size: str  # micro / pme / eti / ge
+    reason_vat_exempt: str = ""
+    email: str = ""
+    code: str = "dgfip"
+
+
+@dataclass(frozen=True)
 class ContactData:
-    """A public buyer (entity) addressed through Chorus Pro, identified by its SIRET."""
+    """A buyer: a public entity addressed through Chorus Pro (the defaults, the Chorus guide's
+    contact), or a French company (FR-GUIDE: transport ``peppol``, format
+    ``xml.ubl.invoice.frcius.v1``, ``public_sector`` false), identified by SIRET or SIREN."""
 
     name: str
     cin_value: str  # SIRET
@@ -146,6 +163,10 @@ class InvoiceData:
     contract_reference: str = ""
     billing_framework: str = ""  # "A1" / "A2"
     notes: str = ""
+    # A French company's mentions (FR-GUIDE: each required, else 422): PMD, PMT, AAB.
+    remittance_information: str = ""
+    payment_method_text: str = ""
+    payment_terms: str = ""
     is_credit_note: bool = False
     amended_number: str = ""
     amended_date: date | None = None
@@ -238,6 +259,20 @@ def contact_body(data: ContactData, *, api_version: str = DEFAULT_API_VERSION) -
     return {"contact": contact}
 
 
+def tax_report_setting_body(data: TaxReportSettingData) -> dict[str, Any]:
+    """``{"tax_report_setting": {...}}`` as the DGFiP guide's example."""
+    setting: dict[str, Any] = {
+        "code": data.code,
+        "start_date": data.start_date.isoformat(),
+        "type_operation": data.type_operation,
+        "naf_code": data.naf_code,
+        "enterprise_size": data.enterprise_size,
+    }
+    _put_if(setting, "reason_vat_exempt", data.reason_vat_exempt)
+    _put_if(setting, "email", data.email)
+    return {"tax_report_setting": setting}
+
+
 def org_unit_body(data: OrgUnitData, *, api_version: str = DEFAULT_API_VERSION) -> dict[str, Any]:
     """``{"contact": {...}}`` for an organisational unit, exactly as the guide's sub-contact."""
     contact: dict[str, Any] = {
@@ -298,6 +333,9 @@ def invoice_fields(data: InvoiceData) -> dict[str, Any]:
     _put_if(invoice, "contract_reference", data.contract_reference)
     _put_if(invoice, "billing_framework", data.billing_framework)
     _put_if(invoice, "notes", data.notes)
+    _put_if(invoice, "remittance_information", data.remittance_information)
+    _put_if(invoice, "payment_method_text", data.payment_method_text)
+    _put_if(invoice, "payment_terms", data.payment_terms)
     if data.is_credit_note:
         invoice["is_credit_note"] = True
         _put_if(invoice, "amended_number", data.amended_number)

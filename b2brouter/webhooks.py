@@ -24,6 +24,8 @@ from typing import Any
 
 __all__ = [
     "INVOICE_STATE_CHANGE",
+    "TAX_REPORT_STATE_CHANGE",
+    "TaxReportStateChange",
     "SIGNATURE_HEADER",
     "InvalidPayload",
     "InvalidSignature",
@@ -35,6 +37,7 @@ __all__ = [
 ]
 
 INVOICE_STATE_CHANGE = "issued_invoice.state_change"
+TAX_REPORT_STATE_CHANGE = "tax_report.state_change"
 # The largest unix second a calendar date matches (9999-12-31T23:59:59Z).
 _LAST_SECOND = 253402300799
 
@@ -165,11 +168,39 @@ class WebhookPayload:
             raise InvalidPayload("data is not an object")
         return cls(payload["code"], _moment(payload.get("triggered_at")), data, payload)
 
+    def tax_report_state_change(self) -> TaxReportStateChange:
+        """The tax report's change this notification tells. Raises InvalidPayload."""
+        if self.code != TAX_REPORT_STATE_CHANGE:
+            raise InvalidPayload(f"not a tax report state change: {self.code}")
+        data = self.data
+        report_id = _positive_id(data.get("tax_report_id"))
+        if report_id is None:
+            raise InvalidPayload("no tax_report_id")
+        obj = data.get("object") if isinstance(data.get("object"), dict) else {}
+        return TaxReportStateChange(
+            tax_report_id=report_id, state=str(data.get("state") or ""),
+            event_id=_positive_id(data.get("event_id")) or _positive_id(self.raw.get("id")),
+            notes=str(data.get("notes") or ""), triggered_at=self.triggered_at,
+            invoice_id=_positive_id(obj.get("invoice_id")))
+
     def invoice_state_change(self) -> InvoiceStateChange:
         """The invoice's change this notification tells. Raises InvalidPayload."""
         if self.code != INVOICE_STATE_CHANGE:
             raise InvalidPayload(f"not an invoice state change: {self.code}")
         return InvoiceStateChange.from_payload(self)
+
+
+@dataclass(frozen=True)
+class TaxReportStateChange:
+    """``tax_report.state_change`` (FR-GUIDE: sent on a tax report's terminal states): the
+    report, its state and the reason; the invoice when the report object tells it."""
+
+    tax_report_id: int
+    state: str
+    event_id: int | None = None
+    notes: str = ""
+    triggered_at: datetime | None = None
+    invoice_id: int | None = None
 
 
 @dataclass(frozen=True)

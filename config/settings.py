@@ -259,7 +259,8 @@ CELERY_TASK_QUEUES = [Queue(name, Exchange(name), routing_key=name)
                       for name in (CELERY_TASK_DEFAULT_QUEUE, CELERY_HOUSEKEEPING_QUEUE)]
 CELERY_TASK_ROUTES = {name: {"queue": CELERY_HOUSEKEEPING_QUEUE} for name in (
     "invoicing.invoice_fetch_legal", "invoicing.invoice_fetch_pdf",
-    "invoicing.invoice_acknowledge", "core.export_build", "core.exports_clean")}
+    "invoicing.invoice_acknowledge", "core.export_build", "core.exports_clean",
+    "invoicing.tax_reports_follow")}
 # What the reconciler enqueues again per run and per kind of housekeeping (the oldest first),
 # and how long it leaves each one before asking again: a backlog drains, it never floods.
 HOUSEKEEPING_BATCH = env.int("HOUSEKEEPING_BATCH", default=50)
@@ -276,6 +277,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("RECONCILE_EVERY", default=10.0),
     },
     "core.exports_clean": {"task": "core.exports_clean", "schedule": 300.0},
+    # Declarations to the tax administration not at their end, read again (webhooks first).
+    "invoicing.tax_reports_follow": {
+        "task": "invoicing.tax_reports_follow",
+        "schedule": env.float("TAX_REPORTS_FOLLOW_EVERY", default=60.0),
+    },
 }
 # Exports: at most this many rows (the invoice list) or files (the archive's ZIP) are made while
 # the page waits; more are made by a worker, kept EXPORT_KEEP_HOURS for the person to download.

@@ -5,6 +5,27 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 
+class ReformState(models.TextChoices):
+    INACTIVE = "inactive", _("non activée")
+    ACTIVE = "active", _("activée")
+    FAILED = "failed", _("activation refusée")
+
+
+class Operation(models.TextChoices):
+    """The category of operation an invoice to a company states (décret 2022-1299)."""
+
+    GOODS = "goods", _("livraisons de biens")
+    SERVICES = "services", _("prestations de services")
+    MIXED = "mixed", _("mixte (biens et services)")
+
+
+class EnterpriseSize(models.TextChoices):
+    MICRO = "micro", _("microentreprise")
+    PME = "pme", _("PME")
+    ETI = "eti", _("ETI")
+    GE = "ge", _("grande entreprise")
+
+
 class Account(models.Model):
     """Our company's B2Brouter account: the seller on every invoice."""
 
@@ -31,6 +52,21 @@ class Account(models.Model):
     invoice_number_prefix = models.CharField(_("préfixe des numéros"), max_length=8, blank=True)
     next_invoice_sequence = models.PositiveIntegerField(_("prochain numéro"), default=1)
     users = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="accounts", blank=True, verbose_name=_("utilisateurs"))
+    # The French e-invoicing reform: the account activated at B2Brouter (its `dgfip` tax-report
+    # setting) to bill French companies. See invoicing.services.reform.
+    reform_state = models.CharField(_("facturation électronique entre entreprises"), max_length=10,
+                                    choices=ReformState.choices, default=ReformState.INACTIVE)
+    reform_start_date = models.DateField(_("factures aux entreprises à partir du"), null=True,
+                                         blank=True)
+    reform_operation = models.CharField(_("type d'opérations"), max_length=10,
+                                        choices=Operation.choices, blank=True)
+    naf_code = models.CharField(_("code NAF (2 chiffres)"), max_length=2, blank=True)
+    enterprise_size = models.CharField(_("taille de l'entreprise"), max_length=5,
+                                       choices=EnterpriseSize.choices, blank=True)
+    vat_exempt_reason = models.CharField(_("motif d'exonération de TVA par défaut"),
+                                         max_length=30, blank=True)
+    reform_error = models.TextField(_("erreur à l'activation"), blank=True)
+    reform_activated_at = models.DateTimeField(_("activée le"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("créé le"))
     updated_at = models.DateTimeField(auto_now=True, verbose_name=_("modifié le"))
 
@@ -43,6 +79,14 @@ class Account(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def siren(self) -> str:
+        return (self.siret or "")[:9]
+
+    def bills_companies_from(self):
+        """The first day invoices to companies may be issued, or None (not activated)."""
+        return self.reform_start_date if self.reform_state == ReformState.ACTIVE else None
 
 
 def _export_path(instance: "ExportJob", filename: str) -> str:

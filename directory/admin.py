@@ -189,7 +189,7 @@ def _report(modeladmin, request, obj, exc: b2brouter.B2BrouterError) -> None:
 
 @admin.register(Buyer)
 class BuyerAdmin(CallsAfterTheTransaction, AccountScopedAdmin):
-    add_title = gettext_lazy("Nouvel acheteur public")
+    add_title = gettext_lazy("Nouvel acheteur")
     list_display = ["name", "siret", "account", "service_code_required", "engagement_required",
                     "service_code_or_engagement_required", "sync_state", "remote_contact_id"]
     list_filter = ["public_sector", "sync_state", "service_code_required", "engagement_required",

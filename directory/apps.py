@@ -4,4 +4,4 @@ from django.utils.translation import gettext_lazy as _
 
 class DirectoryConfig(AppConfig):
     name = "directory"
-    verbose_name = _("Acheteurs publics")
+    verbose_name = _("Acheteurs")

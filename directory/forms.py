@@ -89,18 +89,29 @@ class BuyerCreateForm(forms.Form):
     target = forms.CharField(required=False, widget=forms.HiddenInput, max_length=64)
 
     def __init__(self, *args, accounts, service_choices=(), manual: bool = False,
-                 ask_flags: bool = False, **kwargs):
+                 ask_flags: bool = False, company: bool = False, **kwargs):
         kwargs.setdefault("auto_id", "buyer-create-%s")
         super().__init__(*args, **kwargs)
         self.fields["account"].queryset = accounts
         self.fields["services"].choices = list(service_choices)
         self.manual = manual
-        self.ask_flags = ask_flags or manual
+        # A company found in the directory: no Chorus Pro rules, no services to ask.
+        self.company = company
+        self.ask_flags = (ask_flags or manual) and not company
         if manual:
             add_identity_fields(self, required=True)
             self.initial.setdefault("manual", True)
+            self.fields["kind"] = forms.ChoiceField(
+                label=_("Type d'acheteur"), widget=forms.RadioSelect, initial="public",
+                required=False,  # not said: a public entity, as before companies were billed
+                choices=[("public", _("Entité publique (factures par Chorus Pro)")),
+                         ("company", _("Entreprise (factures par la plateforme agréée)"))])
         if self.ask_flags:
             add_flag_fields(self)
+
+    def is_company(self) -> bool:
+        """The buyer to create is a company: found as one, or typed as one."""
+        return self.company or (self.manual and self.cleaned_data.get("kind") == "company")
 
     def identity_fields(self):
         return [self[name] for name in IDENTITY_FIELDS] if self.manual else []
@@ -112,6 +123,8 @@ class BuyerCreateForm(forms.Form):
         return clean_service_codes(self.cleaned_data.get("other_services", ""))
 
     def service_codes(self) -> list[str]:
+        if self.is_company():
+            return []  # a company has no Chorus Pro services
         chosen = list(self.cleaned_data.get("services") or [])
         return chosen + [c for c in self.cleaned_data.get("other_services") or []
                          if c not in chosen]

@@ -17,6 +17,18 @@ RESERVED_SERVICE_CODE = "FACTURES_PUBLIQUES"
 # The guide's Chorus Pro contact settings, used unless the directory names others.
 CHORUS_TRANSPORT = "fr.chorus"
 CHORUS_DOCUMENT_TYPE = "xml.ubl.invoice.chorus"
+# A French company's contact, as B2Brouter's DGFiP guide recommends it.
+COMPANY_TRANSPORT = "peppol"
+COMPANY_DOCUMENT_TYPE = "xml.ubl.invoice.frcius.v1"
+
+
+class Annuaire(models.TextChoices):
+    """Where a company stands in the reform's directory (B2Brouter's `in_dgfip_annuaire`)."""
+
+    UNKNOWN = "", _("pas encore vérifié")
+    PENDING = "pending", _("vérification en cours")
+    REGISTERED = "registered", _("inscrite à l'annuaire")
+    NOT_REGISTERED = "absent", _("absente de l'annuaire")
 _PLAIN_CODE = re.compile(r"[A-Za-z0-9_.-]{1,60}")
 
 
@@ -88,10 +100,16 @@ class Buyer(RegisteredContact):
     document_type_code = models.CharField(_("format B2Brouter"), max_length=80,
                                           default=CHORUS_DOCUMENT_TYPE)
     directory_checked_at = models.DateTimeField(_("vérifié dans l'annuaire le"), null=True, blank=True)
+    # A company (public_sector false): its SIREN when it was added by SIREN alone (then its
+    # contact is registered with scheme 0002), and its standing in the reform's directory.
+    by_siren = models.BooleanField(_("identifiée par son SIREN"), default=False)
+    annuaire = models.CharField(_("annuaire de la facturation électronique"), max_length=10,
+                                choices=Annuaire.choices, default=Annuaire.UNKNOWN, blank=True)
+    annuaire_checked_at = models.DateTimeField(_("annuaire lu le"), null=True, blank=True)
 
     class Meta:
-        verbose_name = _("acheteur public")
-        verbose_name_plural = _("acheteurs publics")
+        verbose_name = _("acheteur")
+        verbose_name_plural = _("acheteurs")
         ordering = ["name"]
         constraints = [
             models.UniqueConstraint(
@@ -110,12 +128,20 @@ class Buyer(RegisteredContact):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.siret})"
+        return f"{self.name} ({self.siren if self.by_siren else self.siret})"
 
     def save(self, *args, **kwargs):
         if not self.integration_code and self.siret:
             self.integration_code = buyer_integration_code(self.siret)
         super().save(*args, **kwargs)
+
+    @property
+    def siren(self) -> str:
+        return (self.siret or "")[:9]
+
+    @property
+    def is_company(self) -> bool:
+        return not self.public_sector
 
 
 class Service(RegisteredContact):

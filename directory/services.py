@@ -22,6 +22,7 @@ from b2brouter import payloads
 from core.cache import cache_get, cache_set, count_in_window
 from core.enqueue import enqueue_on_commit
 from core.gateway import b2brouter_client, lookup_turn
+from directory import channels
 from directory.identifiers import InvalidIdentifier, siret_validate
 from directory.models import (
     CHORUS_DOCUMENT_TYPE,
@@ -71,7 +72,7 @@ _UNKNOWN = "unknown"
 
 def _unknown(siret: str) -> DirectoryError:
     return DirectoryError(
-        _("Aucune entité publique n'a le SIRET %(siret)s dans l'annuaire Chorus Pro.")
+        _("Aucune entité publique ni entreprise n'a le SIRET %(siret)s dans l'annuaire.")
         % {"siret": siret}, kind="unknown")
 
 
@@ -212,7 +213,9 @@ def _flags(entry: dict) -> dict:
 
 
 def _buyer_fields(entry: dict) -> dict:
-    """What the buyer takes from a directory entry; the Chorus flags only when it has them."""
+    """What the buyer takes from a directory entry; the Chorus flags only when it has them (a
+    company has none)."""
+    public = channels.entry_is_public(entry)
     return {
         "name": entry.get("name", "") or "",
         "address": entry.get("address", "") or "",
@@ -220,9 +223,9 @@ def _buyer_fields(entry: dict) -> dict:
         "postalcode": entry.get("postalcode", "") or "",
         "country": (entry.get("country") or "fr").lower(),
         "vat_number": entry.get("tin_value", "") or "",
-        "public_sector": bool(entry.get("public_sector", True)),
-        **_entry_codes(entry),
-        **_flags(entry),
+        "public_sector": public,
+        **channels.contact_codes(entry, public=public),
+        **(_flags(entry) if public else {**_typed_flags(None), "flags_from_directory": True}),
     }
 
 
@@ -299,7 +302,7 @@ def buyer_create_from_directory(*, account, siret: str, service_codes=None,
     Raises DirectoryError before anything is written: no half-made buyer.
     """
     entry = entry if entry is not None else directory_lookup(siret=siret)
-    chosen = _choose_services(entry, service_codes)
+    chosen = _choose_services(entry, service_codes) if channels.entry_is_public(entry) else []
     fields = {**_buyer_fields(entry), "directory_checked_at": timezone.now()}
     if not fields.get("flags_from_directory"):
         fields.update(_typed_flags(flags))
@@ -313,7 +316,7 @@ def _typed_flags(flags: dict | None) -> dict:
 
 
 def buyer_create_by_hand(*, account, siret: str, details: BuyerDetails,
-                         service_codes=()) -> Buyer:
+                         service_codes=(), company: bool = False) -> Buyer:
     """Creates the buyer from what a person typed, for an entity the directory does not list or
     while it is unreachable: an admin who knows the buyer is never blocked. The SIRET is still
     checked (checksum); its services are typed codes, not confirmed by the directory. Raises
@@ -321,13 +324,13 @@ def buyer_create_by_hand(*, account, siret: str, details: BuyerDetails,
     siret = siret_clean(siret)
     if not details.name.strip():
         raise DirectoryError(_("Saisissez la raison sociale de l'acheteur."), kind="invalid")
-    chosen = _choose_services(None, list(service_codes))
+    chosen = [] if company else _choose_services(None, list(service_codes))
     fields = {
         "name": details.name.strip(), "address": details.address.strip(),
         "postalcode": details.postalcode.strip(), "city": details.city.strip(),
-        "vat_number": details.vat_number.strip(), "country": "fr", "public_sector": True,
-        "transport_type_code": CHORUS_TRANSPORT, "document_type_code": CHORUS_DOCUMENT_TYPE,
-        **_typed_flags({name: getattr(details, name) for name in FLAG_NAMES}),
+        "vat_number": details.vat_number.strip(), "country": "fr", "public_sector": not company,
+        **channels.contact_codes({}, public=not company),
+        **_typed_flags({} if company else {name: getattr(details, name) for name in FLAG_NAMES}),
     }
     return _save_buyer(account=account, siret=siret, fields=fields, chosen=chosen)
 
@@ -427,20 +430,7 @@ def buyer_recheck(*, buyer: Buyer) -> Recheck:
 
 
 def _contact_data(buyer: Buyer) -> payloads.ContactData:
-    return payloads.ContactData(
-        name=buyer.name,
-        address=buyer.address,
-        city=buyer.city,
-        postalcode=buyer.postalcode,
-        country=buyer.country,
-        public_sector=buyer.public_sector,
-        cin_value=buyer.siret,
-        tin_value=buyer.vat_number,
-        tin_scheme="9957" if buyer.vat_number.upper().startswith("FR") else "",
-        transport_type_code=buyer.transport_type_code or CHORUS_TRANSPORT,
-        document_type_code=buyer.document_type_code or CHORUS_DOCUMENT_TYPE,
-        integration_code=buyer.integration_code,
-    )
+    return channels.contact_data(buyer)
 
 
 def _org_unit_data(service: Service, parent_id: int) -> payloads.OrgUnitData:
@@ -478,7 +468,7 @@ def is_buyer_contact(contact: dict, buyer: Buyer) -> bool:
     """True when a contact B2Brouter listed is this buyer's: the entity itself (no parent),
     with the buyer's SIRET, and our integration code if it carries one."""
     return (not contact.get("parent_id")
-            and _compact(contact.get("cin_value")) == buyer.siret
+            and _compact(contact.get("cin_value")) == channels.contact_identity(buyer)[1]
             and _code_agrees(contact, buyer.integration_code))
 
 
@@ -634,11 +624,13 @@ def _buyer_register_locked(buyer: Buyer, verify: bool) -> int:
             contact = _check_created(
                 client.create_contact(account_id, payloads.contact_body(_contact_data(buyer))),
                 buyer, lambda c: not c.get("parent_id") and (
-                    not c.get("cin_value") or _compact(c["cin_value"]) == buyer.siret))
+                    not c.get("cin_value")
+                    or _compact(c["cin_value"]) == channels.contact_identity(buyer)[1]))
     except b2brouter.B2BrouterError as exc:
         _mark(buyer, error=error_text(exc))
         raise
     _mark(buyer, remote_id=contact["id"])
+    _annuaire_seen(buyer, contact)
     logger.info("buyer siret=%s registered as contact %s", buyer.siret, contact["id"])
     return contact["id"]
 
@@ -741,3 +733,33 @@ def service_push(*, service: Service) -> None:
         _mark(service, error=error_text(exc))
         raise
     _mark(service)
+
+
+# ---- the reform's directory (companies) -----------------------------------------------------
+
+
+def _annuaire_seen(buyer: Buyer, contact: dict) -> None:
+    """Records where B2Brouter says a company stands in the reform's directory."""
+    if buyer.public_sector:
+        return
+    state = channels.annuaire_from(contact)
+    if state is None:
+        return
+    Buyer.objects.filter(pk=buyer.pk).update(annuaire=state, annuaire_checked_at=timezone.now())
+    buyer.annuaire = state
+
+
+def buyer_annuaire_refresh(*, buyer: Buyer) -> str:
+    """Reads the company's contact at B2Brouter for its standing in the directory
+    (`in_dgfip_annuaire`, checked by B2Brouter in the background after the contact is made).
+    Returns the state (unchanged when B2Brouter cannot be read now)."""
+    if buyer.public_sector or not buyer.remote_contact_id:
+        return buyer.annuaire
+    try:
+        contact = b2brouter_client().get_contact(buyer.remote_contact_id)
+    except b2brouter.B2BrouterError as exc:
+        logger.warning("buyer %s: contact not read (%s)", buyer.pk, exc)
+        return buyer.annuaire
+    if _same_id(contact.get("id"), buyer.remote_contact_id):
+        _annuaire_seen(buyer, contact)
+    return buyer.annuaire

@@ -20,9 +20,9 @@ from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 import b2brouter
 from core.roles import ADMINS, ALL, STAFF, has_role
 from core.selectors import accounts_for
-from directory import selectors, services
+from directory import channels, selectors, services
 from directory.forms import BuyerCreateForm, LookupForm, ServiceAddForm, details_from, flags_from
-from directory.models import Buyer
+from directory.models import Annuaire, Buyer
 
 WIDGET = "directory/_buyer_lookup.html#buyer-lookup"
 
@@ -79,7 +79,8 @@ def _widget_context(request, *, siret: str = "", target: str = "", lookup_form=N
     # or the only one found.
     lookup["chosen"] = buyer or (lookup["buyers"][0] if len(lookup["buyers"]) == 1 else None)
     entry = lookup["entry"]
-    if entry:
+    lookup["company"] = bool(entry) and not channels.entry_is_public(entry)
+    if entry and not lookup["company"]:
         lookup["flags"] = services.entry_flags(entry)
         lookup["lists_services"] = services.entry_lists_services(entry)
     failed = lookup["error"] is not None and lookup["error"].kind in _NO_ANSWER
@@ -92,9 +93,12 @@ def _widget_context(request, *, siret: str = "", target: str = "", lookup_form=N
                 accounts=accounts,
                 service_choices=_service_choices(entry) if entry else [],
                 manual=entry is None, ask_flags=bool(entry) and lookup["flags"] is None,
+                company=lookup["company"],
                 initial={"siret": siret, "target": target, "account": accounts.first()},
             )
         for existing in lookup["buyers"]:
+            if not existing.public_sector:
+                continue  # a company has no services to add
             choices = _service_choices(entry, exclude={s.code for s in existing.services.all()}) \
                 if entry else []
             lookup["add_forms"][existing.pk] = ServiceAddForm(
@@ -166,9 +170,10 @@ def _buyer_create(request) -> HttpResponse:
         return _render_widget(request, _widget_context(
             request, siret="", target=target, lookup_form=lookup_form, error=exc))
     have = selectors.buyers_with_siret(user=request.user, siret=siret).values("account_id")
+    company = bool(entry) and not channels.entry_is_public(entry)
     form = BuyerCreateForm(request.POST, accounts=accounts_for(request.user).exclude(pk__in=have),
-                           service_choices=_service_choices(entry) if entry else [],
-                           manual=manual,
+                           service_choices=_service_choices(entry) if entry and not company
+                           else [], manual=manual, company=company,
                            ask_flags=bool(entry) and services.entry_flags(entry) is None)
     if not form.is_valid():
         return _render_widget(request, _widget_context(request, siret=siret, target=target,
@@ -177,7 +182,8 @@ def _buyer_create(request) -> HttpResponse:
         if manual:
             buyer = services.buyer_create_by_hand(
                 account=form.cleaned_data["account"], siret=siret,
-                details=details_from(form.cleaned_data), service_codes=form.service_codes())
+                details=details_from(form.cleaned_data), service_codes=form.service_codes(),
+                company=form.is_company())
         else:
             buyer = services.buyer_create_from_directory(
                 account=form.cleaned_data["account"], siret=siret,
@@ -204,7 +210,11 @@ def _buyer_create(request) -> HttpResponse:
 def buyer_detail(request, pk: int) -> HttpResponse:
     buyer = get_object_or_404(selectors.buyer_list(user=request.user), pk=pk)
     add_form = None
-    if _can_edit(request.user):
+    if not buyer.public_sector:
+        if buyer.annuaire in (Annuaire.UNKNOWN, Annuaire.PENDING):
+            # B2Brouter checks the directory in the background after the contact is made.
+            services.buyer_annuaire_refresh(buyer=buyer)
+    elif _can_edit(request.user):
         try:
             entry = services.directory_lookup(siret=buyer.siret)
         except services.DirectoryError:

@@ -2,7 +2,7 @@
 
 import heapq
 
-from django.db.models import Case, Count, F, OuterRef, Q, Subquery, Sum, Value, When
+from django.db.models import Case, Count, F, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
 
 from core.selectors import account_ids
@@ -13,6 +13,7 @@ from invoicing.models import (
     Invoice,
     InvoicePdf,
     LegalDocument,
+    TaxReport,
 )
 from invoicing.models import InvoiceState as S
 from invoicing.selectors import invoice_list
@@ -90,12 +91,19 @@ class MergedByState:
 
 # What the worklist and the ageing show of an invoice (and of its buyer, its name): only these
 # columns are read, not the invoice, its buyer, service and account whole.
-SHOWN = ("number", "state", "state_updated_at", "buyer__name")
+SHOWN = ("number", "state", "state_updated_at", "buyer__name", "buyer__public_sector", "kind")
 WORKLIST_SHOWN = (*SHOWN, "chorus_status", "chorus_status_reason", "last_error")
 
 
 def _shown(invoices, fields):
     return invoices.select_related(None).select_related("buyer").only(*fields)
+
+
+def tax_reports_to_handle(*, user) -> QuerySet[TaxReport]:
+    """Declarations the tax administration refused, or that failed: the worklist's."""
+    return (TaxReport.objects.filter(invoice__account_id__in=account_ids(user),
+                                     state__in=(TaxReport.State.REFUSED, TaxReport.State.ERROR))
+            .select_related("invoice", "invoice__buyer").order_by("-state_changed_at", "-pk"))
 
 
 def worklist(*, user):

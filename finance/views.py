@@ -90,7 +90,9 @@ def archive_zip(request: HttpRequest) -> HttpResponse:
 @roles.role_required(roles.STAFF, *FINANCE)
 def worklist(request: HttpRequest) -> HttpResponse:
     page = _page(selectors.worklist(user=request.user), request)
-    return render(request, "finance/worklist.html", {"page": page, "invoices": page})
+    return render(request, "finance/worklist.html", {
+        "page": page, "invoices": page,
+        "tax_reports": selectors.tax_reports_to_handle(user=request.user)[:PAGE_SIZE]})
 
 
 @require_GET

@@ -1,11 +1,19 @@
+import datetime
+
+from django import forms
 from django.contrib import admin, messages
-from django.utils.html import format_html_join
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import formats, timezone
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 import b2brouter
 from core.admin import AccountScopedAdmin
-from core.models import Account
+from core.models import Account, EnterpriseSize, Operation, ReformState
 from core.templatetags.amounts import money, price, quantity
 from invoicing import notes
 from invoicing.history import event_text
@@ -18,7 +26,7 @@ from invoicing.models import (
     chorus_status_label,
 )
 from invoicing.models import state_words as state_label
-from invoicing.services import accounts, drafts
+from invoicing.services import accounts, drafts, reform
 
 
 class InvoiceLineInline(admin.TabularInline):
@@ -100,10 +108,71 @@ class AccountAdmin(AccountScopedAdmin):
 
     account_path = "pk"
     add_title = _("Nouveau compte")
-    list_display = ["name", "siret", "vat_number", "remote_id", "environment"]
-    readonly_fields = ["remote_id", "created_at", "updated_at"]
+    list_display = ["name", "siret", "vat_number", "remote_id", "environment", "reform_words"]
+    readonly_fields = ["remote_id", "created_at", "updated_at", "reform_words"]
+    exclude = ["reform_state", "reform_start_date", "reform_operation", "naf_code",
+               "enterprise_size", "vat_exempt_reason", "reform_error", "reform_activated_at"]
     filter_horizontal = ["users"]
     actions = ["register_at_b2brouter"]
+
+    @admin.display(description=_("factures aux entreprises"))
+    def reform_words(self, account):
+        """Where the account stands for invoices to companies, with the way to activate it."""
+        if account.pk is None:
+            return "—"
+        url = reverse("admin:core_account_reform", args=[account.pk])
+        if account.reform_state == ReformState.ACTIVE:
+            text = _("Activée : factures aux entreprises à partir du %(date)s (%(operation)s)") % {
+                "date": formats.date_format(account.reform_start_date, "DATE_FORMAT"),
+                "operation": Operation(account.reform_operation).label
+                if account.reform_operation else "—"}
+            return format_html('{} — <a href="{}">{}</a>', text, url, _("modifier"))
+        if account.reform_state == ReformState.FAILED:
+            return format_html('{} : {} — <a href="{}">{}</a>', _("Activation refusée"),
+                               account.reform_error, url, _("réessayer"))
+        return format_html('{} — <a href="{}">{}</a>', _("Non activée"), url,
+                           _("activer la facturation aux entreprises"))
+
+    def get_urls(self):
+        return [path("<int:pk>/reform/", self.admin_site.admin_view(self.reform_view),
+                     name="core_account_reform"), *super().get_urls()]
+
+    def reform_view(self, request, pk):
+        """Activate the account for invoices to French companies (B2Brouter's `dgfip`
+        setting), or change its settings; B2Brouter's refusal is shown here, in words."""
+        account = get_object_or_404(self.get_queryset(request), pk=pk)
+        if not self.has_change_permission(request, account):
+            raise PermissionDenied
+        initial = {"start_date": account.reform_start_date
+                   or timezone.localdate() + datetime.timedelta(days=1),
+                   "operation": account.reform_operation or Operation.SERVICES,
+                   "naf_code": account.naf_code, "enterprise_size": account.enterprise_size,
+                   "vat_exempt_reason": account.vat_exempt_reason, "email": account.email}
+        form = ReformForm(request.POST or None, initial=initial,
+                          already_active=account.reform_state == ReformState.ACTIVE)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                reform.account_activate(
+                    account=account, start_date=data["start_date"], operation=data["operation"],
+                    naf_code=data["naf_code"], enterprise_size=data["enterprise_size"],
+                    vat_exempt_reason=data["vat_exempt_reason"], email=data["email"])
+            except reform.ActivationRefused as exc:
+                form.add_error(None, str(exc))
+            else:
+                self.message_user(request, _(
+                    "%(account)s : facturation aux entreprises activée à partir du %(date)s. "
+                    "L'inscription à l'annuaire peut prendre jusqu'à 24 heures : les entreprises "
+                    "vous trouvent le lendemain.") % {
+                        "account": account,
+                        "date": formats.date_format(account.reform_start_date, "DATE_FORMAT")},
+                    messages.SUCCESS)
+                return redirect("admin:core_account_change", account.pk)
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta,
+                   "original": account, "form": form,
+                   "title": _("Facturation électronique aux entreprises : %(account)s")
+                   % {"account": account}}
+        return TemplateResponse(request, "admin/core/account/reform.html", context)
 
     @admin.action(description=_("Enregistrer chez B2Brouter"))
     def register_at_b2brouter(self, request, queryset):
@@ -132,6 +201,46 @@ class AccountAdmin(AccountScopedAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser and super().has_delete_permission(request, obj)
+
+
+class ReformForm(forms.Form):
+    """What B2Brouter asks to activate an account for the reform (its `dgfip` setting)."""
+
+    start_date = forms.DateField(
+        label=_("Factures aux entreprises à partir du"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text=_("Aujourd'hui ou plus tard. L'inscription à l'annuaire de la facturation "
+                    "électronique prend jusqu'à 24 heures."))
+    operation = forms.ChoiceField(
+        label=_("Vous vendez surtout"), choices=Operation.choices,
+        help_text=_("Reprise sur chaque facture, qui peut dire autre chose."))
+    naf_code = forms.RegexField(
+        label=_("Code NAF (2 premiers chiffres)"), regex=r"^[0-9]{2}$", max_length=2,
+        error_messages={"invalid": _("Les deux premiers chiffres du code APE/NAF, par exemple "
+                                     "62 pour 62.01Z (sur l'extrait Kbis).")})
+    enterprise_size = forms.ChoiceField(label=_("Taille de l'entreprise"),
+                                        choices=EnterpriseSize.choices)
+    vat_exempt_reason = forms.CharField(
+        label=_("Motif d'exonération de TVA par défaut"), required=False, max_length=30,
+        help_text=_("Seulement si vos ventes sont exonérées, par exemple VATEX-FR-FRANCHISE "
+                    "(franchise en base, art. 293 B du CGI)."))
+    email = forms.EmailField(label=_("E-mail pour les questions fiscales"), required=False)
+
+    def __init__(self, *args, already_active=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.already_active = already_active
+
+    def clean_start_date(self):
+        value = self.cleaned_data["start_date"]
+        if value < timezone.localdate() and not self.already_active:
+            raise forms.ValidationError(_("La date de début est aujourd'hui ou plus tard."))
+        return value
+
+    def clean_vat_exempt_reason(self):
+        value = self.cleaned_data["vat_exempt_reason"].strip().upper()
+        if value and not value.startswith("VATEX-"):
+            raise forms.ValidationError(_("Un code VATEX, par exemple VATEX-FR-FRANCHISE."))
+        return value
 
 
 @admin.register(Invoice)

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from stdnum import iban as stdnum_iban
 
-from invoicing import totals, vat
+from invoicing import channels, totals, vat
 from invoicing.lines import Line
 from invoicing.models import Invoice, InvoiceLine
 
@@ -87,6 +87,8 @@ def invoice_problems(invoice: Invoice, lines: Sequence[InvoiceLine | Line] | Non
 
     if invoice.kind == Invoice.Kind.CREDIT_NOTE and not invoice.credited_invoice_id:
         _add(problems, "__all__", _("Un avoir doit indiquer la facture qu'il corrige."))
+    if invoice.buyer_id:
+        channels.of_invoice(invoice).problems(invoice, problems)
     return problems
 
 
@@ -94,7 +96,7 @@ def _routing_problems(invoice: Invoice, problems: dict) -> None:
     buyer = invoice.buyer if invoice.buyer_id else None
     service = invoice.service if invoice.service_id else None
     if buyer is None:
-        _add(problems, "buyer", _("Choisissez l'acheteur public."))
+        _add(problems, "buyer", _("Choisissez l'acheteur."))
         return
     if service is not None:
         if service.buyer_id != buyer.pk:

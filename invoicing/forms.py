@@ -17,9 +17,10 @@ from django.utils.formats import get_format
 from django.utils.translation import gettext_lazy as _
 from stdnum import iban as stdnum_iban
 
+from core.models import Operation
 from core.text import xml_text
 from directory.models import Buyer, Service
-from invoicing import checks, notes, vat
+from invoicing import channels, checks, notes, vat
 from invoicing.attachments import (
     ATTACHMENT_COUNT_MAX,
     attachment_problems,
@@ -116,7 +117,7 @@ class InvoiceForm(forms.Form):
     use_required_attribute = False  # a draft may be saved incomplete
 
     buyer = forms.ModelChoiceField(queryset=Buyer.objects.none(), required=False,
-                                   label=_("Acheteur public"), empty_label=_("— choisir —"))
+                                   label=_("Acheteur"), empty_label=_("— choisir —"))
     service = ServiceChoiceField(queryset=Service.objects.none(), required=False,
                                  label=_("Service (code service)"), empty_label=_("— aucun —"))
     po_number = _invoice_field("po_number")
@@ -139,6 +140,20 @@ class InvoiceForm(forms.Form):
     notes = _invoice_field("notes", widget=forms.Textarea(attrs={"rows": 2}),
                            label=_("Autres mentions"), required=False,
                            help_text=_("Une par ligne (facultatif)."))
+    # What an invoice to a company also says (décret 2022-1299); asked for a company only.
+    operation_category = forms.ChoiceField(
+        label=_("Catégorie de l'opération"), required=False,
+        choices=[("", _("— choisir —")), *Operation.choices],
+        help_text=_("Mention obligatoire : livraisons de biens, prestations de services, ou les "
+                    "deux."))
+    delivery_address = forms.CharField(
+        label=_("Adresse de livraison"), required=False, max_length=300, validators=[xml_text],
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Si elle diffère de l'adresse de l'entreprise."))
+    vat_on_debits = forms.BooleanField(
+        label=_("Option pour le paiement de la TVA d'après les débits"), required=False,
+        help_text=_("À cocher si votre entreprise a opté pour les débits (prestations de "
+                    "services)."))
 
     def __init__(self, *args, account, invoice: Invoice | None = None, **kwargs):
         initial = kwargs.get("initial")
@@ -154,6 +169,14 @@ class InvoiceForm(forms.Form):
             services = self.selected_buyer.services.order_by("code")
         self.fields["service"].queryset = services
         self.selected_service = self._selected(services, "service")
+        self.channel = channels.of_buyer(self.selected_buyer)
+        if not self.is_bound and self.selected_buyer is not None and "penalties" in self.initial:
+            typed = {k: self.initial.get(k) or "" for k in ("penalties", "recovery", "discount",
+                                                            "notes")}
+            self.initial.update(notes.split(channels.with_own_defaults(
+                self.channel, notes.compose(**typed))))
+        if not self.is_bound and not self.initial.get("operation_category"):
+            self.initial["operation_category"] = account.reform_operation or ""
         self.fields["iban"].widget.attrs.update({"autocomplete": "off", "spellcheck": "false"})
         if self.service_required:
             self.fields["service"].widget.attrs["aria-required"] = "true"
@@ -211,9 +234,20 @@ class InvoiceForm(forms.Form):
             po_number=data["po_number"].strip(), contract_reference=data["contract_reference"].strip(),
             billing_framework=data["billing_framework"] or Invoice.BillingFramework.A1,
             iban=data["iban"],
-            notes=notes.compose(penalties=data["penalties"], recovery=data["recovery"],
-                                discount=data["discount"], notes=data["notes"]),
+            notes=channels.with_own_defaults(self.channel, notes.compose(
+                penalties=data["penalties"], recovery=data["recovery"],
+                discount=data["discount"], notes=data["notes"])),
+            **self.company_data(),
         )
+
+    def company_data(self) -> dict:
+        """The company fields, kept only for an invoice to a company (null otherwise)."""
+        data = self.cleaned_data
+        if self.channel.code != channels.COMPANY:
+            return {"operation_category": None, "delivery_address": None, "vat_on_debits": None}
+        return {"operation_category": data.get("operation_category") or None,
+                "delivery_address": (data.get("delivery_address") or "").strip() or None,
+                "vat_on_debits": bool(data.get("vat_on_debits"))}
 
 
 class LineForm(forms.Form):
@@ -341,6 +375,9 @@ def invoice_initial(invoice: Invoice) -> dict:
         "contract_reference": invoice.contract_reference,
         "issue_date": invoice.issue_date, "due_date": invoice.due_date,
         "billing_framework": invoice.billing_framework, "iban": invoice.iban, "notes": invoice.notes,
+        "operation_category": invoice.operation_category or "",
+        "delivery_address": invoice.delivery_address or "",
+        "vat_on_debits": bool(invoice.vat_on_debits),
     }
 
 

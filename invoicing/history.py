@@ -53,6 +53,13 @@ TEXTS = {
     "credit_note_changed": _("Avoir modifié"),
     "replacement_prepared": _("Remplacement préparé : avoir et nouvelle facture (brouillons "
                               "n° %(credit_note)s et %(replacement)s)"),
+    "tax_report_new": _("Déclaration à l'administration fiscale créée par B2Brouter"),
+    "tax_report_sent": _("Déclaration transmise à l'administration fiscale"),
+    "tax_report_acknowledged": _("Déclaration reçue par l'administration fiscale"),
+    "tax_report_registered": _("Déclaration enregistrée par l'administration fiscale"),
+    "tax_report_refused": _("Déclaration refusée par l'administration fiscale : %(reason)s"),
+    "tax_report_error": _("Déclaration en erreur : %(reason)s"),
+    "tax_report_annulled": _("Déclaration annulée"),
     "account_not_registered": _(
         "Le compte « %(account)s » n'est pas encore enregistré chez B2Brouter : aucune facture "
         "ne peut en partir. Un administrateur l'enregistre (Administration → Comptes → action "

@@ -95,7 +95,7 @@ _REASON_WORDS = (("A_RECYCLER", ROUTING), ("A RECYCLER", ROUTING), ("RECYCL", RO
                  ("SUSPENDUE", SUSPENSION), ("REJETEE", REJECTION), ("REJETÉE", REJECTION))
 
 
-def refusal_kind(state: str, chorus_status: str, reason: str) -> str:
+def refusal_kind(state: str, chorus_status: str, reason: str, final: bool = False) -> str:
     """What a refused invoice asks of the supplier: ROUTING, REJECTION, SUSPENSION or UNKNOWN;
     "" when the invoice is not refused.
 
@@ -104,6 +104,8 @@ def refusal_kind(state: str, chorus_status: str, reason: str) -> str:
     """
     if state != InvoiceState.REFUSED:
         return ""
+    if final:  # a channel where a refusal is always the buyer's last word (a company's)
+        return REJECTION
     if chorus_status in _STATUS_KIND:
         return _STATUS_KIND[chorus_status]
     text = (reason or "").upper()
@@ -167,6 +169,16 @@ class Invoice(ChoiceLabels, models.Model):
     )
     iban = models.CharField(_("IBAN"), max_length=34, blank=True)
     notes = models.TextField(_("mentions"), blank=True)
+    # What an invoice to a company says beyond a public buyer's (décret 2022-1299); null on
+    # invoices to public buyers. Nullable so that adding them keeps SQLite's triggers.
+    operation_category = models.CharField(  # noqa: DJ001
+        _("catégorie de l'opération"), max_length=10, null=True, blank=True,
+        choices=[("goods", _("livraisons de biens")), ("services", _("prestations de services")),
+                 ("mixed", _("mixte (biens et services)"))])
+    delivery_address = models.TextField(_("adresse de livraison"), null=True,  # noqa: DJ001
+                                        blank=True)
+    vat_on_debits = models.BooleanField(_("option pour le paiement de la TVA d'après les débits"),
+                                        null=True, blank=True)
 
     state = models.CharField(_("état"), max_length=STATE_MAX_LENGTH, choices=InvoiceState.choices,
                              default=InvoiceState.DRAFT, db_index=True)
@@ -266,8 +278,16 @@ class Invoice(ChoiceLabels, models.Model):
 
     @property
     def refusal_kind(self) -> str:
-        """What a refusal asks of the supplier (see `refusal_kind`)."""
-        return refusal_kind(self.state, self.chorus_status, self.chorus_status_reason)
+        """What a refusal asks of the supplier (see `refusal_kind`): a company's refusal is
+        final, a public buyer's depends on Chorus Pro's status."""
+        return refusal_kind(self.state, self.chorus_status, self.chorus_status_reason,
+                            final=self.refusal_is_final)
+
+    @property
+    def refusal_is_final(self) -> bool:
+        from invoicing import channels
+
+        return channels.of_invoice(self).refusal_is_final
 
     @property
     def is_issued(self) -> bool:
@@ -326,7 +346,8 @@ class FrozenInvoice(Exception):
 FROZEN_FIELDS = frozenset({
     "number", "kind", "credited_invoice_id", "issue_date", "due_date", "currency", "account_id",
     "buyer_id", "iban", "notes", "billing_framework", "subtotal", "tax_amount", "total",
-    "payable_amount", "issued_at", "replaces_id",
+    "payable_amount", "issued_at", "replaces_id", "operation_category", "delivery_address",
+    "vat_on_debits",
 })
 # Its routing data: corrected only for a routing return (refused, fixed, resent).
 ROUTING_FIELDS = frozenset({"service_id", "buyer_reference", "po_number", "contract_reference"})
@@ -578,6 +599,50 @@ class UserActivity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user}: {self.dashboard_seen_at}"
+
+
+class TaxReport(models.Model):
+    """A declaration of an invoice to the tax administration (Flux 1 of the French reform),
+    made by B2Brouter when the invoice to a company is sent (`tax_report_ids`), followed to its
+    end: registered, refused or error (FR-GUIDE). Only `invoicing.services.reform` writes it."""
+
+    class State(models.TextChoices):
+        NEW = "new", _("en préparation")
+        SENT = "sent", _("transmise")
+        ACKNOWLEDGED = "acknowledged", _("reçue par l'administration")
+        REGISTERED = "registered", _("enregistrée par l'administration")
+        REFUSED = "refused", _("refusée par l'administration")
+        ERROR = "error", _("en erreur")
+        ANNULLED = "annulled", _("annulée")
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="tax_reports",
+                                verbose_name=_("facture"))
+    remote_id = models.BigIntegerField(_("id B2Brouter"), unique=True)
+    submission_round = models.PositiveIntegerField(_("envoi n°"), default=1)
+    state = models.CharField(_("état"), max_length=15, choices=State.choices, default=State.NEW)
+    reason = models.TextField(_("motif"), blank=True)
+    created_at = models.DateTimeField(_("créée le"), auto_now_add=True)
+    state_changed_at = models.DateTimeField(_("état changé le"), null=True, blank=True)
+    checked_at = models.DateTimeField(_("lue chez B2Brouter le"), null=True, blank=True)
+
+    TERMINAL = ("registered", "refused", "error", "annulled")
+
+    class Meta:
+        verbose_name = _("déclaration à l'administration fiscale")
+        verbose_name_plural = _("déclarations à l'administration fiscale")
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["state", "checked_at"], name="tax_report_to_follow")]
+
+    def __str__(self) -> str:
+        return f"{self.invoice} — {self.get_state_display()}"
+
+    @property
+    def is_final(self) -> bool:
+        return self.state in self.TERMINAL
+
+    @property
+    def needs_action(self) -> bool:
+        return self.state in (self.State.REFUSED, self.State.ERROR)
 
 
 class WebhookEvent(models.Model):

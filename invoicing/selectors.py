@@ -17,7 +17,7 @@ from django.db.models.functions import Coalesce
 from core.paging import open_page
 from core.selectors import account_ids, accounts_for
 from directory.models import Buyer
-from invoicing.models import Invoice, InvoiceEvent, InvoiceStateTotal
+from invoicing.models import Invoice, InvoiceEvent, InvoiceStateTotal, TaxReport
 
 
 def invoice_list(*, user) -> QuerySet[Invoice]:
@@ -26,6 +26,17 @@ def invoice_list(*, user) -> QuerySet[Invoice]:
         .select_related("buyer", "service", "account")
         .order_by("-created_at", "-id")
     )
+
+
+def tax_reports_shown(invoice_ids: list[int]) -> dict[int, TaxReport]:
+    """The latest declaration to the tax administration of each of these invoices (one query):
+    what a list row says of it."""
+    latest: dict[int, TaxReport] = {}
+    if not invoice_ids:
+        return latest
+    for report in TaxReport.objects.filter(invoice_id__in=invoice_ids).order_by("pk"):
+        latest[report.invoice_id] = report
+    return latest
 
 
 def buyers_for(*, user) -> QuerySet[Buyer]:

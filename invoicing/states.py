@@ -43,7 +43,9 @@ REMOTE_RANK = {
     S.NEW: 1,
     S.SENDING: 2,
     S.SENT: 3,
-    S.ERROR: 3,
+    # A deposit that fails (Chorus Pro), or a declaration the tax administration refuses after
+    # the deposit (FR-GUIDE, CDV negative): either way the alternative to `registered`.
+    S.ERROR: 4,
     S.REGISTERED: 4,
     S.ACCEPTED: 5,
     S.REFUSED: 5,
@@ -172,17 +174,18 @@ def is_forward(current: str, new: str) -> bool:
     return REMOTE_RANK[new] > REMOTE_RANK.get(current, 0)
 
 
-def can_fix_routing(state: str, chorus_status: str, reason: str) -> bool:
-    """A refusal that may be a routing return: corrected and resent under the same number."""
-    return refusal_kind(state, chorus_status, reason) in (ROUTING, UNKNOWN)
+def can_fix_routing(state: str, chorus_status: str, reason: str, final: bool = False) -> bool:
+    """A refusal that may be a routing return: corrected and resent under the same number.
+    `final`: the invoice's channel makes every refusal final (`channels.Company`)."""
+    return refusal_kind(state, chorus_status, reason, final) in (ROUTING, UNKNOWN)
 
 
-def can_replace(state: str, chorus_status: str, reason: str) -> bool:
+def can_replace(state: str, chorus_status: str, reason: str, final: bool = False) -> bool:
     """A refusal that may be a rejection: cancelled by a credit note, replaced by a new invoice."""
-    return refusal_kind(state, chorus_status, reason) in (REJECTION, UNKNOWN)
+    return refusal_kind(state, chorus_status, reason, final) in (REJECTION, UNKNOWN)
 
 
-def can_resend(state: str, chorus_status: str, reason: str = "") -> bool:
+def can_resend(state: str, chorus_status: str, reason: str = "", final: bool = False) -> bool:
     """Sent again under the same number: a routing return (refused, fixed), or an invoice whose
     deposit failed (error), corrected and created again at B2Brouter."""
-    return state == S.ERROR or can_fix_routing(state, chorus_status, reason)
+    return state == S.ERROR or can_fix_routing(state, chorus_status, reason, final)

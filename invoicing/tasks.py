@@ -9,7 +9,7 @@ from celery import shared_task
 from django.conf import settings
 
 import b2brouter
-from invoicing.services import legal, notify, remote, submission, webhooks
+from invoicing.services import legal, notify, reform, remote, submission, webhooks
 
 RETRY = {
     "acks_late": True,
@@ -50,6 +50,11 @@ def sync_states_task() -> None:
 @shared_task(name="invoicing.reconcile", acks_late=True, ignore_result=True)
 def reconcile_task() -> None:
     remote.reconcile(stale_after=settings.SUBMIT_STALE_AFTER)
+
+
+@shared_task(name="invoicing.tax_reports_follow", acks_late=True, ignore_result=True)
+def tax_reports_follow_task() -> None:
+    reform.tax_reports_follow()
 
 
 @shared_task(name="invoicing.webhook_process", acks_late=True, ignore_result=True)

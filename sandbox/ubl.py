@@ -241,15 +241,19 @@ def _header(root, invoice, credit, process=None):
         _el(root, "cbc:BuyerReference", invoice["buyer_reference"])
 
 
-def _additional_documents(root, attachments):
+def _additional_documents(root, attachments, reform=False):
     """Each supporting document (BG-24): its name (BT-122), embedded with its MIME code and file
     name (BT-125); the supplier's own PDF of the invoice is described as such."""
     for attachment in attachments:
         name = attachment["filename"]
         ref = _el(root, "cac:AdditionalDocumentReference")
         _el(ref, "cbc:ID", name)
-        _el(ref, "cbc:DocumentDescription",
-            "Facture (PDF)" if attachment.get("kind") == "pdf_view" else "Pièce justificative")
+        if reform:  # BR-FR-17/18: the code list's LISIBLE (one at most) and PJA
+            description = "LISIBLE" if attachment.get("kind") == "pdf_view" else "PJA"
+        else:
+            description = ("Facture (PDF)" if attachment.get("kind") == "pdf_view"
+                           else "Pièce justificative")
+        _el(ref, "cbc:DocumentDescription", description)
         extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
         mime = MIME_CODES.get(extension, "application/pdf")
         _el(_el(ref, "cac:Attachment"), "cbc:EmbeddedDocumentBinaryObject",
@@ -257,7 +261,7 @@ def _additional_documents(root, attachments):
             mimeCode=mime, filename=name)
 
 
-def _references(root, invoice, attachments=()):
+def _references(root, invoice, attachments=(), reform=False):
     if invoice.get("ponumber"):
         order = _el(root, "cac:OrderReference")
         _el(order, "cbc:ID", invoice["ponumber"])
@@ -269,7 +273,7 @@ def _references(root, invoice, attachments=()):
             _el(ref, "cbc:IssueDate", invoice["amended_date"])
     if invoice.get("contract_reference"):
         _el(_el(root, "cac:ContractDocumentReference"), "cbc:ID", invoice["contract_reference"])
-    _additional_documents(root, attachments)
+    _additional_documents(root, attachments, reform)
 
 
 def _payment(root, invoice, credit):
@@ -300,7 +304,7 @@ def build(invoice, account, buyer, attachments=()):
     currency = invoice["currency"]
     process = buyer.get("_process") if buyer.get("_reform") else None
     _header(root, invoice, credit, process)
-    _references(root, invoice, attachments)
+    _references(root, invoice, attachments, reform=bool(process))
     _supplier(root, account, reform=bool(process))
     _customer(root, buyer)
     _payment(root, invoice, credit)

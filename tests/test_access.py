@@ -114,7 +114,8 @@ ADMIN_MODELS = {
     "invoicing_invoicepdf": InvoicePdf, "directory_buyer": Buyer, "directory_service": None,
 }
 ADMIN_PAGES = {"changelist": 200, "add": 200, "history": 200, "delete": 200, "change": 200,
-               "": 302, "password_change": 200}  # "": the object's bare URL, to its change page
+               "": 302, "password_change": 200,
+               "reform": 200}  # an account's activation for invoices to companies  # "": the object's bare URL, to its change page
 # What even the admin may not do: the archive is read-only; sign-in records are not typed in.
 ADMIN_REFUSED = {"admin:invoicing_legaldocument_add": 403,
                  # a service is added on its buyer's page
@@ -127,7 +128,7 @@ ADMIN_REFUSED = {"admin:invoicing_legaldocument_add": 403,
                  "admin:axes_accessattempt_add": 403, "admin:axes_accesslog_add": 403,
                  "admin:axes_accessfailurelog_add": 403}
 _ADMIN_MODEL_URL = re.compile(r"^admin:(?P<model>[a-z]+_[a-z]+?)_(?P<page>changelist|add|history|"
-                              r"delete|change|password_change)$")
+                              r"delete|change|password_change|reform)$")
 _ADMIN_BARE = re.compile(r"^admin/(?P<app>\w+)/(?P<model>\w+)/<path:object_id>/$")
 
 
@@ -139,7 +140,8 @@ def _admin_model_page(key: str) -> tuple[str, str] | None:
         model, page = f"{match['app']}_{match['model']}", ""
     else:
         return None
-    if model not in ADMIN_MODELS or (page == "password_change" and model != "auth_user"):
+    if model not in ADMIN_MODELS or (page == "password_change" and model != "auth_user") or (
+            page == "reform" and model != "core_account"):
         return None
     return model, page
 
@@ -232,6 +234,7 @@ def _values(route: Route, world: dict) -> dict:
               "object_id": world["invoice"].pk}
     if page := _admin_model_page(key):
         values["object_id"] = world["object_ids"][page[0]]
+        values["pk"] = world["object_ids"][page[0]]
     return values
 
 

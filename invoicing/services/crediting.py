@@ -188,6 +188,8 @@ def _copy_data(invoice: Invoice, *, today: datetime.date):
         due_date=today + datetime.timedelta(days=account.payment_terms_days),
         po_number=invoice.po_number, contract_reference=invoice.contract_reference,
         billing_framework=invoice.billing_framework, iban=invoice.iban, notes=invoice.notes,
+        operation_category=invoice.operation_category, delivery_address=invoice.delivery_address,
+        vat_on_debits=invoice.vat_on_debits,
     )
 
 
@@ -384,7 +386,8 @@ def rejection_replace(*, invoice_id: int, user=None) -> tuple[Invoice, Invoice]:
                                      % {"number": invoice.credited_invoice.number
                                         if invoice.credited_invoice_id else ""})
         if not states.can_replace(invoice.state, invoice.chorus_status,
-                                  invoice.chorus_status_reason):
+                                  invoice.chorus_status_reason,
+                                  final=invoice.refusal_is_final):
             raise InvoiceActionError(_("Seule une facture rejetée par Chorus Pro se remplace par un "
                                        "avoir et une nouvelle facture."))
         replacement = invoice.replacements.order_by("pk").first()
@@ -409,5 +412,6 @@ def can_replace(invoice: Invoice) -> bool:
     """Whether "credit note + new invoice" is still to offer: a rejection not replaced yet."""
     return (invoice.kind == Invoice.Kind.INVOICE
             and states.can_replace(invoice.state, invoice.chorus_status,
-                                   invoice.chorus_status_reason)
+                                   invoice.chorus_status_reason,
+                                   final=invoice.refusal_is_final)
             and not invoice.replacements.exists())

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from core.models import Account
-from invoicing import checks, states, totals
+from invoicing import channels, checks, states, totals
 from invoicing.attachments import ATTACHMENT_TYPES
 from invoicing.lines import Line, lines_of
 from invoicing.models import Invoice, InvoiceAttachment, InvoiceEvent, InvoiceLine
@@ -27,16 +27,9 @@ from invoicing.models import InvoiceState as S
 from invoicing.services import events
 from invoicing.services.errors import InvoiceActionError, InvoiceCheckFailed, locked_invoice
 
-# The notes French invoices must carry (Code de commerce L441-10 / D441-5; for public buyers the
-# Code de la commande publique R2192-31 and D2192-35). The #PMD# / #PMT# / #AAB# subject codes are
-# the ones the 2026 reform's rules (BR-FR-05/06) expect at the start of each note.
-DEFAULT_LEGAL_NOTES = (
-    "#PMD#En cas de retard de paiement, intérêts moratoires au taux de la BCE majoré de 8 points "
-    "(art. R2192-31 du code de la commande publique).\n"
-    "#PMT#Indemnité forfaitaire pour frais de recouvrement : 40 € (art. D2192-35 du code de la "
-    "commande publique, art. D441-5 du code de commerce).\n"
-    "#AAB#Pas d'escompte pour paiement anticipé."
-)
+# The notes French invoices must carry, as a public buyer's invoice says them; an invoice to a
+# company starts from the Code de commerce's (`invoicing.channels`).
+DEFAULT_LEGAL_NOTES = channels.Chorus.default_notes
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +47,10 @@ class DraftData:
     billing_framework: str = Invoice.BillingFramework.A1
     iban: str = ""
     notes: str = ""
+    # An invoice to a company's own mentions (`invoicing.channels.Company`); None otherwise.
+    operation_category: str | None = None
+    delivery_address: str | None = None
+    vat_on_debits: bool | None = None
 
 
 def invoice_recompute_totals(*, invoice: Invoice) -> totals.Totals:
@@ -80,7 +77,7 @@ def invoice_create(*, account: Account, number: str, buyer, lines: list[Line], s
                    billing_framework: str = Invoice.BillingFramework.A1, iban: str | None = None,
                    notes: str = "", user=None, kind: str = Invoice.Kind.INVOICE,
                    credited_invoice: Invoice | None = None, replaces: Invoice | None = None,
-                   request_key: str = "") -> Invoice:
+                   request_key: str = "", company: dict | None = None) -> Invoice:
     """Creates a draft invoice with its lines and totals, all or nothing. `number` is for
     invoices numbered elsewhere (imports, benchmarks); a draft from the form has none.
 
@@ -104,6 +101,7 @@ def invoice_create(*, account: Account, number: str, buyer, lines: list[Line], s
         iban=account.iban if iban is None else iban,
         notes=notes,
         created_by=user,
+        **(company or {}),
     )
     invoice.full_clean()
     _check_credited_lines(invoice, lines)
@@ -178,7 +176,13 @@ def draft_create(*, account: Account, data: DraftData, lines: list[Line], user=N
             contract_reference=data.contract_reference, billing_framework=data.billing_framework,
             iban=data.iban, notes=data.notes, user=user, kind=kind,
             credited_invoice=credited_invoice, replaces=replaces, request_key=request_key,
+            company=_company_fields(data),
         )
+
+
+def _company_fields(data: DraftData) -> dict:
+    return {"operation_category": data.operation_category,
+            "delivery_address": data.delivery_address, "vat_on_debits": data.vat_on_debits}
 
 
 def draft_copy(*, invoice_id: int, user=None, request_key: str = "") -> Invoice:
@@ -195,7 +199,10 @@ def draft_copy(*, invoice_id: int, user=None, request_key: str = "") -> Invoice:
                      due_date=defaults["due_date"], po_number=source.po_number,
                      contract_reference=source.contract_reference,
                      billing_framework=source.billing_framework,
-                     iban=source.iban or source.account.iban, notes=source.notes)
+                     iban=source.iban or source.account.iban, notes=source.notes,
+                     operation_category=source.operation_category,
+                     delivery_address=source.delivery_address,
+                     vat_on_debits=source.vat_on_debits)
     lines = [replace(line, credited_line_id=None) for line in lines_of(source)]
     with transaction.atomic():
         draft = draft_create(account=source.account, data=data, lines=lines, user=user,
@@ -234,6 +241,9 @@ def draft_update(*, invoice_id: int, data: DraftData, lines: list[Line], user=No
         invoice.billing_framework = data.billing_framework
         invoice.iban = data.iban
         invoice.notes = data.notes
+        invoice.operation_category = data.operation_category
+        invoice.delivery_address = data.delivery_address
+        invoice.vat_on_debits = data.vat_on_debits
         invoice.full_clean()
         _check_credited_lines(invoice, lines)
         invoice.save()
@@ -281,7 +291,8 @@ def invoice_fix_routing(*, invoice_id: int, service, po_number: str, contract_re
     with transaction.atomic():
         invoice = locked_invoice(Invoice.objects.select_for_update(), invoice_id)
         if not states.can_fix_routing(invoice.state, invoice.chorus_status,
-                                      invoice.chorus_status_reason):
+                                      invoice.chorus_status_reason,
+                                      final=invoice.refusal_is_final):
             raise InvoiceActionError(_("Seule une facture retournée pour correction du routage se corrige et "
                                        "se renvoie sous le même numéro."))
         invoice.service = service

@@ -112,3 +112,11 @@ def remote_news_event(*, invoice: Invoice, source: str) -> InvoiceEvent:
         invoice=invoice, kind=InvoiceEvent.Kind.NOTE, source=source,
         chorus_status=invoice.chorus_status, reason=invoice.chorus_status_reason,
         code="remote_news")
+
+
+def tax_report_event(*, invoice: Invoice, state: str, reason: str) -> InvoiceEvent:
+    """The declaration to the tax administration moved (`invoicing.history`: tax_report_*)."""
+    params = {"reason": reason or "—"} if state in ("refused", "error") else None
+    return InvoiceEvent.objects.create(invoice=invoice, kind=InvoiceEvent.Kind.NOTE,
+                                       source=Source.WORKER, code=f"tax_report_{state}",
+                                       params=params)

@@ -101,6 +101,9 @@ def apply_remote_locked(invoice: Invoice, remote: dict, *, source: str,
         # Being (re)submitted: only the submission's own answer may set the state, so a late
         # notice about the previous round cannot overwrite the new one.
         return False
+    if remote.get("tax_report_ids"):
+        from invoicing.services import reform
+        reform.tax_reports_seen(invoice, remote.get("tax_report_ids"))
     new_state = remote.get("state")
     remote_ts = parse_timestamp(remote.get("state_updated_at"))
     if new_state and not states.is_known(new_state):

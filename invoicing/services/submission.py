@@ -21,7 +21,7 @@ from b2brouter import payloads
 from core import bulk
 from core.gateway import b2brouter_client
 from directory.services import buyer_ensure_registered, service_ensure_registered
-from invoicing import checks, history, states
+from invoicing import channels, checks, history, states
 from invoicing.models import Invoice, InvoiceAttachment, InvoiceEvent
 from invoicing.models import InvoiceState as S
 from invoicing.services import crediting, drafts, enqueue, events, numbering
@@ -48,7 +48,8 @@ def invoice_request_send(*, invoice_id: int, user=None) -> Invoice:
         invoice = locked_invoice(Invoice.objects.select_for_update(of=("self",))
                                  .select_related("account", "buyer", "service"), invoice_id)
         resend = states.can_resend(invoice.state, invoice.chorus_status,
-                                   invoice.chorus_status_reason)
+                                   invoice.chorus_status_reason,
+                                   final=invoice.refusal_is_final)
         if invoice.state in (S.QUEUED, S.SUBMITTING) or (
             invoice.state in states.REMOTE_STATES and not resend
         ):
@@ -130,6 +131,7 @@ _CLAIMABLE = (
     Invoice.objects.select_for_update(of=("self",))
     .annotate(has_attachments=_HAS_ATTACHMENTS, account_remote_id=F("account__remote_id"),
               buyer_contact_id=F("buyer__remote_contact_id"),
+              buyer_public_sector=F("buyer__public_sector"),
               service_contact_id=F("service__remote_contact_id")))
 
 
@@ -201,8 +203,8 @@ def invoice_body(invoice: Invoice, *, send_after_import: bool = True) -> dict:
         buyer_reference=invoice.buyer_reference,
         contract_reference=invoice.contract_reference,
         billing_framework=invoice.billing_framework,
-        notes=invoice.notes,
         lines=lines,
+        **channels.of_invoice(invoice).body_fields(invoice),
         is_credit_note=invoice.kind == Invoice.Kind.CREDIT_NOTE,
         amended_number=invoice.credited_invoice.number if invoice.credited_invoice_id else "",
         amended_date=invoice.credited_invoice.issue_date if invoice.credited_invoice_id else None,

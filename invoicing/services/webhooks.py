@@ -12,6 +12,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from b2brouter.webhooks import (
     INVOICE_STATE_CHANGE,
+    TAX_REPORT_STATE_CHANGE,
     InvalidPayload,
     InvalidSignature,
     InvoiceStateChange,
@@ -48,13 +49,18 @@ def webhook_receive(*, body: bytes, signature: str) -> WebhookEvent | None:
         raise WebhookRejected(f"invalid signature: {exc}", status=401) from exc
     try:
         payload = parse_webhook(body)
-        if payload.code != INVOICE_STATE_CHANGE:
+        if payload.code == TAX_REPORT_STATE_CHANGE:
+            change = payload.tax_report_state_change()
+            prefix = "tax_report:"
+        elif payload.code == INVOICE_STATE_CHANGE:
+            change = payload.invoice_state_change()
+            prefix = ""
+        else:
             return None
-        change = payload.invoice_state_change()
     except InvalidPayload as exc:
         raise WebhookRejected("malformed body") from exc
-    key = (str(change.event_id) if change.event_id is not None
-           else "sha256:" + hashlib.sha256(body).hexdigest())
+    key = prefix + (str(change.event_id) if change.event_id is not None
+                    else "sha256:" + hashlib.sha256(body).hexdigest())
     try:
         with transaction.atomic():
             event = WebhookEvent.objects.create(
@@ -81,6 +87,8 @@ def webhook_process(*, event_pk: int) -> str:
             attempts=F("attempts") + 1):
         return WebhookEvent.objects.get(pk=event_pk).outcome
     event = WebhookEvent.objects.get(pk=event_pk)
+    if event.code == TAX_REPORT_STATE_CHANGE:
+        return _tax_report_process(event)
     try:
         change = InvoiceStateChange.from_payload(WebhookPayload.from_dict(event.payload))
     except InvalidPayload:
@@ -105,3 +113,20 @@ def webhook_process(*, event_pk: int) -> str:
         event.processed_at = timezone.now()
         event.save(update_fields=["outcome", "processed_at"])
     return event.outcome
+
+
+def _tax_report_process(event: WebhookEvent) -> str:
+    """A tax report reached an end: it is read at B2Brouter (outside any transaction) and what
+    B2Brouter says of it is recorded; the notice itself is only the signal to read it."""
+    from invoicing.services import reform
+
+    try:
+        change = WebhookPayload.from_dict(event.payload).tax_report_state_change()
+    except InvalidPayload:
+        outcome = "unreadable"
+    else:
+        outcome = reform.tax_report_refresh(remote_id=change.tax_report_id,
+                                            source=InvoiceEvent.Source.WEBHOOK)
+    WebhookEvent.objects.filter(pk=event.pk, processed_at__isnull=True).update(
+        outcome=outcome[:20], processed_at=timezone.now())
+    return outcome

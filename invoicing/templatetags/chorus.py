@@ -4,8 +4,8 @@ hover, for support."""
 from django import template
 from django.utils.html import format_html
 
-from invoicing import notes
-from invoicing.models import chorus_status_label, state_words
+from invoicing import channels, notes
+from invoicing.models import CREDIT_NOTE_STATE_LABELS, chorus_status_label, state_words
 
 register = template.Library()
 
@@ -29,9 +29,15 @@ def chorus_status(code: str, prefix: str = "", unless: str = ""):
 
 
 @register.filter
-def state_label(state: str, kind: str = "") -> str:
-    """The state in words (`mise en paiement`, not `paid`); the code itself stays on hover."""
-    return state_words(state, kind)
+def state_label(state: str, of="") -> str:
+    """The state in words (`mise en paiement`, not `paid`); the code itself stays on hover.
+    `of`: the invoice (its kind and its channel say how its states read: an invoice to a
+    company is "enregistrée par l'administration fiscale", not "mise à disposition"), or a kind."""
+    if hasattr(of, "kind"):
+        if of.kind == "credit_note" and state in CREDIT_NOTE_STATE_LABELS:
+            return state_words(state, of.kind)
+        return channels.of_invoice(of).state_label(state) or state_words(state, of.kind)
+    return state_words(state, of)
 
 
 # The invoice's notes, one per line, each with its code in words (invoicing/notes.py).

@@ -63,7 +63,9 @@ def _unsaved_problems(account, form, formset) -> list[str] | None:
     unsaved = Invoice(account=account, buyer=data.buyer, service=data.service,
                       issue_date=data.issue_date, due_date=data.due_date, po_number=data.po_number,
                       contract_reference=data.contract_reference,
-                      billing_framework=data.billing_framework, iban=data.iban, notes=data.notes)
+                      billing_framework=data.billing_framework, iban=data.iban, notes=data.notes,
+                      operation_category=data.operation_category,
+                      delivery_address=data.delivery_address, vat_on_debits=data.vat_on_debits)
     problems = submission.invoice_send_problems(unsaved, lines)
     if not problems:
         return None
@@ -270,4 +272,5 @@ def invoice_form_routing(request: HttpRequest) -> HttpResponse:
     account = account_for(request)
     initial = {name: request.GET.get(name, "") for name in ("buyer", "service")}
     form = InvoiceForm(account=account, initial=initial)
-    return render(request, "invoicing/invoice_form.html#routing", {"form": form, "oob": True})
+    return render(request, "invoicing/invoice_form.html#routing",
+                  {"form": form, "oob": True, "account": account})

@@ -26,7 +26,7 @@ from django_htmx.http import HttpResponseStopPolling
 
 from core.roles import ALL, role_required
 from core.views import export_offer
-from invoicing import checks, exports, legal_xml, notes, selectors, states, totals
+from invoicing import channels, checks, exports, legal_xml, notes, selectors, states, totals
 from invoicing.forms import (
     SORTS,
     CreditNoteForm,
@@ -47,7 +47,8 @@ IN_TRANSIT = frozenset({S.QUEUED, S.SUBMITTING, S.NEW, S.SENDING})
 
 def _sendable(invoice: Invoice) -> bool:
     return invoice.is_editable or states.can_fix_routing(
-        invoice.state, invoice.chorus_status, invoice.chorus_status_reason)
+        invoice.state, invoice.chorus_status, invoice.chorus_status_reason,
+        final=invoice.refusal_is_final)
 
 
 # What a refusal asks of the supplier, as the pages name it.
@@ -92,8 +93,12 @@ def invoice_list(request: HttpRequest, news: dict | None = None) -> HttpResponse
                                          page_size=PAGE_SIZE)
     page, summary, count, many, sort_key = (listed.page, listed.summary, listed.count, listed.many,
                                             listed.sort_key)
-    rows = [(invoice, _fix_for(invoice), _sendable(invoice))
-            for invoice in selectors.replaced_marked(list(page.object_list))]
+    invoices = selectors.replaced_marked(list(page.object_list))
+    # Only invoices to companies have declarations: no query for a page without any.
+    reports = selectors.tax_reports_shown([
+        invoice.pk for invoice in invoices if channels.of_invoice(invoice).reports_to_tax_office])
+    rows = [(invoice, _fix_for(invoice), _sendable(invoice), reports.get(invoice.pk))
+            for invoice in invoices]
     context = {
         "form": form, "page": page, "rows": rows, "summary": summary, "sort": sort_key,
         "count": count, "many": many,
@@ -166,11 +171,9 @@ def send_one(request: HttpRequest, invoice: Invoice) -> HttpResponse:
     except InvoiceActionError as exc:
         return action_refused(request, exc, invoice.pk)
     else:
-        if invoice.kind == Invoice.Kind.CREDIT_NOTE:
-            done = _("Avoir %(number)s émis et mis en file d'envoi vers Chorus Pro.")
-        else:
-            done = _("Facture %(number)s émise et mise en file d'envoi vers Chorus Pro.")
-        messages.success(request, done % {"number": invoice.number})
+        what = _("Avoir") if invoice.kind == Invoice.Kind.CREDIT_NOTE else _("Facture")
+        messages.success(request, channels.of_invoice(invoice).queued
+                         % {"what": what, "number": invoice.number})
     return redirect("invoicing:detail", pk=invoice.pk)
 
 
@@ -247,7 +250,8 @@ def _steps(invoice: Invoice, came_from: str | None = None) -> list[tuple[str, st
     if invoice.state == S.REFUSED and came_from in STEP_OF:
         current = min(STEP_OF[came_from] + 1, STEP_OF[S.REFUSED])
     steps = []
-    for rank, label in STEPS:
+    labels = [*(label for _rank, label in STEPS[:3]), *channels.of_invoice(invoice).steps]
+    for rank, label in enumerate(labels):
         if rank < current:
             status = "done"
         elif rank == current:
@@ -325,6 +329,8 @@ def _detail_context(request: HttpRequest, invoice: Invoice) -> dict:
             "from_state", flat=True).first() if invoice.state == S.REFUSED else None),
         "can_copy": editor and invoice.kind == Invoice.Kind.INVOICE,
         "copy_key": uuid.uuid4().hex,
+        "channel": channels.of_invoice(invoice),
+        "tax_reports": list(invoice.tax_reports.order_by("-submission_round", "-pk")),
     }
     if invoice.is_editable:
         context["problems"] = submission.invoice_send_problems(invoice, lines)
@@ -364,7 +370,7 @@ def invoice_print(request: HttpRequest, pk: int) -> HttpResponse:
                             already_paid=invoice.billing_framework == Invoice.BillingFramework.A2)
     return render(request, "invoicing/invoice_print.html", {
         "invoice": invoice, "account": invoice.account, "lines": lines,
-        "breakdown": result.breakdown,
+        "breakdown": result.breakdown, "channel": channels.of_invoice(invoice),
         "notes": [mention["text"] for mention in notes.mentions(invoice.notes)],
     })
 

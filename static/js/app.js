@@ -106,3 +106,17 @@ function bindBuyerFilter() {
   }
 }
 document.addEventListener("DOMContentLoaded", bindBuyerFilter);
+
+// The fields an invoice to a company asks (its own fieldset) show once a company is chosen: the
+// buyer block, drawn again at each change of buyer, says which channel the invoice takes.
+function applyChannel() {
+  const routing = document.getElementById("routing");
+  if (!routing) {
+    return;
+  }
+  document.querySelectorAll("[data-for-channel]").forEach(function (element) {
+    element.hidden = element.dataset.forChannel !== routing.dataset.channel;
+  });
+}
+document.addEventListener("DOMContentLoaded", applyChannel);
+document.addEventListener("htmx:afterSwap", applyChannel);
