@@ -14,9 +14,13 @@
 2. Attachments: the same with `--attachments` supporting documents joined to each invoice:
    create without sending, one upload per document, send; then legal XML, ack and PDF
    (target 4 + documents + 1, plus the PDF).
-3. Polling: webhooks off, the same again with `account_sync_states` (the beat task's service)
-   run every `--advance-after` s. Printed: list calls (one per page of changes) against the
-   changes they carried, and the calls per invoice over the whole life this way.
+3. Companies: the account activated for the reform, invoices to French companies followed
+   to their end (allegedly_paid) with their declaration to the tax administration (tax report
+   registered): the same calls plus one `GET /tax_reports/{id}` per terminal state's webhook.
+4. Polling: webhooks off, the same again with `account_sync_states` (the beat task's service)
+   run every `--advance-after` s, for public buyers then for companies (whose tax reports are
+   read by `tax_reports_follow`, the polling's own task). Printed: list calls (one per page of
+   changes) against the changes they carried, and the calls per invoice over the whole life.
 
 Buyers are registered before counting (their contact calls are shown apart: they are made once
 per buyer, not per invoice).
@@ -27,6 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import datetime  # noqa: E402
 import time  # noqa: E402
 
 from bench import common  # noqa: E402
@@ -47,6 +52,7 @@ def main() -> None:
     p.add_argument("--pdf-delay", type=float, default=0.5,
                    help="seconds before the sandbox has an invoice's PDF ready")
     p.add_argument("--skip-polling", action="store_true", help="only the webhook phases")
+    p.add_argument("--skip-companies", action="store_true", help="no invoices to companies")
     args = p.parse_args()
     common.main_guard(lambda: run(args))
 
@@ -65,8 +71,9 @@ def run(args) -> None:
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from invoicing import states
-    from invoicing.models import Invoice, InvoicePdf, LegalDocument, WebhookEvent
+    from invoicing.models import Invoice, InvoicePdf, LegalDocument, TaxReport, WebhookEvent
     from invoicing.models import InvoiceState as S
+    from invoicing.services import reform
     from invoicing.services.drafts import attachment_add
     from invoicing.services.remote import account_sync_states
     from invoicing.services.submission import invoice_request_send
@@ -86,10 +93,18 @@ def run(args) -> None:
     buyers = common.buyers_register(account, args.buyers)
     setup_stats = sandbox.control("GET", "/_sandbox/stats")
 
+    company_ends = {S.ALLEGEDLY_PAID, S.REFUSED, S.ERROR}
+
     def settled(ids) -> bool:
-        """Every invoice paid (final), its legal XML archived and acknowledged, its PDF stored."""
+        """Every invoice at its end (paid; for a company, payment reported and its declaration
+        registered), its legal XML archived and acknowledged, its PDF stored."""
         invoices = Invoice.objects.filter(pk__in=ids)
-        if invoices.exclude(state__in=states.FINAL_STATES).exists():
+        companies = invoices.filter(buyer__public_sector=False)
+        if invoices.filter(buyer__public_sector=True).exclude(
+                state__in=states.FINAL_STATES).exists():
+            return False
+        if companies.exclude(state__in=company_ends).exists() or TaxReport.objects.filter(
+                invoice__in=ids).exclude(state__in=TaxReport.TERMINAL).exists():
             return False
         unacked = LegalDocument.objects.filter(invoice__in=ids, acknowledged_at__isnull=True)
         archived = LegalDocument.objects.filter(invoice__in=ids).count()
@@ -176,7 +191,30 @@ def run(args) -> None:
             f"{pdf:.2f} for the PDF; "
             f"{seconds:.1f} s")
 
-    # --- 3. Polling ----------------------------------------------------------------------------
+    # --- 3. Companies (webhooks) ---------------------------------------------------------------
+    companies = []
+    if not args.skip_companies:
+        common.account_activate(account)
+        companies = common.companies_register(account, 3)
+        ids = common.company_drafts(account, companies, args.invoices, prefix="C")
+        common.progress(args, f"companies: sending {len(ids)} invoices to companies")
+        stats, seconds = follow(ids)
+        calls = stats["total"] / len(ids)
+        pdf = pdf_calls(stats) / len(ids)
+        reports = stats["requests"].get("GET /tax_reports/{id}", 0) / len(ids)
+        sections.append((
+            "Webhook path, invoices to companies: B2Brouter calls over each invoice's life",
+            _per_route(stats, len(ids))
+            + [{"route": "TOTAL", "calls": stats["total"], "per invoice": calls}]))
+        figures.update(company_webhook_calls_per_invoice=calls,
+                       company_webhook_calls_per_invoice_without_pdf=calls - pdf,
+                       company_routes=stats["requests"])
+        notes.append(
+            f"calls per company invoice (webhooks): {calls - pdf:.2f} + {pdf:.2f} for the PDF, "
+            f"beside {webhook_calls - webhook_pdf:.2f} + {webhook_pdf:.2f} for a public one; "
+            f"{reports:.2f} tax report reads (one per terminal state's notice); {seconds:.1f} s")
+
+    # --- 4. Polling ----------------------------------------------------------------------------
     if not args.skip_polling:
         sandbox.control("PUT", "/_sandbox/webhook", json={"url": None, "secret": None})
         account_sync_states(account=account, page_size=args.page_size)  # cursor past phase 1
@@ -224,6 +262,37 @@ def run(args) -> None:
             "each run costs one list call per page of changes, "
             "whatever the number of invoices; a run while nothing changed costs one call",
         ]
+        if companies:
+            account_sync_states(account=account, page_size=args.page_size)
+            reform.FOLLOW_AFTER = datetime.timedelta(seconds=args.advance_after)
+            ids = common.company_drafts(account, companies, args.invoices, prefix="Q")
+            sandbox.control("DELETE", "/_sandbox/stats")
+            common.progress(args, f"polling: {len(ids)} invoices to companies")
+            started = time.monotonic()
+            for pk in ids:
+                invoice_request_send(invoice_id=pk)
+            runs = 0
+            deadline = time.monotonic() + args.timeout
+            while not settled(ids):
+                if time.monotonic() > deadline:
+                    raise TimeoutError("company polling phase did not settle")
+                time.sleep(args.advance_after)
+                if Invoice.objects.filter(pk__in=ids, state__in=[S.QUEUED, S.SUBMITTING]).exists():
+                    continue
+                account_sync_states(account=account, page_size=args.page_size)
+                reform.tax_reports_follow()
+                runs += 1
+            time.sleep(1.0)
+            stats = sandbox.control("GET", "/_sandbox/stats")
+            calls = stats["total"] / len(ids)
+            sections.append(("Polling path, invoices to companies: B2Brouter calls over each "
+                             "invoice's life", _per_route(stats, len(ids))
+                             + [{"route": "TOTAL", "calls": stats["total"], "per invoice": calls}]))
+            figures.update(company_polling_calls_per_invoice=calls)
+            notes.append(f"company polling phase: {len(ids)} invoices, {runs} runs, "
+                         f"{time.monotonic() - started:.1f} s, {calls:.2f} calls per invoice "
+                         f"beside {polling_calls:.2f} for a public one (tax reports read at each "
+                         "run until registered)")
     common.report(
         "HTTP calls per invoice (bench/calls_per_invoice.py)",
         args=args,

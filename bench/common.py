@@ -408,6 +408,55 @@ def invoice_drafts(account, buyers: list[tuple], count: int, *, prefix: str, use
     return ids
 
 
+COMPANY_SIRETS = ["51234567900017", "82345678500018", "88877766100016"]
+
+
+def account_activate(account) -> None:
+    """The account activated for invoices to French companies from today (B2Brouter's dgfip
+    tax-report setting), through the product's service."""
+    from invoicing.services import reform
+
+    reform.account_activate(account=account, start_date=datetime.date.today(),
+                            operation="services", naf_code="62", enterprise_size="pme")
+
+
+def companies_register(account, count: int) -> list[tuple]:
+    """Up to `count` French companies of the sandbox's directory, registered (their contact
+    calls made here, before any counting). Returns (buyer, None)."""
+    from directory.services import buyer_create_from_directory, buyer_ensure_registered
+
+    chosen = []
+    for siret in COMPANY_SIRETS[:count]:
+        buyer = buyer_create_from_directory(account=account, siret=siret)
+        buyer_ensure_registered(buyer=buyer)
+        chosen.append((buyer, None))
+    return chosen
+
+
+def company_drafts(account, buyers: list[tuple], count: int, *, prefix: str,
+                   lines: int = 2) -> list[int]:
+    """`count` draft invoices to companies, with the mentions and category they must carry."""
+    from invoicing import channels
+    from invoicing.lines import Line
+    from invoicing.services.drafts import invoice_create
+
+    today = datetime.date.today()
+    ids = []
+    for index in range(count):
+        buyer, _service = buyers[index % len(buyers)]
+        invoice = invoice_create(
+            account=account, number=f"{prefix}-{index:06d}", buyer=buyer,
+            issue_date=today, due_date=today + datetime.timedelta(days=30),
+            po_number=f"BC{index:07d}", notes=channels.Company.default_notes,
+            company={"operation_category": "services"},
+            lines=[Line(description=f"Prestation {n + 1}", quantity=Decimal(1 + n),
+                        unit_price=Decimal("125.50"), vat_rate=Decimal("20"))
+                   for n in range(lines)],
+        )
+        ids.append(invoice.pk)
+    return ids
+
+
 # --- Legal XML -----------------------------------------------------------------------------------
 
 _SELLER = {"name": "Exemplar SAS", "cin_value": "45888033300018", "cin_scheme": "0009",

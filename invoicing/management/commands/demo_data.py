@@ -22,9 +22,11 @@ from directory.services import (
 )
 from invoicing.lines import Line
 from invoicing.models import Invoice
-from invoicing.services import accounts, drafts
+from invoicing.services import accounts, drafts, reform
 
 DEMO_BUYERS = ["13001533200013", "21750001600019", "21130055300016", "11000201100044", "21690123100011"]
+# Two French companies (the sandbox's directory): one in the e-invoicing directory, one not yet.
+DEMO_COMPANIES = ["51234567900017", "79012345900014"]
 # What the seed guide says of its buyer, for a directory that publishes no services or rules
 # (B2Brouter documents neither): its organisational unit, a service code and a PO required.
 GUIDE_SERVICES = {"13001533200013": ["ESR_MISSION_FACTURES_DEPLACEMENTS"]}
@@ -64,6 +66,13 @@ class Command(BaseCommand):
                 self.stdout.write(f"Buyer {buyer.name} ({buyer.siret}), {buyer.services.count()} service(s)")
             except DirectoryError as exc:
                 self.stderr.write(f"Buyer {siret}: {exc.message}")
+        self._activate(account)
+        for siret in DEMO_COMPANIES:
+            try:
+                buyer = buyer_create_from_directory(account=account, siret=siret)
+                self.stdout.write(f"Company {buyer.name} ({buyer.siret})")
+            except DirectoryError as exc:
+                self.stderr.write(f"Company {siret}: {exc.message}")
         users = self._users(account)
         self._draft_invoice(account)
         if welcome:
@@ -75,6 +84,19 @@ class Command(BaseCommand):
         if stay:
             while True:
                 time.sleep(3600)
+
+    def _activate(self, account: Account) -> None:
+        """The account activated for invoices to companies from today (once)."""
+        if account.reform_state == "active":
+            return
+        try:
+            reform.account_activate(account=account, start_date=datetime.date.today(),
+                                    operation="services", naf_code="62", enterprise_size="pme")
+        except reform.ActivationRefused as exc:
+            self.stderr.write(f"Activation for invoices to companies: {exc}")
+            return
+        self.stdout.write(f"Account {account.name}: invoices to companies from "
+                          f"{account.reform_start_date}")
 
     def _welcome(self, url: str, users: list[tuple[str, str]]) -> None:
         """One block, printed once the site answers, so that it is not lost among the others'
