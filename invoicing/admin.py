@@ -110,8 +110,16 @@ class AccountAdmin(AccountScopedAdmin):
     add_title = _("Nouveau compte")
     list_display = ["name", "siret", "vat_number", "remote_id", "environment", "reform_words"]
     readonly_fields = ["remote_id", "created_at", "updated_at", "reform_words"]
-    exclude = ["reform_state", "reform_start_date", "reform_operation", "naf_code",
-               "enterprise_size", "vat_exempt_reason", "reform_error", "reform_activated_at"]
+    fieldsets = [
+        (None, {"fields": ["name", "siret", "vat_number", "address", "postalcode", "city",
+                           "province", "country", "email", "iban"]}),
+        (_("Factures aux entreprises (facturation électronique)"), {"fields": ["reform_words"]}),
+        (_("B2Brouter"), {"fields": ["remote_id", "environment", "rounding_method"]}),
+        (_("Factures"), {"fields": ["payment_terms_days", "invoice_number_prefix",
+                                    "next_invoice_sequence"]}),
+        (_("Utilisateurs"), {"fields": ["users"]}),
+        (None, {"fields": ["created_at", "updated_at"]}),
+    ]
     filter_horizontal = ["users"]
     actions = ["register_at_b2brouter"]
 

@@ -69,8 +69,23 @@ def world(registered_account):
              for role in (roles.STAFF, roles.FINANCE)}
     users[roles.ADMINS] = user_in(roles.ADMINS, account, username="admins", password=PASSWORD,
                                   is_staff=True, is_superuser=True)
+    # A company and an invoice to it whose declaration the tax administration refused.
+    from invoicing.models import TaxReport
+    from tests.factories import BuyerFactory
+
+    company = BuyerFactory(account=account, siret="51234567900017", name="ATELIERS DUPONT SAS",
+                           public_sector=False, service_code_required=False,
+                           engagement_required=False, annuaire="registered",
+                           transport_type_code="peppol",
+                           document_type_code="xml.ubl.invoice.frcius.v1")
+    to_company = InvoiceFactory(account=account, buyer=company, service=None,
+                                operation_category="services", delivery_address="Quai 4, Lyon")
+    set_state(to_company, InvoiceState.ERROR)
+    TaxReport.objects.create(invoice=to_company, remote_id=987654321, state="refused",
+                             reason="Rejet DGFiP (CDV 301) : SIREN de l'acheteur inconnu")
     return {"draft": draft, "sent": sent, "refused": refused, "credit": credit, "users": users,
-            "buyer": sent.buyer, "credit_draft": credit_draft}
+            "buyer": sent.buyer, "credit_draft": credit_draft, "company": company,
+            "to_company": to_company}
 
 
 def _pages(world, role):
@@ -82,7 +97,10 @@ def _pages(world, role):
              "worklist": "/finance/worklist/", "ageing": "/finance/ageing/",
              "buyers": "/directory/buyers/", "buyer": f"/directory/buyers/{buyer.pk}/",
              "exports": "/exports/", "credit-draft": f"/invoices/{world['credit_draft'].pk}/",
-             "draft-print": f"/invoices/{world['draft'].pk}/print/"}
+             "draft-print": f"/invoices/{world['draft'].pk}/print/",
+             "company": f"/directory/buyers/{world['company'].pk}/",
+             "company-invoice": f"/invoices/{world['to_company'].pk}/",
+             "company-print": f"/invoices/{world['to_company'].pk}/print/"}
     if role in (roles.STAFF, roles.ADMINS):
         pages |= {"new-invoice": "/invoices/new/", "draft": f"/invoices/{world['draft'].pk}/edit/",
                   "fix": f"/invoices/{world['refused'].pk}/fix/", "lookup": "/directory/lookup/",
@@ -93,7 +111,9 @@ def _pages(world, role):
     if role == roles.ADMINS:
         pages |= {"admin": "/admin/", "admin-invoices": "/admin/invoicing/invoice/",
                   "admin-invoice": f"/admin/invoicing/invoice/{sent.pk}/change/",
-                  "admin-buyer": f"/admin/directory/buyer/{buyer.pk}/change/"}
+                  "admin-buyer": f"/admin/directory/buyer/{buyer.pk}/change/",
+                  "admin-account": f"/admin/core/account/{sent.account_id}/change/",
+                  "admin-reform": f"/admin/core/account/{sent.account_id}/reform/"}
     return pages
 
 
