@@ -13,7 +13,13 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from directory.identifiers import InvalidIdentifier, iban_validate, siret_validate, vat_validate
+from directory.identifiers import (
+    InvalidIdentifier,
+    iban_validate,
+    siret_or_siren_validate,
+    siret_validate,
+    vat_validate,
+)
 
 
 class _IdentifierField(forms.CharField):
@@ -44,6 +50,19 @@ class SiretField(_IdentifierField):
     def __init__(self, **kwargs):
         kwargs.setdefault("label", _("SIRET"))
         kwargs.setdefault("help_text", _("14 chiffres, espaces acceptés (ex. 130 015 332 00013)."))
+        super().__init__(**kwargs)
+
+
+class SiretOrSirenField(SiretField):
+    """A SIRET (14 digits) or, for a company, a SIREN (9 digits), checksums checked."""
+
+    check = staticmethod(siret_or_siren_validate)
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("label", _("SIRET ou SIREN"))
+        kwargs.setdefault("help_text", _("Entité publique : son SIRET (14 chiffres). Entreprise : "
+                                         "son SIRET, ou son SIREN (9 chiffres). Espaces "
+                                         "acceptés."))
         super().__init__(**kwargs)
 
 

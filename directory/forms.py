@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from directory import services
-from directory.fields import FrenchPostalCodeField, SiretField, VatNumberField
+from directory.fields import FrenchPostalCodeField, SiretOrSirenField, VatNumberField
 
 # Chorus Pro's rules for a structure, as a person ticks them when the directory does not say.
 FLAG_FIELDS = {
@@ -61,7 +61,7 @@ def flags_from(cleaned: dict) -> dict:
 
 
 class LookupForm(forms.Form):
-    siret = SiretField()
+    siret = SiretOrSirenField()
     # id of the surrounding page's form that the chosen buyer/service belong to (see the partial)
     target = forms.CharField(required=False, widget=forms.HiddenInput, max_length=64)
 
@@ -75,7 +75,7 @@ class BuyerCreateForm(forms.Form):
     typed), or by hand (`manual`) when the directory has no entry or cannot be reached.
     `ask_flags`: the entry publishes no Chorus Pro rules, the person ticks them."""
 
-    siret = SiretField(widget=forms.HiddenInput)
+    siret = SiretOrSirenField(widget=forms.HiddenInput)
     account = forms.ModelChoiceField(queryset=None, label=_("Compte"), empty_label=None)
     services = forms.MultipleChoiceField(
         label=_("Services destinataires"), required=False, widget=forms.CheckboxSelectMultiple
@@ -101,6 +101,7 @@ class BuyerCreateForm(forms.Form):
         if manual:
             add_identity_fields(self, required=True)
             self.initial.setdefault("manual", True)
+        if manual and not company:
             self.fields["kind"] = forms.ChoiceField(
                 label=_("Type d'acheteur"), widget=forms.RadioSelect, initial="public",
                 required=False,  # not said: a public entity, as before companies were billed

@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from stdnum import iban as iban_number
 from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength
 from stdnum.exceptions import ValidationError as StdnumError
+from stdnum.fr import siren as siren_number
 from stdnum.fr import siret as siret_number
 from stdnum.fr import tva as tva_number
 
@@ -45,6 +46,29 @@ def siret_validate(value: str | None) -> str:
             code="checksum",
         )
     return compact
+
+
+def siret_or_siren_validate(value: str | None) -> str:
+    """A SIRET's 14 digits, or a company's SIREN (9 digits), each with its checksum."""
+    compact = siret_number.compact(value or "")
+    if compact.isascii() and compact.isdigit() and len(compact) == 9:
+        if not siren_number.is_valid(compact):
+            raise InvalidIdentifier(
+                _("Ce SIREN n'existe pas : sa clé de contrôle est fausse. Vérifiez les chiffres "
+                  "saisis."), code="checksum")
+        return compact
+    if compact.isascii() and compact.isdigit() and len(compact) not in (9, 14):
+        raise InvalidIdentifier(
+            _("Un SIRET compte 14 chiffres, un SIREN 9 ; vous en avez saisi %(count)d.")
+            % {"count": len(compact)}, code="length")
+    return siret_validate(value)
+
+
+def is_public_siren(siren: str) -> bool:
+    """A SIREN INSEE gives to a legal person under public law: the State's services begin with
+    1, local authorities and their bodies with 2 (DECISION, docs/b2brouter-contract.md: such a
+    number typed as a company is refused)."""
+    return siren[:1] in ("1", "2")
 
 
 def vat_validate(value: str | None) -> str:

@@ -75,6 +75,7 @@ class Buyer(RegisteredContact):
     account = models.ForeignKey(
         "core.Account", on_delete=models.PROTECT, related_name="buyers", verbose_name=_("compte")
     )
+    # A company added by its SIREN alone holds the SIREN here (9 digits, `by_siren`).
     siret = models.CharField(_("SIRET"), max_length=14)
     name = models.CharField(_("raison sociale"), max_length=200)
     address = models.CharField(_("adresse"), max_length=200, blank=True)
@@ -121,9 +122,13 @@ class Buyer(RegisteredContact):
                 condition=Q(remote_contact_id__isnull=False),
                 name="buyer_unique_remote_contact",
             ),
+            # A SIRET, or the SIREN alone of a company added by its SIREN.
             models.CheckConstraint(
-                condition=Q(siret__regex=r"^[0-9]{14}$"), name="buyer_siret_14_digits",
-                violation_error_message=_("Un SIRET compte 14 chiffres."),
+                condition=Q(siret__regex=r"^[0-9]{14}$")
+                | Q(by_siren=True, public_sector=False, siret__regex=r"^[0-9]{9}$"),
+                name="buyer_siret_14_digits",
+                violation_error_message=_("Un SIRET compte 14 chiffres (un SIREN 9, pour une "
+                                          "entreprise)."),
             ),
         ]
 

@@ -23,7 +23,12 @@ from core.cache import cache_get, cache_set, count_in_window
 from core.enqueue import enqueue_on_commit
 from core.gateway import b2brouter_client, lookup_turn
 from directory import channels
-from directory.identifiers import InvalidIdentifier, siret_validate
+from directory.identifiers import (
+    InvalidIdentifier,
+    is_public_siren,
+    siret_or_siren_validate,
+    siret_validate,
+)
 from directory.models import (
     CHORUS_DOCUMENT_TYPE,
     CHORUS_TRANSPORT,
@@ -56,6 +61,22 @@ def siret_clean(value: str) -> str:
         return siret_validate(value)
     except InvalidIdentifier as exc:
         raise DirectoryError(exc.message, kind="invalid") from exc
+
+
+def identifier_clean(value: str) -> str:
+    """A SIRET's 14 digits or a SIREN's 9. Raises DirectoryError(kind="invalid")."""
+    try:
+        return siret_or_siren_validate(value)
+    except InvalidIdentifier as exc:
+        raise DirectoryError(exc.message, kind="invalid") from exc
+
+
+def by_siren_only(siren: str) -> DirectoryError:
+    """What a lookup by SIREN answers: B2Brouter documents its directory by SIRET only."""
+    return DirectoryError(
+        _("L'annuaire se consulte par SIRET. Pour l'entreprise de SIREN %(siren)s, saisissez son "
+          "identité ci-dessous (ou cherchez le SIRET de son siège).") % {"siren": siren},
+        kind="unknown")
 
 
 def _cache_key(siret: str) -> str:
@@ -319,9 +340,15 @@ def buyer_create_by_hand(*, account, siret: str, details: BuyerDetails,
                          service_codes=(), company: bool = False) -> Buyer:
     """Creates the buyer from what a person typed, for an entity the directory does not list or
     while it is unreachable: an admin who knows the buyer is never blocked. The SIRET is still
-    checked (checksum); its services are typed codes, not confirmed by the directory. Raises
-    DirectoryError (nothing written) when the SIRET, the name or a code is wrong."""
-    siret = siret_clean(siret)
+    checked (checksum); its services are typed codes, not confirmed by the directory. A company
+    may be given by its SIREN alone (its contact then identified by scheme 0002). Raises
+    DirectoryError (nothing written) when the SIRET, the name or a code is wrong, or a public
+    SIREN is typed as a company."""
+    siret = identifier_clean(siret) if company else siret_clean(siret)
+    if company and is_public_siren(siret):
+        raise DirectoryError(_("Ce SIREN est celui d'une entité publique (il commence par 1 ou "
+                               "2) : créez-la comme entité publique, ses factures passent par "
+                               "Chorus Pro."), kind="invalid")
     if not details.name.strip():
         raise DirectoryError(_("Saisissez la raison sociale de l'acheteur."), kind="invalid")
     chosen = [] if company else _choose_services(None, list(service_codes))
@@ -329,6 +356,7 @@ def buyer_create_by_hand(*, account, siret: str, details: BuyerDetails,
         "name": details.name.strip(), "address": details.address.strip(),
         "postalcode": details.postalcode.strip(), "city": details.city.strip(),
         "vat_number": details.vat_number.strip(), "country": "fr", "public_sector": not company,
+        "by_siren": len(siret) == 9,
         **channels.contact_codes({}, public=not company),
         **_typed_flags({} if company else {name: getattr(details, name) for name in FLAG_NAMES}),
     }

@@ -66,8 +66,11 @@ def _widget_context(request, *, siret: str = "", target: str = "", lookup_form=N
     user = request.user
     lookup = {"siret": siret, "error": error, "entry": None, "buyers": [], "buyer": buyer,
               "create_form": None, "add_forms": {}, "manual": False, "flags": None}
+    by_siren = len(siret) == 9
     if siret and error is None:
         try:
+            if by_siren:  # B2Brouter documents its directory by SIRET only
+                raise services.by_siren_only(siret)
             lookup["entry"] = services.directory_lookup(siret=siret, user=user)
         except services.DirectoryError as exc:
             lookup["error"] = exc
@@ -79,7 +82,7 @@ def _widget_context(request, *, siret: str = "", target: str = "", lookup_form=N
     # or the only one found.
     lookup["chosen"] = buyer or (lookup["buyers"][0] if len(lookup["buyers"]) == 1 else None)
     entry = lookup["entry"]
-    lookup["company"] = bool(entry) and not channels.entry_is_public(entry)
+    lookup["company"] = by_siren or (bool(entry) and not channels.entry_is_public(entry))
     if entry and not lookup["company"]:
         lookup["flags"] = services.entry_flags(entry)
         lookup["lists_services"] = services.entry_lists_services(entry)
@@ -159,18 +162,20 @@ def _buyer_create(request) -> HttpResponse:
     target = request.POST.get("target", "")[:64]
     manual = request.POST.get("manual") in ("1", "True", "true", "on")
     try:
-        siret = services.siret_clean(request.POST.get("siret", ""))
+        siret = services.identifier_clean(request.POST.get("siret", ""))
+        if len(siret) == 9:
+            manual = True  # a SIREN: a company typed by hand
         entry = None if manual else services.directory_lookup(siret=siret)
     except services.DirectoryError as exc:
         lookup_form = LookupForm({"siret": request.POST.get("siret", ""), "target": target})
         if exc.kind in _NO_ANSWER:  # offered: create it by hand
             return _render_widget(request, _widget_context(
-                request, siret=services.siret_clean(request.POST.get("siret", "")), target=target,
-                lookup_form=lookup_form, error=exc))
+                request, siret=services.identifier_clean(request.POST.get("siret", "")),
+                target=target, lookup_form=lookup_form, error=exc))
         return _render_widget(request, _widget_context(
             request, siret="", target=target, lookup_form=lookup_form, error=exc))
     have = selectors.buyers_with_siret(user=request.user, siret=siret).values("account_id")
-    company = bool(entry) and not channels.entry_is_public(entry)
+    company = len(siret) == 9 or (bool(entry) and not channels.entry_is_public(entry))
     form = BuyerCreateForm(request.POST, accounts=accounts_for(request.user).exclude(pk__in=have),
                            service_choices=_service_choices(entry) if entry and not company
                            else [], manual=manual, company=company,

@@ -236,3 +236,75 @@ def test_a_send_settles_within_a_minute_behind_a_housekeeping_flood(tmp_path, se
 
         app.control.purge()
         server.stop()
+
+
+def test_invoices_to_companies_exactly_once_with_their_declarations(faulty_sandbox, tmp_path,
+                                                                     settings):
+    """Invoices to French companies under the same faults and a killed worker: each is at
+    B2Brouter once, and each declaration B2Brouter made for it is kept once, whichever answer
+    (the lost create's, a lookup by number, a read) first named it."""
+    import datetime
+
+    from invoicing import channels
+    from invoicing.models import TaxReport
+    from invoicing.services import reform
+    from invoicing.services.accounts import account_register
+    from tests.factories import AccountFactory, BuyerFactory
+
+    stale_after = settings.SUBMIT_STALE_AFTER
+    account = account_register(account=AccountFactory())
+    reform.account_activate(account=account, start_date=datetime.date.today(),
+                            operation="services", naf_code="62", enterprise_size="pme")
+    buyer = BuyerFactory(account=account, siret="51234567900017", name="ATELIERS DUPONT SAS",
+                         public_sector=False, service_code_required=False,
+                         engagement_required=False, transport_type_code="peppol",
+                         document_type_code="xml.ubl.invoice.frcius.v1")
+    today = datetime.date.today()
+    invoices = [InvoiceFactory(account=account, buyer=buyer, service=None, buyer_reference="",
+                               number=f"ENT-{i:04d}", issue_date=today,
+                               due_date=today + datetime.timedelta(days=30),
+                               notes=channels.Company.default_notes,
+                               operation_category="services")
+                for i in range(BATCH // 2)]
+    faulty_sandbox.control("POST", "/_sandbox/faults", {"rates": {
+        "error_5xx": 0.1, "rate_limit": 0.1, "slow": 0.05, "lost_response": 0.15}})
+    workers = [_worker(faulty_sandbox, tmp_path, name, stale_after=stale_after)
+               for name in ("c1", "c2")]
+    try:
+        for invoice in invoices:
+            submission.invoice_request_send(invoice_id=invoice.pk)
+        time.sleep(1.5)
+        workers[0].process.kill()
+        workers[0].process.wait(10)
+        workers.append(_worker(faulty_sandbox, tmp_path, "c3", stale_after=stale_after))
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            states = set(Invoice.objects.filter(account=account).values_list("state", flat=True))
+            if states <= SETTLED:
+                break
+            remote.reconcile(stale_after=stale_after)
+            time.sleep(1.0)
+        faulty_sandbox.control("DELETE", "/_sandbox/faults")
+        remote.account_sync_states(account=account)
+    finally:
+        for w in workers:
+            w.stop()
+
+    listed = faulty_sandbox.control("GET", f"/accounts/{account.remote_id}/invoices?limit=500")
+    numbers = [item["number"] for item in listed["invoices"]]
+    assert sorted({n for n in numbers if numbers.count(n) > 1}) == [], "sent twice"
+    local = {i.number: i for i in Invoice.objects.filter(account=account)}
+    assert set(numbers) == set(local), "lost at B2Brouter"
+    assert all(i.state in SETTLED and i.state != S.FAILED for i in local.values()), {
+        n: (i.state, i.last_error) for n, i in local.items()}
+    reports = faulty_sandbox.control(
+        "GET", f"/accounts/{account.remote_id}/tax_reports?limit=500")["tax_reports"]
+    by_invoice = {}
+    for report in reports:
+        by_invoice.setdefault(report["invoice_id"], []).append(report["id"])
+    for invoice in local.values():
+        remote.invoice_refresh(invoice_id=invoice.pk)  # a read names them if nothing did yet
+        kept = sorted(TaxReport.objects.filter(invoice=invoice).values_list("remote_id",
+                                                                           flat=True))
+        assert kept == sorted(by_invoice.get(invoice.remote_id, [])), invoice.number
+        assert len(kept) == 1, (invoice.number, kept)

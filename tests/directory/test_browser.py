@@ -58,7 +58,7 @@ def test_seed_buyer_from_the_lookup_widget(page, live_server, b2b, transactional
     user = make_user(STAFF, account)
     _login(page, live_server, user.username, "/directory/buyers/")
 
-    page.get_by_role("textbox", name="SIRET", exact=True).fill("130 015 332 00013")
+    page.get_by_role("textbox", name="SIRET ou SIREN", exact=True).fill("130 015 332 00013")
     page.get_by_role("button", name="Chercher dans l'annuaire").click()
     result = page.locator("#buyer-lookup-result")
     result.get_by_text("UNIVERSITE D AIX MARSEILLE").wait_for()

@@ -53,3 +53,35 @@ def test_the_documented_entry_decides_by_its_transport():
     assert not channels.entry_is_public({"Invoice": {"transport_type_code": "peppol"}})
     assert not channels.entry_is_public({"public_sector": False})
     assert channels.entry_is_public({})  # the Chorus Pro directory this product started with
+
+
+def test_a_company_by_its_siren_is_typed_and_registered_under_scheme_0002(client, staff_user,
+                                                                          account):
+    client.force_login(staff_user)
+    html = client.get(LOOKUP, {"siret": "443 061 841"}, **HX).content.decode()
+    assert "se consulte par SIRET" in html and 'name="manual"' in html
+    assert "Règles Chorus Pro" not in html  # a SIREN: a company, no Chorus Pro rules
+    response = client.post(BUYERS, {"siret": "443061841", "account": account.pk,
+                                    "manual": "True", "name": "SCIERIE DU LAC"}, **HX)
+    assert response.status_code == 200
+    buyer = Buyer.objects.get(siret="443061841")
+    assert buyer.by_siren and not buyer.public_sector and buyer.remote_contact_id
+    assert channels.contact_identity(buyer) == ("0002", "443061841")
+
+
+@pytest.mark.parametrize("typed, message", [
+    ("443061842", "clé de contrôle"),  # a SIREN with a wrong checksum
+    ("4430618", "un SIREN 9"),  # neither a SIRET nor a SIREN
+])
+def test_a_wrong_siren_is_said_where_it_was_typed(client, staff_user, typed, message):
+    client.force_login(staff_user)
+    html = client.get(LOOKUP, {"siret": typed}, **HX).content.decode()
+    assert message in html and not Buyer.objects.exists()
+
+
+def test_a_public_siren_typed_as_a_company_is_refused(client, staff_user, account):
+    client.force_login(staff_user)
+    response = client.post(BUYERS, {"siret": "130015332", "account": account.pk,
+                                    "manual": "True", "name": "UNIVERSITE"}, **HX)
+    assert "entité publique" in response.content.decode()
+    assert not Buyer.objects.exists()
