@@ -194,7 +194,7 @@ def test_search_by_siret_or_name_returns_the_table_partial(client, account, staf
     client.force_login(staff_user)
     hx = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "buyer-table"}
     html = client.get(BUYERS, {"q": "lyon"}, **hx).content.decode()
-    assert html.lstrip().startswith('<table class="table" id="buyer-table"')
+    assert html.lstrip().startswith('<table class="table cards" id="buyer-table"')
     assert "COMMUNE DE LYON" in html and "COMMUNE DE NICE" not in html
     html = client.get(BUYERS, {"q": "210 600"}, **hx).content.decode()
     assert "COMMUNE DE NICE" in html and "COMMUNE DE LYON" not in html
