@@ -98,6 +98,7 @@ class Company:
                          "ci-dessus) : corrigez la facture, puis renvoyez-la sous le même "
                          "numéro.")
     state_labels = {
+        "sending": gettext_lazy("envoi en cours vers la plateforme"),
         "sent": gettext_lazy("déposée sur la plateforme"),
         "registered": gettext_lazy("enregistrée par l'administration fiscale"),
         "accepted": gettext_lazy("approuvée par l'acheteur"),
