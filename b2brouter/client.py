@@ -313,6 +313,19 @@ class B2BrouterClient:
         path = f"/accounts/{int(account_id)}/tax_report_settings/{_segment(code)}"
         return self._unwrap(self._request("PUT", path, json=body), "tax_report_setting")
 
+    def mark_invoice(self, invoice_id: int, state: str, *, paid_date: date | None = None,
+                     reason: str = "") -> dict[str, Any] | None:
+        """``POST /invoices/{id}/mark_as`` ``{"state": ..., "paid_date"?, "reason"?}`` (REF-MARK,
+        PHP-SDK ``InvoiceService::markAs``): the invoice as B2Brouter answers it, or None for an
+        answer without one. Asking the same state again changes nothing more."""
+        body: dict[str, Any] = {"state": state}
+        if paid_date is not None:
+            body["paid_date"] = paid_date.isoformat()
+        if reason:
+            body["reason"] = reason
+        data = self._request("POST", f"/invoices/{int(invoice_id)}/mark_as", json=body)
+        return _invoice_or_none(data)
+
     def get_tax_report(self, tax_report_id: int) -> dict[str, Any]:
         """``GET /tax_reports/{id}`` (read-only for DGFiP). Raises NotFound."""
         return self._unwrap(self._request("GET", f"/tax_reports/{int(tax_report_id)}"),

@@ -1,10 +1,13 @@
-"""The archive's filters."""
+"""The archive's filters, and a payment received."""
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from core.selectors import accounts_for
+from core.text import xml_text
 from directory.models import Buyer
+from finance.models import Payment
+from invoicing.forms import FiniteDecimalField
 from invoicing.models import InvoiceState
 
 
@@ -53,3 +56,23 @@ class ArchiveFilterForm(forms.Form):
 
     def pdf_wanted(self) -> bool:
         return self.is_bound and self.is_valid() and self.cleaned_data["with_pdf"]
+
+
+class PaymentForm(forms.Form):
+    """A payment received on an invoice, as finance types it from the bank statement."""
+
+    received_on = forms.DateField(
+        label=_("Reçu le"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    amount = FiniteDecimalField(label=_("Montant reçu (€)"), localize=True,
+                                widget=forms.TextInput(attrs={"inputmode": "decimal",
+                                                              "autocomplete": "off"}))
+    means = forms.ChoiceField(label=_("Moyen de paiement"), choices=Payment.Means.choices)
+    reference = forms.CharField(label=_("Référence bancaire"), required=False, max_length=140,
+                                validators=[xml_text],
+                                help_text=_("Le libellé ou la référence du virement, tels que "
+                                            "la banque les donne."))
+    request_key = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
+
+
+class PaymentReverseForm(forms.Form):
+    note = forms.CharField(label=_("Motif"), required=False, max_length=200, validators=[xml_text])

@@ -2,20 +2,26 @@
 worklist of invoices Chorus Pro turned down, and the ageing of invoices with no news."""
 
 import datetime
+import uuid
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core import roles
 from core.paging import OpenPage, open_page
 from core.views import export_offer
 from finance import archive, selectors
-from finance.forms import ArchiveFilterForm
+from finance.forms import ArchiveFilterForm, PaymentForm, PaymentReverseForm
+from finance.models import Payment
+from finance.services import payments
+from invoicing.selectors import invoice_list
+from invoicing.views.common import invoice_or_404
 from invoicing.views.invoices import pdf_response
 
 FINANCE = (roles.FINANCE, roles.ADMINS)
@@ -111,3 +117,56 @@ def ageing(request: HttpRequest) -> HttpResponse:
     })
 
 
+
+
+@require_http_methods(["GET", "POST"])
+@roles.role_required(roles.STAFF, *FINANCE)
+def invoice_payments(request: HttpRequest, pk: int) -> HttpResponse:
+    """`/finance/invoices/<pk>/payments/`: what the invoice asks, what was credited, received
+    and remains; the payments with who recorded them; finance records one (POST)."""
+    invoice = invoice_or_404(request, pk)
+    can_record = roles.has_role(request.user, *FINANCE)
+    form = PaymentForm(initial={"received_on": timezone.localdate(), "means": "transfer",
+                                "request_key": uuid.uuid4().hex})
+    status = 200
+    if request.method == "POST":
+        if not can_record:
+            raise PermissionDenied(_("Votre rôle ne permet pas d'enregistrer un paiement."))
+        form = PaymentForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                payments.payment_record(
+                    invoice_id=invoice.pk, received_on=data["received_on"], amount=data["amount"],
+                    means=data["means"], reference=data["reference"], user=request.user,
+                    request_key=data["request_key"])
+            except payments.PaymentRefused as exc:
+                for field, messages_ in exc.problems.items():
+                    for message in messages_:
+                        form.add_error(field if field in form.fields else None, message)
+            else:
+                messages.success(request, _("Paiement enregistré."))
+                return redirect("finance:invoice_payments", pk=invoice.pk)
+        status = 422
+    return render(request, "finance/invoice_payments.html", {
+        "invoice": invoice, "balance": payments.balance(invoice), "form": form,
+        "payments": invoice.payments.select_related("recorded_by", "reverses")
+        .prefetch_related("reversed_by"),
+        "can_record": can_record, "report": getattr(invoice, "payment_report", None),
+    }, status=status)
+
+
+@require_POST
+@roles.role_required(*FINANCE)
+def payment_reverse(request: HttpRequest, pk: int) -> HttpResponse:
+    payment = get_object_or_404(Payment.objects.filter(
+        invoice__in=invoice_list(user=request.user)), pk=pk)
+    form = PaymentReverseForm(request.POST)
+    note = form.cleaned_data["note"] if form.is_valid() else ""
+    try:
+        payments.payment_reverse(payment_id=payment.pk, user=request.user, note=note)
+    except payments.PaymentRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Paiement annulé par une contre-passation."))
+    return redirect("finance:invoice_payments", pk=payment.invoice_id)

@@ -56,6 +56,10 @@ class Chorus:
     def body_fields(self, invoice) -> dict:
         return {"notes": invoice.notes}
 
+    def reports_payment(self, invoice) -> bool:
+        """Chorus Pro reports the public buyer's payment itself: nothing to tell B2Brouter."""
+        return False
+
     def state_label(self, state: str) -> str | None:
         return None
 
@@ -104,6 +108,7 @@ class Company:
         "accepted": gettext_lazy("approuvée par l'acheteur"),
         "refused": gettext_lazy("refusée par l'acheteur"),
         "allegedly_paid": gettext_lazy("encaissement signalé"),
+        "paid": gettext_lazy("encaissement déclaré"),
         "error": gettext_lazy("rejetée par la plateforme"),
     }
 
@@ -141,6 +146,13 @@ class Company:
         buyer = invoice.buyer
         if buyer is not None and len(buyer.siren) != 9:
             _add(problems, "buyer", _("Le SIREN de cette entreprise manque : complétez sa fiche."))
+
+    def reports_payment(self, invoice) -> bool:
+        """The reform asks the supplier to report the payment (212 "Encaissée") of services
+        taxed on receipts: services or mixed, without the option for VAT on debits (DECISION:
+        a mixed invoice is reported whole; B2Brouter documents no split per VAT rate)."""
+        return (invoice.operation_category in ("services", "mixed")
+                and not invoice.vat_on_debits)
 
     def body_fields(self, invoice) -> dict:
         """The three mentions as B2Brouter's DGFiP fields (DECISION in docs/b2brouter-contract.md:

@@ -60,6 +60,10 @@ TEXTS = {
     "tax_report_refused": _("Déclaration refusée par l'administration fiscale : %(reason)s"),
     "tax_report_error": _("Déclaration en erreur : %(reason)s"),
     "tax_report_annulled": _("Déclaration annulée"),
+    "payment_recorded": _("Paiement reçu enregistré : %(amount)s € le %(date)s (%(means)s)"),
+    "payment_reversed": _("Paiement de %(amount)s € du %(date)s annulé (contre-passation)"),
+    "payment_reported": _("Encaissement déclaré à B2Brouter (payée le %(date)s)"),
+    "payment_report_refused": _("B2Brouter refuse la déclaration d'encaissement : %(error)s"),
     "account_not_registered": _(
         "Le compte « %(account)s » n'est pas encore enregistré chez B2Brouter : aucune facture "
         "ne peut en partir. Un administrateur l'enregistre (Administration → Comptes → action "
@@ -73,6 +77,7 @@ def event_text(event) -> str:
     if not code or code not in TEXTS:
         return event.message
     params = dict(event.params or {})
+    _written_the_readers_way(params)
     if isinstance(params.get("problems"), list):
         params["problems"] = " ; ".join(str(p) for p in params["problems"])
     try:
@@ -80,3 +85,22 @@ def event_text(event) -> str:
     except (KeyError, TypeError, ValueError):
         return event.message or code
 
+
+
+def _written_the_readers_way(params: dict) -> None:
+    """An amount ("1250.00") and a date ("2026-12-03") kept as data, written as the page's
+    language writes them ("1 250,00", "3 décembre 2026")."""
+    import contextlib
+    import datetime
+    from decimal import Decimal, InvalidOperation
+
+    from django.utils import formats
+
+    if "amount" in params:
+        with contextlib.suppress(InvalidOperation, ValueError):
+            params["amount"] = formats.number_format(Decimal(str(params["amount"])), 2,
+                                                     use_l10n=True, force_grouping=True)
+    if isinstance(params.get("date"), str):
+        with contextlib.suppress(ValueError):
+            params["date"] = formats.date_format(datetime.date.fromisoformat(params["date"]),
+                                                 "DATE_FORMAT")

@@ -14,7 +14,7 @@ from stdnum import iban as iban_check
 
 from sandbox import calc, dgfip, lifecycle, parties, pdf
 from sandbox.common import blank, listing, page, root_object, to_int, truthy
-from sandbox.errors import FieldErrors, bad_request, conflict, not_found
+from sandbox.errors import ApiError, FieldErrors, bad_request, conflict, not_found
 from sandbox.jsonutil import now_iso, parse_instant
 from sandbox.resources import account_or_404
 
@@ -391,6 +391,35 @@ def send_invoice(req):
     if req.app.settings.documented_only:
         return 200, {"tax_report_ids": invoice.get("tax_report_ids") or []}
     return 200, render(invoice)
+
+
+# `mark_as` targets of an issued invoice (REF-MARK), and the states each may come from here.
+MARK_TARGETS = {"paid": ("sent", "registered", "accepted", "allegedly_paid", "paid"),
+                "closed": ("sent", "registered", "accepted", "allegedly_paid", "paid", "closed")}
+
+
+def mark_as(req):
+    """`POST /invoices/{id}/mark_as {"state", "paid_date"?, "reason"?}`: the issuer says the
+    invoice was paid (or closes it). The same state again changes nothing; a state the invoice
+    cannot take from where it is answers 409."""
+    body = req.body if isinstance(req.body, dict) else {}
+    target = body.get("state")
+    if target not in MARK_TARGETS:
+        raise ApiError(422, "parameter_inclusion",
+                       f"State must be one of {', '.join(MARK_TARGETS)}", "state")
+    with req.app.store.tx() as db:
+        invoice = invoice_or_404(db, req.params["id"])
+        if invoice["state"] not in MARK_TARGETS[target]:
+            raise conflict(f"An invoice in state {invoice['state']} cannot be marked {target}")
+        if invoice["state"] != target:
+            if not blank(body.get("paid_date")):
+                invoice["paid_date"] = str(body["paid_date"])
+            contact = db.contact(invoice["contact_id"])
+            company = contact is not None and dgfip.reform_applies(
+                db, invoice["account_id"], parties.effective_contact(db, contact))
+            lifecycle.change_state(req.app, db, invoice, target, notes=body.get("reason"),
+                                   company=company)
+    return 200, _render(req, invoice)
 
 
 def delete_invoice(req):

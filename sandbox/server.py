@@ -42,6 +42,7 @@ API_ROUTES = [
     ("DELETE", "/invoices/{id}", invoices.delete_invoice),
     ("POST", "/invoices/send_invoice/{id}", invoices.send_invoice),
     ("POST", "/invoices/{id}/ack", invoices.ack_invoice),
+    ("POST", "/invoices/{id}/mark_as", invoices.mark_as),
     ("POST", "/invoices/{id}/add_attachment", invoices.add_attachment),
     ("GET", "/invoices/{id}/as/{code}", invoices.render_as),
     ("GET", "/attachments/download/{id}/{filename}", invoices.download_attachment),

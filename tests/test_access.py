@@ -5,6 +5,7 @@ Each URL is classified in `EXPECTED` (by URL name) or, for the Django admin's pe
 by `ADMIN_MODELS`: a URL added without saying who may see it fails `test_every_url_is_classified`.
 """
 
+import datetime
 import hashlib
 import re
 
@@ -85,6 +86,8 @@ EXPECTED: dict[str, tuple] = {
     "finance:archive_zip": (LOGIN, 403, 200, 200, 200),
     "finance:worklist": _readers(200),
     "finance:ageing": _readers(200),
+    "finance:invoice_payments": _readers(),
+    "finance:payment_reverse": ALL_405,
     "directory:lookup": _readers(200),
     "directory:buyers": _readers(200),
     "directory:buyer_detail": _readers(),
@@ -214,15 +217,24 @@ def world(b2b):
                                       created_by=users["staff"], status="ready",
                                       file_name="factures.csv")
     export.file.save(f"access-{export.pk}.csv", ContentFile(b"\xef\xbb\xbfNum\n"), save=True)
+    from finance.models import Payment
+
+    payment = Payment.objects.create(invoice=invoice, account=account, amount=10,
+                                     received_on=datetime.date.today())
     return {"account": account, "invoice": invoice, "buyer": buyer, "attachment": attachment,
-            "document": document, "export": export, "users": users, "object_ids": object_ids}
+            "document": document, "export": export, "users": users, "object_ids": object_ids,
+            "payment": payment}
 
 
 def _values(route: Route, world: dict) -> dict:
     """Real ids for the route's parameters."""
     key = route.key
     pk = world["invoice"].pk
-    if key.startswith("finance:"):
+    if key == "finance:invoice_payments":
+        pk = world["invoice"].pk
+    elif key == "finance:payment_reverse":
+        pk = world["payment"].pk
+    elif key.startswith("finance:"):
         pk = world["document"].pk
     elif key.startswith("directory:"):
         pk = world["buyer"].pk
@@ -316,6 +328,9 @@ POST_REFUSED: dict[str, dict[str, object]] = {
     "directory:buyer_register": {"anonymous": LOGIN, "finance": 403, "other": 404},
     "b2brouter_webhook": {"anonymous": 401, "finance": 401},  # unsigned
     "core:export_create": {"anonymous": LOGIN, "finance": 403, "other": 403},  # no such export
+    # staff read an invoice's payments; finance records and reverses them
+    "finance:invoice_payments": {"anonymous": LOGIN, "staff": 403, "other": 404},
+    "finance:payment_reverse": {"anonymous": LOGIN, "staff": 403, "other": 404},
 }
 
 

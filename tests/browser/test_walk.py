@@ -100,7 +100,8 @@ def _pages(world, role):
              "draft-print": f"/invoices/{world['draft'].pk}/print/",
              "company": f"/directory/buyers/{world['company'].pk}/",
              "company-invoice": f"/invoices/{world['to_company'].pk}/",
-             "company-print": f"/invoices/{world['to_company'].pk}/print/"}
+             "company-print": f"/invoices/{world['to_company'].pk}/print/",
+             "payments": f"/finance/invoices/{sent.pk}/payments/"}
     if role in (roles.STAFF, roles.ADMINS):
         pages |= {"new-invoice": "/invoices/new/", "draft": f"/invoices/{world['draft'].pk}/edit/",
                   "fix": f"/invoices/{world['refused'].pk}/fix/", "lookup": "/directory/lookup/",

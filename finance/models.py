@@ -1,0 +1,83 @@
+"""Money in: the payments received on an invoice, recorded by finance, never changed or deleted
+(a mistake is reversed by a counter-entry); and, for an invoice to a company, the report of its
+payment to B2Brouter where the reform asks it (`finance.services.payments`)."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class Payment(models.Model):
+    class Means(models.TextChoices):
+        TRANSFER = "transfer", _("virement")
+        DIRECT_DEBIT = "direct_debit", _("prélèvement")
+        CHEQUE = "cheque", _("chèque")
+        CARD = "card", _("carte bancaire")
+        CASH = "cash", _("espèces")
+        OTHER = "other", _("autre")
+
+    invoice = models.ForeignKey("invoicing.Invoice", on_delete=models.PROTECT,
+                                related_name="payments", verbose_name=_("facture"))
+    account = models.ForeignKey("core.Account", on_delete=models.PROTECT, related_name="+",
+                                verbose_name=_("compte"))
+    received_on = models.DateField(_("reçu le"))
+    # Positive for money received; negative for the counter-entry that reverses a payment.
+    amount = models.DecimalField(_("montant"), max_digits=14, decimal_places=2)
+    means = models.CharField(_("moyen de paiement"), max_length=15, choices=Means.choices,
+                             default=Means.TRANSFER)
+    reference = models.CharField(_("référence bancaire"), max_length=140, blank=True)
+    reverses = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True,
+                                    related_name="reversed_by", verbose_name=_("annule"))
+    note = models.CharField(_("motif"), max_length=200, blank=True)
+    # The form's one-time key: the same form sent twice records one payment.
+    request_key = models.CharField(max_length=64, blank=True, editable=False)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                    null=True, related_name="+", verbose_name=_("saisi par"))
+    recorded_at = models.DateTimeField(_("saisi le"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("paiement reçu")
+        verbose_name_plural = _("paiements reçus")
+        ordering = ["received_on", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "request_key"],
+                                    condition=~Q(request_key=""), name="payment_once_per_form"),
+            models.CheckConstraint(condition=~Q(amount=0), name="payment_not_zero"),
+            models.CheckConstraint(condition=Q(reverses__isnull=True) | Q(amount__lt=0),
+                                   name="payment_reversal_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.invoice} {self.amount} ({self.received_on})"
+
+    @property
+    def is_reversal(self) -> bool:
+        return self.reverses_id is not None
+
+
+class PaymentReport(models.Model):
+    """The report to B2Brouter that a company's invoice was paid (`mark_as` paid), made once per
+    invoice by a worker: pending until B2Brouter took it, with its answer."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("à transmettre")
+        DONE = "done", _("transmis")
+        REFUSED = "refused", _("refusé par B2Brouter")
+
+    invoice = models.OneToOneField("invoicing.Invoice", on_delete=models.PROTECT,
+                                   related_name="payment_report", verbose_name=_("facture"))
+    paid_on = models.DateField(_("payée le"))
+    status = models.CharField(_("état"), max_length=10, choices=Status.choices,
+                              default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("essais"), default=0)
+    answer = models.TextField(_("réponse de B2Brouter"), blank=True)
+    created_at = models.DateTimeField(_("demandé le"), auto_now_add=True)
+    done_at = models.DateTimeField(_("transmis le"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("paiement signalé à B2Brouter")
+        verbose_name_plural = _("paiements signalés à B2Brouter")
+
+    def __str__(self) -> str:
+        return f"{self.invoice} — {self.get_status_display()}"

@@ -1,0 +1,220 @@
+"""Payments received on invoices, and the report of a company's payment to B2Brouter.
+
+A payment is recorded under its invoice's row lock, checked against what remains due (invoiced,
+less what its issued credit notes credit, less what was received), and never changed nor deleted:
+a mistake is reversed by a counter-entry. When a payment settles an invoice whose channel reports
+payments (a company's services, VAT on receipts: `invoicing.channels.Company.reports_payment`),
+a `PaymentReport` is made once and a worker tells B2Brouter (`mark_as` paid), outside any
+transaction, retried under faults, never twice.
+"""
+
+import datetime
+import logging
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+
+import b2brouter
+from core.enqueue import enqueue_on_commit
+from core.gateway import b2brouter_client
+from finance.models import Payment, PaymentReport
+from invoicing import channels, states
+from invoicing.models import Invoice, InvoiceEvent
+from invoicing.models import InvoiceState as S
+from invoicing.services import crediting, events
+from invoicing.services.errors import locked_invoice
+from invoicing.services.remote import invoice_apply_remote
+
+logger = logging.getLogger(__name__)
+ZERO = Decimal("0.00")
+CENT = Decimal("0.01")
+REPORT_TASK = "finance.payment_report"
+
+
+class PaymentRefused(Exception):
+    """Nothing was recorded; `problems` by form field, each message for the user."""
+
+    def __init__(self, problems: dict[str, list[str]]):
+        super().__init__("; ".join(m for ms in problems.values() for m in ms))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Balance:
+    """What an invoice asks to be paid, what its credit notes took off, what was received."""
+
+    invoiced: Decimal
+    credited: Decimal
+    received: Decimal
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.invoiced - self.credited - self.received
+
+    @property
+    def settled(self) -> bool:
+        return self.remaining <= 0 and self.invoiced > 0
+
+
+def balance(invoice: Invoice) -> Balance:
+    received = invoice.payments.aggregate(total=Sum("amount"))["total"] or ZERO
+    credited = ZERO
+    if invoice.kind == Invoice.Kind.INVOICE:
+        credited = crediting.credit_status(invoice).issued_total_credited
+    return Balance(invoiced=invoice.payable_amount, credited=credited, received=received)
+
+
+def _money(text) -> Decimal | None:
+    try:
+        value = Decimal(str(text).strip().replace(" ", "").replace("\u202f", "").replace(",", "."))
+    except (InvalidOperation, ValueError):
+        return None
+    return value if value.is_finite() else None
+
+
+def _problems(invoice: Invoice, received_on, amount: Decimal | None, due: Balance) -> dict:
+    problems: dict[str, list[str]] = {}
+
+    def add(key, message):
+        problems.setdefault(key, []).append(message)
+
+    if invoice.kind != Invoice.Kind.INVOICE:
+        add("__all__", _("Un avoir ne reçoit pas de paiement : enregistrez le paiement sur la "
+                         "facture."))
+    elif invoice.state == S.DRAFT or not invoice.number:
+        add("__all__", _("Un brouillon ne reçoit pas de paiement : la facture doit d'abord être "
+                         "émise."))
+    elif invoice.state in (S.FAILED, S.CANCELLED, S.ANNULLED, S.DISCARDED):
+        add("__all__", _("Cette facture n'a pas été déposée : il n'y a rien à recevoir."))
+    elif due.invoiced - due.credited <= 0:
+        add("__all__", _("Cette facture est entièrement créditée par ses avoirs : il n'y a plus "
+                         "rien à recevoir."))
+    if received_on is None:
+        add("received_on", _("La date de réception est obligatoire."))
+    elif received_on > timezone.localdate():
+        add("received_on", _("La date de réception ne peut pas être dans le futur."))
+    if amount is None:
+        add("amount", _("Saisissez un montant, par exemple 1 250,00."))
+    elif amount <= 0:
+        add("amount", _("Le montant reçu est positif."))
+    elif amount != amount.quantize(CENT):
+        add("amount", _("Au plus deux décimales (des centimes)."))
+    elif amount >= Decimal("1e12"):
+        add("amount", _("Ce montant est trop grand."))
+    elif "__all__" not in problems and amount > due.remaining:
+        add("amount", _("Plus que ce qui reste dû (%(remaining)s €) : vérifiez le montant.")
+            % {"remaining": formats.number_format(max(due.remaining, ZERO), 2,
+                                                  use_l10n=True, force_grouping=True)})
+    return problems
+
+
+def payment_record(*, invoice_id: int, received_on: datetime.date | None, amount,
+                   means: str = Payment.Means.TRANSFER, reference: str = "", user=None,
+                   request_key: str = "") -> Payment:
+    """Records a payment received, all or nothing. Raises PaymentRefused (nothing written).
+    The same `request_key` twice (a double click) records one payment: the first."""
+    value = _money(amount) if not isinstance(amount, Decimal) else amount
+    with transaction.atomic():
+        invoice = locked_invoice(Invoice.objects.select_for_update(of=("self",))
+                                 .select_related("account", "buyer"), invoice_id)
+        if request_key:
+            existing = Payment.objects.filter(invoice=invoice, request_key=request_key).first()
+            if existing is not None:
+                return existing
+        due = balance(invoice)
+        problems = _problems(invoice, received_on, value, due)
+        if problems:
+            raise PaymentRefused(problems)
+        payment = Payment.objects.create(
+            invoice=invoice, account=invoice.account, received_on=received_on, amount=value,
+            means=means, reference=reference.strip()[:140], recorded_by=user,
+            request_key=request_key)
+        events.user_note_event(invoice=invoice, actor=user, code="payment_recorded",
+                               amount=str(value), date=received_on.isoformat(),
+                               means=str(Payment.Means(means).label))
+        if (due.remaining - value) <= 0 and channels.of_invoice(invoice).reports_payment(invoice):
+            _report_later(invoice, received_on)
+    return payment
+
+
+def payment_reverse(*, payment_id: int, user=None, note: str = "") -> Payment:
+    """A payment recorded by mistake, cancelled by a counter-entry (never deleted). Raises
+    PaymentRefused for a reversal, or a payment already reversed."""
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().select_related("invoice").get(pk=payment_id)
+        locked_invoice(Invoice.objects.select_for_update(), payment.invoice_id)
+        if payment.is_reversal:
+            raise PaymentRefused({"__all__": [_("Une contre-passation ne s'annule pas : "
+                                                "enregistrez à nouveau le paiement.")]})
+        try:
+            with transaction.atomic():
+                reversal = Payment.objects.create(
+                    invoice=payment.invoice, account_id=payment.account_id,
+                    received_on=timezone.localdate(), amount=-payment.amount,
+                    means=payment.means, reference=payment.reference, reverses=payment,
+                    note=note.strip()[:200], recorded_by=user)
+        except IntegrityError as exc:
+            raise PaymentRefused({"__all__": [_("Ce paiement est déjà annulé.")]}) from exc
+        events.user_note_event(invoice=payment.invoice, actor=user, code="payment_reversed",
+                               amount=str(payment.amount),
+                               date=payment.received_on.isoformat())
+    return reversal
+
+
+# -- the report to B2Brouter -------------------------------------------------------------------
+def _report_later(invoice: Invoice, paid_on: datetime.date) -> None:
+    report, created = PaymentReport.objects.get_or_create(invoice=invoice,
+                                                          defaults={"paid_on": paid_on})
+    if created or report.status == PaymentReport.Status.PENDING:
+        enqueue_on_commit(REPORT_TASK, invoice.pk)
+
+
+class NotDepositedYet(b2brouter.TransientError):
+    """The invoice is not at B2Brouter yet (or not deposited): the report waits."""
+
+
+PAID_AT_B2BROUTER = frozenset({S.PAID, S.CLOSED})
+
+
+def payment_report(*, invoice_id: int) -> str:
+    """Tells B2Brouter that the invoice was paid, once. Outside any transaction. Returns the
+    outcome (done, refused, nothing); raises b2brouter.TransientError to be retried."""
+    report = PaymentReport.objects.select_related("invoice").filter(invoice_id=invoice_id).first()
+    if report is None or report.status != PaymentReport.Status.PENDING:
+        return "nothing"
+    invoice = report.invoice
+    if not invoice.remote_id or invoice.state not in states.DEPOSITED_STATES:
+        raise NotDepositedYet(f"invoice {invoice.number} not deposited yet")
+    PaymentReport.objects.filter(pk=report.pk).update(attempts=report.attempts + 1)
+    client = b2brouter_client()
+    try:
+        current = client.get_invoice(invoice.remote_id)
+        if current.get("id") == invoice.remote_id and current.get("state") in PAID_AT_B2BROUTER:
+            answer = current  # an earlier attempt's answer was lost: already told
+        else:
+            answer = client.mark_invoice(invoice.remote_id, "paid", paid_date=report.paid_on)
+            answer = answer or client.get_invoice(invoice.remote_id)
+    except b2brouter.RejectedError as exc:
+        PaymentReport.objects.filter(pk=report.pk).update(
+            status=PaymentReport.Status.REFUSED, answer=str(exc.message)[:2000])
+        InvoiceEvent.objects.create(invoice=invoice, kind=InvoiceEvent.Kind.NOTE,
+                                    source=InvoiceEvent.Source.WORKER,
+                                    code="payment_report_refused",
+                                    params={"error": str(exc.message)[:500]})
+        return "refused"
+    if answer.get("id") not in (None, invoice.remote_id):
+        raise b2brouter.ResponseLost("mark_as answered for another invoice")
+    PaymentReport.objects.filter(pk=report.pk).update(
+        status=PaymentReport.Status.DONE, done_at=timezone.now(),
+        answer=str(answer.get("state") or "")[:2000])
+    InvoiceEvent.objects.create(invoice=invoice, kind=InvoiceEvent.Kind.NOTE,
+                                source=InvoiceEvent.Source.WORKER, code="payment_reported",
+                                params={"date": report.paid_on.isoformat()})
+    if answer.get("state"):
+        invoice_apply_remote(remote={**answer, "id": invoice.remote_id},
+                             source=InvoiceEvent.Source.WORKER)
+    return "done"

@@ -1,0 +1,174 @@
+"""Payments received: recorded under the invoice's lock against what remains due, partial ones
+adding up, each refusal said where it was typed with nothing written, a mistake reversed by a
+counter-entry; a company's services invoice settled is reported to B2Brouter (`mark_as` paid)
+once, even when the answer is lost."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from finance.models import Payment, PaymentReport
+from finance.services import payments
+from invoicing.models import Invoice
+from invoicing.models import InvoiceState as S
+from invoicing.services import remote
+from tests.factories import InvoiceFactory
+from tests.invoicing.helpers import set_state
+
+pytestmark = pytest.mark.django_db
+
+D = Decimal
+TODAY = datetime.date.today()
+
+
+@pytest.fixture
+def issued(db):
+    invoice = InvoiceFactory(number="F-PAY-1")  # the guide's: 3 712,50 TTC
+    return set_state(invoice, S.SENT)
+
+
+def plain(response) -> str:
+    """The page's text with every kind of space written as a space (amounts use narrow ones)."""
+    return (response.content.decode().replace("\u202f", " ").replace("\xa0", " ")
+            .replace("&nbsp;", " "))
+
+
+def record(invoice, amount, **fields):
+    values = dict(invoice_id=invoice.pk, received_on=TODAY, amount=D(amount))
+    return payments.payment_record(**{**values, **fields})
+
+
+def test_partial_payments_add_up_and_the_history_says_who(issued):
+    from tests.factories import UserFactory
+
+    user = UserFactory(username="dominique")
+    record(issued, "1000.00", user=user, reference="VIR 2026-12 UNIV AMU")
+    record(issued, "2712.50", user=user, means=Payment.Means.CHEQUE)
+    due = payments.balance(issued)
+    assert (due.invoiced, due.received, due.remaining) == (D("3712.50"), D("3712.50"), D(0))
+    assert due.settled
+    texts = [e.params for e in issued.events.filter(code="payment_recorded")]
+    assert [t["amount"] for t in texts] == ["1000.00", "2712.50"]
+    assert issued.events.filter(code="payment_recorded", actor=user).count() == 2
+
+
+@pytest.mark.parametrize("amount, fields, key, words", [
+    ("3712.51", {}, "amount", "Plus que ce qui reste dû"),
+    ("-5", {}, "amount", "positif"),
+    ("12.345", {}, "amount", "deux décimales"),
+    ("10", {"received_on": TODAY + datetime.timedelta(days=1)}, "received_on", "futur"),
+    ("10", {"received_on": None}, "received_on", "obligatoire"),
+])
+def test_each_wrong_payment_is_refused_where_it_was_typed(issued, amount, fields, key, words):
+    with pytest.raises(payments.PaymentRefused) as refused:
+        record(issued, amount, **fields)
+    assert words in " ".join(refused.value.problems[key])
+    assert not Payment.objects.exists()
+
+
+def test_a_malformed_amount_is_refused():
+    with pytest.raises(payments.PaymentRefused) as refused:
+        payments.payment_record(invoice_id=InvoiceFactory(number="F-X").pk, received_on=TODAY,
+                                amount="douze")
+    assert "amount" in refused.value.problems and not Payment.objects.exists()
+
+
+def test_a_draft_a_credit_note_and_a_fully_credited_invoice_receive_nothing(issued):
+    from invoicing.services import crediting
+
+    draft = InvoiceFactory(number="")
+    with pytest.raises(payments.PaymentRefused) as refused:
+        record(draft, "10")
+    assert "brouillon" in refused.value.problems["__all__"][0]
+    note = crediting.credit_note_create(invoice_id=issued.pk)
+    with pytest.raises(payments.PaymentRefused):
+        record(Invoice.objects.get(pk=note.pk), "10")
+    Invoice.objects.filter(pk=note.pk).update(number="AV-PAY-1")
+    set_state(Invoice.objects.get(pk=note.pk), S.SENT)  # issued: the invoice is credited whole
+    with pytest.raises(payments.PaymentRefused) as refused:
+        record(issued, "10")
+    assert "entièrement créditée" in refused.value.problems["__all__"][0]
+    assert not Payment.objects.exists()
+
+
+def test_the_same_form_twice_records_one_payment(issued):
+    first = record(issued, "100", request_key="k" * 32)
+    again = record(issued, "100", request_key="k" * 32)
+    assert first.pk == again.pk and Payment.objects.count() == 1
+
+
+def test_a_mistake_is_reversed_by_a_counter_entry_once(issued):
+    payment = record(issued, "500")
+    reversal = payments.payment_reverse(payment_id=payment.pk, note="mauvaise facture")
+    assert reversal.amount == D("-500") and reversal.reverses == payment
+    assert Payment.objects.count() == 2  # nothing deleted
+    assert payments.balance(issued).received == 0
+    with pytest.raises(payments.PaymentRefused):
+        payments.payment_reverse(payment_id=payment.pk)
+    with pytest.raises(payments.PaymentRefused):
+        payments.payment_reverse(payment_id=reversal.pk)
+    assert issued.events.filter(code="payment_reversed").count() == 1
+
+
+def test_the_page_records_and_says_refusals_beside_the_field(issued, client):
+    from core.roles import FINANCE, STAFF
+    from tests.invoicing.helpers import user_in
+
+    url = reverse("finance:invoice_payments", args=[issued.pk])
+    finance = user_in(FINANCE, issued.account, username="dominique")
+    client.force_login(finance)
+    page = client.get(url)
+    assert page.status_code == 200 and "3 712,50" in plain(page)
+    key = page.context["form"].initial["request_key"]
+    refused = client.post(url, {"received_on": TODAY.isoformat(), "amount": "9 999,00",
+                                "means": "transfer", "request_key": key})
+    assert refused.status_code == 422 and "Plus que ce qui reste dû" in plain(refused)
+    done = client.post(url, {"received_on": TODAY.isoformat(), "amount": "1 250,50",
+                             "means": "transfer", "reference": "VIR 42", "request_key": key})
+    assert done.status_code == 302
+    assert Payment.objects.get().amount == D("1250.50")
+    detail = plain(client.get(reverse("invoicing:detail", args=[issued.pk])))
+    assert "2 462,00" in detail  # what remains, on the invoice's page
+    staff = user_in(STAFF, issued.account, username="camille")
+    client.force_login(staff)
+    assert client.get(url).status_code == 200  # staff read
+    assert client.post(url, {"received_on": TODAY.isoformat(), "amount": "1",
+                             "means": "transfer"}).status_code == 403
+
+
+# -- the report to B2Brouter ---------------------------------------------------------------------
+def _company_invoice_sent(b2b):
+    from tests.conftest import new_registered_account
+    from tests.invoicing.test_companies import activate, company, draft, sent
+
+    account = activate(new_registered_account())
+    return sent(draft(account, company(account)))
+
+
+def test_a_company_services_invoice_paid_is_reported_once(b2b, enqueued):
+    invoice = _company_invoice_sent(b2b)
+    record(invoice, str(invoice.payable_amount / 2))
+    assert not PaymentReport.objects.exists()  # partly paid: not yet
+    record(invoice, str(invoice.payable_amount - invoice.payable_amount / 2))
+    report = PaymentReport.objects.get(invoice=invoice)
+    assert report.status == PaymentReport.Status.PENDING
+    # The answer to mark_as is lost: the retry reads the invoice, already paid, and stops.
+    b2b.control("POST", "/_sandbox/faults", {"queue": [
+        {"kind": "lost_response", "method": "POST", "path": "/invoices/*/mark_as"}]})
+    import b2brouter
+
+    with pytest.raises(b2brouter.TransientError):
+        payments.payment_report(invoice_id=invoice.pk)
+    assert payments.payment_report(invoice_id=invoice.pk) == "done"
+    assert payments.payment_report(invoice_id=invoice.pk) == "nothing"
+    report.refresh_from_db()
+    assert report.status == PaymentReport.Status.DONE
+    assert remote.invoice_refresh(invoice_id=invoice.pk).state == S.PAID
+    assert invoice.events.filter(code="payment_reported").count() == 1
+
+
+def test_a_public_buyers_payment_is_recorded_not_reported(issued, enqueued):
+    record(issued, "3712.50")
+    assert not PaymentReport.objects.exists()
