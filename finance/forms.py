@@ -76,3 +76,35 @@ class PaymentForm(forms.Form):
 
 class PaymentReverseForm(forms.Form):
     note = forms.CharField(label=_("Motif"), required=False, max_length=200, validators=[xml_text])
+
+
+class BalanceFilterForm(forms.Form):
+    """The ageing balance's filters."""
+
+    kind = forms.ChoiceField(label=_("Acheteurs"), required=False, choices=[
+        ("", _("Tous")), ("public", _("Entités publiques")), ("company", _("Entreprises"))])
+    buyer = IdChoiceField(queryset=Buyer.objects.none(), required=False, label=_("Acheteur"),
+                          empty_label=_("Tous"))
+    issued_from = forms.DateField(label=_("Émises du"), required=False,
+                                  widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    issued_to = forms.DateField(label=_("au"), required=False,
+                                widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["buyer"].queryset = Buyer.objects.filter(
+            account__in=accounts_for(user)).order_by("name")
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("issued_from"), cleaned.get("issued_to")
+        if start and end and end < start:
+            self.add_error("issued_to", _("La fin de la période précède son début."))
+        return cleaned
+
+    def filters(self) -> dict:
+        if not self.is_bound or not self.is_valid():
+            return {}
+        data = self.cleaned_data
+        return {"kind": data.get("kind") or "", "buyer": data.get("buyer"),
+                "issued_from": data.get("issued_from"), "issued_to": data.get("issued_to")}

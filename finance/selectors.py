@@ -6,6 +6,7 @@ from django.db.models import Case, Count, F, OuterRef, Q, QuerySet, Subquery, Su
 from django.db.models.functions import Coalesce
 
 from core.selectors import account_ids
+from directory.models import Buyer
 from invoicing.models import (
     AWAITING_STATES,
     WORKLIST_STATES,
@@ -120,3 +121,71 @@ def ageing(*, user, no_news_since):
     silent = Q(state=S.ACCEPTED, buyer__payment_status_not_reported=True)
     return (MergedByState(waiting.exclude(silent), AWAITING_STATES, newest_first=False),
             waiting.filter(silent).order_by("state_updated_at", "id"))
+
+
+# -- the ageing balance: what each buyer owes, by how late --------------------------------------
+AGEING_BUCKETS = ("not_due", "d1_30", "d31_60", "d61_90", "d90_plus")
+# Not (or no longer) an invoice to be paid: never deposited, cancelled, or still a draft.
+NOT_OWED = (S.DRAFT, S.QUEUED, S.SUBMITTING, S.FAILED, S.CANCELLED, S.ANNULLED, S.DISCARDED)
+
+
+def _bucket(due_date, today) -> str:
+    if due_date is None or due_date >= today:
+        return "not_due"
+    late = (today - due_date).days
+    if late <= 30:
+        return "d1_30"
+    if late <= 60:
+        return "d31_60"
+    if late <= 90:
+        return "d61_90"
+    return "d90_plus"
+
+
+def open_amounts(*, user, kind: str = "", buyer=None, issued_from=None, issued_to=None):
+    """(buyer id, due date, remaining) of each invoice with something still owed: what it
+    asks (net à payer), less its issued credit notes (a refused one excepted), less the
+    payments received. Read in one query, the sums by subqueries."""
+    from finance.models import Payment
+
+    credited = (Invoice.objects.filter(credited_invoice=OuterRef("pk"),
+                                       kind=Invoice.Kind.CREDIT_NOTE)
+                .exclude(state__in=(*NOT_OWED, S.REFUSED)).exclude(number="")
+                .values("credited_invoice").annotate(sum=Sum("total")).values("sum"))
+    received = (Payment.objects.filter(invoice=OuterRef("pk")).values("invoice")
+                .annotate(sum=Sum("amount")).values("sum"))
+    invoices = (Invoice.objects.filter(account_id__in=account_ids(user),
+                                       kind=Invoice.Kind.INVOICE)
+                .exclude(state__in=NOT_OWED).exclude(number=""))
+    if kind in ("public", "company"):
+        invoices = invoices.filter(buyer__public_sector=kind == "public")
+    if buyer is not None:
+        invoices = invoices.filter(buyer=buyer)
+    if issued_from:
+        invoices = invoices.filter(issue_date__gte=issued_from)
+    if issued_to:
+        invoices = invoices.filter(issue_date__lte=issued_to)
+    invoices = invoices.annotate(
+        remaining=F("payable_amount") - Coalesce(Subquery(credited), Value(ZERO))
+        - Coalesce(Subquery(received), Value(ZERO))).filter(remaining__gt=0)
+    return invoices.values_list("buyer_id", "due_date", "remaining").iterator(chunk_size=2000)
+
+
+def ageing_balance(*, user, today, **filters) -> tuple[list[dict], dict]:
+    """Per buyer: the amounts not yet due, and overdue 1-30, 31-60, 61-90 and over 90 days past
+    their due date, with the total; and the totals of every column. Buyers by amount owed."""
+    rows: dict[int, dict] = {}
+    for buyer_id, due_date, remaining in open_amounts(user=user, **filters):
+        row = rows.setdefault(buyer_id, {name: ZERO for name in AGEING_BUCKETS}
+                              | {"total": ZERO, "invoices": 0, "buyer_id": buyer_id})
+        row[_bucket(due_date, today)] += remaining
+        row["total"] += remaining
+        row["invoices"] += 1
+    names = dict(Buyer.objects.filter(pk__in=rows).values_list("pk", "name"))
+    public = dict(Buyer.objects.filter(pk__in=rows).values_list("pk", "public_sector"))
+    for buyer_id, row in rows.items():
+        row["name"], row["public"] = names.get(buyer_id, "—"), public.get(buyer_id, True)
+    ordered = sorted(rows.values(), key=lambda r: (-r["total"], r["name"]))
+    totals = {name: sum((r[name] for r in ordered), ZERO) for name in (*AGEING_BUCKETS, "total")}
+    totals["invoices"] = sum(r["invoices"] for r in ordered)
+    return ordered, totals

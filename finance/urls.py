@@ -10,6 +10,7 @@ urlpatterns = [
     path("archive.zip", views.archive_zip, name="archive_zip"),
     path("worklist/", views.worklist, name="worklist"),
     path("ageing/", views.ageing, name="ageing"),
+    path("balance/", views.balance, name="balance"),
     path("invoices/<int:pk>/payments/", views.invoice_payments, name="invoice_payments"),
     path("payments/<int:pk>/reverse/", views.payment_reverse, name="payment_reverse"),
 ]

@@ -17,7 +17,7 @@ from core import roles
 from core.paging import OpenPage, open_page
 from core.views import export_offer
 from finance import archive, selectors
-from finance.forms import ArchiveFilterForm, PaymentForm, PaymentReverseForm
+from finance.forms import ArchiveFilterForm, BalanceFilterForm, PaymentForm, PaymentReverseForm
 from finance.models import Payment
 from finance.services import payments
 from invoicing.selectors import invoice_list
@@ -170,3 +170,60 @@ def payment_reverse(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, _("Paiement annulé par une contre-passation."))
     return redirect("finance:invoice_payments", pk=payment.invoice_id)
+
+
+BALANCE_COLUMNS = ("not_due", "d1_30", "d31_60", "d61_90", "d90_plus", "total")
+
+
+@require_GET
+@roles.role_required(roles.STAFF, *FINANCE)
+def balance(request: HttpRequest) -> HttpResponse:
+    """`/finance/balance/`: the ageing balance. What each buyer owes (invoiced, less credit
+    notes, less payments received), not yet due and by how late, with totals; `?format=csv`
+    downloads the same rows."""
+    form = BalanceFilterForm(request.GET or None, user=request.user)
+    today = timezone.localdate()
+    rows, totals = selectors.ageing_balance(user=request.user, today=today, **form.filters())
+    if request.GET.get("format") == "csv":
+        return _balance_csv(rows, totals, today)
+    query = request.GET.copy()
+    query.pop("format", None)
+    return render(request, "finance/balance.html", {
+        "form": form, "rows": rows, "totals": totals, "today": today,
+        "csv_query": query.urlencode(),
+    }, status=200 if not form.errors else 422)
+
+
+def _balance_csv(rows, totals, today) -> HttpResponse:
+    """The balance as a spreadsheet reads it in the reader's language (`core.text`)."""
+    import csv
+    import io
+
+    from django.utils import formats
+
+    from core.text import csv_text
+
+    french = (translation_language() or "fr").startswith("fr")
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";" if french else ",")
+    labels = [_("Acheteur"), _("Type"), _("Factures"), _("Non échu"), _("1 à 30 jours"),
+              _("31 à 60 jours"), _("61 à 90 jours"), _("Plus de 90 jours"), _("Total dû")]
+    writer.writerow(labels)
+
+    def amount(value):
+        return formats.number_format(value, 2, use_l10n=True)
+
+    for row in [*rows, {**totals, "name": _("Total"), "public": None}]:
+        kind = "" if row["public"] is None else (
+            _("entité publique") if row["public"] else _("entreprise"))
+        writer.writerow([csv_text(row["name"]), kind, row["invoices"],
+                         *[amount(row[c]) for c in BALANCE_COLUMNS]])
+    response = HttpResponse("\ufeff" + out.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="balance-agee-{today}.csv"'
+    return response
+
+
+def translation_language() -> str:
+    from django.utils import translation
+
+    return translation.get_language()

@@ -117,6 +117,11 @@ function applyChannel() {
   document.querySelectorAll("[data-for-channel]").forEach(function (element) {
     element.hidden = element.dataset.forChannel !== routing.dataset.channel;
   });
+  // Sending asks the question of the channel the invoice takes (Chorus Pro, or the platform).
+  const send = document.getElementById("send-button");
+  if (send && routing.dataset.sendConfirm) {
+    send.dataset.confirm = routing.dataset.sendConfirm;
+  }
 }
 document.addEventListener("DOMContentLoaded", applyChannel);
 document.addEventListener("htmx:afterSwap", applyChannel);
