@@ -148,8 +148,11 @@ def invoice_payments(request: HttpRequest, pk: int) -> HttpResponse:
                 messages.success(request, _("Paiement enregistré."))
                 return redirect("finance:invoice_payments", pk=invoice.pk)
         status = 422
+    due = payments.balance(invoice)
     return render(request, "finance/invoice_payments.html", {
-        "invoice": invoice, "balance": payments.balance(invoice), "form": form,
+        "invoice": invoice, "balance": due, "form": form,
+        "platform_paid": payments.platform_says_paid(invoice),
+        "difference": payments.payment_difference(invoice, due),
         "payments": invoice.payments.select_related("recorded_by", "reverses")
         .prefetch_related("reversed_by"),
         "can_record": can_record, "report": getattr(invoice, "payment_report", None),

@@ -68,6 +68,27 @@ def balance(invoice: Invoice) -> Balance:
     return Balance(invoiced=invoice.payable_amount, credited=credited, received=received)
 
 
+def platform_says_paid(invoice: Invoice) -> bool:
+    """The buyer's platform reports the invoice paid: Chorus Pro's "mise en paiement" (`paid`,
+    or its status when given), a company's "encaissement signalé" (`allegedly_paid`)."""
+    return (invoice.state in (S.PAID, S.ALLEGEDLY_PAID, S.CLOSED)
+            or invoice.chorus_status == "MISE_EN_PAIEMENT")
+
+
+def payment_difference(invoice: Invoice, due: Balance) -> str:
+    """What differs between what the platform reports and what was received: "unrecorded"
+    (reported paid, something still due here), "unreported" (settled here, not reported by a
+    public buyer's platform), or ""."""
+    if invoice.kind != Invoice.Kind.INVOICE or not invoice.number:
+        return ""
+    reported = platform_says_paid(invoice)
+    if reported and due.remaining > 0:
+        return "unrecorded"
+    if due.settled and not reported and channels.of_invoice(invoice).code == channels.CHORUS:
+        return "unreported"  # Chorus Pro reports a public buyer's payment: not yet
+    return ""
+
+
 def _money(text) -> Decimal | None:
     try:
         value = Decimal(str(text).strip().replace(" ", "").replace("\u202f", "").replace(",", "."))

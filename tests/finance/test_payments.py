@@ -172,3 +172,25 @@ def test_a_company_services_invoice_paid_is_reported_once(b2b, enqueued):
 def test_a_public_buyers_payment_is_recorded_not_reported(issued, enqueued):
     record(issued, "3712.50")
     assert not PaymentReport.objects.exists()
+
+
+def test_the_platforms_word_and_ours_side_by_side(issued, client):
+    """Chorus Pro says "mise en paiement" while nothing was received here: flagged; once the
+    payment is recorded, the two agree."""
+    from core.roles import FINANCE
+    from tests.invoicing.helpers import user_in
+
+    set_state(issued, S.PAID, "MISE_EN_PAIEMENT")
+    due = payments.balance(issued)
+    assert payments.payment_difference(issued, due) == "unrecorded"
+    client.force_login(user_in(FINANCE, issued.account, username="dominique"))
+    url = reverse("finance:invoice_payments", args=[issued.pk])
+    assert "il reste un montant dû ici" in plain(client.get(url))
+    record(issued, "3712.50")
+    assert payments.payment_difference(issued, payments.balance(issued)) == ""
+    assert "payment-difference" not in plain(client.get(url))
+
+
+def test_settled_here_before_chorus_pro_says_so(issued):
+    record(issued, "3712.50")
+    assert payments.payment_difference(issued, payments.balance(issued)) == "unreported"
