@@ -67,6 +67,18 @@ class Account(models.Model):
                                          max_length=30, blank=True)
     reform_error = models.TextField(_("erreur à l'activation"), blank=True)
     reform_activated_at = models.DateTimeField(_("activée le"), null=True, blank=True)
+    # The books (FEC export): journals and accounts of the Plan comptable général, as the
+    # accountant wants them.
+    fec_sales_journal = models.CharField(_("journal des ventes"), max_length=10, default="VT")
+    fec_bank_journal = models.CharField(_("journal de banque"), max_length=10, default="BQ")
+    fec_customer_account = models.CharField(_("compte clients"), max_length=20, default="411000")
+    fec_services_account = models.CharField(_("compte de ventes (prestations de services)"),
+                                            max_length=20, default="706000")
+    fec_goods_account = models.CharField(_("compte de ventes (marchandises)"), max_length=20,
+                                         default="707000")
+    fec_vat_account = models.CharField(_("compte de TVA collectée"), max_length=20,
+                                       default="445710")
+    fec_bank_account = models.CharField(_("compte de banque"), max_length=20, default="512000")
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("créé le"))
     updated_at = models.DateTimeField(auto_now=True, verbose_name=_("modifié le"))
 

@@ -108,3 +108,26 @@ class BalanceFilterForm(forms.Form):
         data = self.cleaned_data
         return {"kind": data.get("kind") or "", "buyer": data.get("buyer"),
                 "issued_from": data.get("issued_from"), "issued_to": data.get("issued_to")}
+
+
+class BooksForm(forms.Form):
+    """The period (and the account) of an accounting export."""
+
+    account = forms.ModelChoiceField(queryset=None, label=_("Compte"), empty_label=None)
+    start = forms.DateField(label=_("Du"), widget=forms.DateInput(attrs={"type": "date"},
+                                                                  format="%Y-%m-%d"))
+    end = forms.DateField(label=_("Au"), widget=forms.DateInput(attrs={"type": "date"},
+                                                                format="%Y-%m-%d"))
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["account"].queryset = accounts_for(user)
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if start and end and end < start:
+            self.add_error("end", _("La fin de la période précède son début."))
+        elif start and end and (end - start).days > 366:
+            self.add_error("end", _("Une période d'au plus un an (un exercice)."))
+        return cleaned

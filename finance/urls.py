@@ -11,6 +11,7 @@ urlpatterns = [
     path("worklist/", views.worklist, name="worklist"),
     path("ageing/", views.ageing, name="ageing"),
     path("balance/", views.balance, name="balance"),
+    path("books/", views.books_export, name="books"),
     path("invoices/<int:pk>/payments/", views.invoice_payments, name="invoice_payments"),
     path("payments/<int:pk>/reverse/", views.payment_reverse, name="payment_reverse"),
 ]

@@ -16,8 +16,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from core import roles
 from core.paging import OpenPage, open_page
 from core.views import export_offer
-from finance import archive, selectors
-from finance.forms import ArchiveFilterForm, BalanceFilterForm, PaymentForm, PaymentReverseForm
+from finance import archive, books, selectors
+from finance.forms import (
+    ArchiveFilterForm,
+    BalanceFilterForm,
+    BooksForm,
+    PaymentForm,
+    PaymentReverseForm,
+)
 from finance.models import Payment
 from finance.services import payments
 from invoicing.selectors import invoice_list
@@ -230,3 +236,27 @@ def translation_language() -> str:
     from django.utils import translation
 
     return translation.get_language()
+
+
+@require_GET
+@roles.role_required(*FINANCE)
+def books_export(request: HttpRequest) -> HttpResponse:
+    """`/finance/books/`: a period's sales and receipts as accounting entries (FEC), for the
+    accountant's software; `?download=1` streams the file."""
+    today = timezone.localdate()
+    last_month_end = today.replace(day=1) - datetime.timedelta(days=1)
+    initial = {"start": last_month_end.replace(day=1), "end": last_month_end}
+    bound = bool(request.GET.get("start") or request.GET.get("end"))
+    form = BooksForm(request.GET if bound else None, user=request.user, initial=initial)
+    if form.is_bound and form.is_valid() and request.GET.get("download"):
+        data = form.cleaned_data
+        response = StreamingHttpResponse(
+            (text.encode("utf-8") for text in books.fec_text(data["account"], data["start"],
+                                                              data["end"])),
+            content_type="text/plain; charset=utf-8")
+        name = books.file_name(data["account"], data["end"])
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+    if form.is_bound and not form.is_valid():
+        return render(request, "finance/books.html", {"form": form}, status=422)
+    return render(request, "finance/books.html", {"form": form})

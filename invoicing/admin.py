@@ -117,6 +117,10 @@ class AccountAdmin(AccountScopedAdmin):
         (_("B2Brouter"), {"fields": ["remote_id", "environment", "rounding_method"]}),
         (_("Factures"), {"fields": ["payment_terms_days", "invoice_number_prefix",
                                     "next_invoice_sequence"]}),
+        (_("Comptabilité (export FEC)"), {"fields": [
+            "fec_sales_journal", "fec_bank_journal", "fec_customer_account",
+            "fec_services_account", "fec_goods_account", "fec_vat_account",
+            "fec_bank_account"]}),
         (_("Utilisateurs"), {"fields": ["users"]}),
         (None, {"fields": ["created_at", "updated_at"]}),
     ]

@@ -88,6 +88,7 @@ EXPECTED: dict[str, tuple] = {
     "finance:ageing": _readers(200),
     "finance:invoice_payments": _readers(),
     "finance:balance": _readers(200),
+    "finance:books": (LOGIN, 403, 200, 200, 200),
     "finance:payment_reverse": ALL_405,
     "directory:lookup": _readers(200),
     "directory:buyers": _readers(200),
@@ -360,7 +361,8 @@ def test_every_url_that_takes_a_post_is_in_the_post_table():
                 "invoicing:legal_view", "invoicing:legal_xml", "invoicing:pdf",
                 "invoicing:attachment", "finance:archive", "finance:archive_download",
                 "finance:archive_pdf", "finance:archive_zip",
-                "finance:worklist", "finance:ageing", "finance:balance", "directory:lookup", "directory:buyer_detail",
+                "finance:worklist", "finance:ageing", "finance:balance", "finance:books",
+                "directory:lookup", "directory:buyer_detail",
                 "core:export_list", "core:export_detail", "core:export_download"}
     post_only = {key for key, answers in EXPECTED.items() if answers == ALL_405} - {
         "logout", "admin:logout"}
