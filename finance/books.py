@@ -165,3 +165,75 @@ def fec_text(account: Account, start: datetime.date, end: datetime.date) -> Iter
     yield "\t".join(COLUMNS) + "\n"
     for row in entries(account, start, end):
         yield "\t".join(row) + "\n"
+
+
+# -- the VAT summary for the VAT return -------------------------------------------------------
+def _month(value: datetime.date) -> str:
+    return value.strftime("%Y-%m")
+
+
+def vat_summary(account: Account, start: datetime.date, end: datetime.date) -> list[dict]:
+    """Per month and VAT rate: the base and VAT invoiced (credit notes subtracted), and the VAT
+    received on services taxed on receipts (a payment's share of each rate of its invoice: VAT
+    on services is due when paid, unless the supplier opted for debits). Sorted by month, rate."""
+    rows: dict[tuple, dict] = {}
+
+    def row(month, category, rate):
+        key = (month, category, rate)
+        return rows.setdefault(key, {"month": month, "category": category, "rate": rate,
+                                     "base": ZERO, "vat": ZERO, "vat_received": ZERO})
+
+    invoices = (Invoice.objects.filter(account=account, issue_date__gte=start,
+                                       issue_date__lte=end).exclude(number="")
+                .exclude(state__in=NOT_ISSUED))
+    for chunk in _chunks(invoices, 500):
+        lines_of = {}
+        for line in InvoiceLine.objects.filter(invoice__in=chunk):
+            lines_of.setdefault(line.invoice_id, []).append(line)
+        for invoice in chunk:
+            sign = invoice.sign
+            for part in totals.compute(lines_of.get(invoice.pk, [])).breakdown:
+                target = row(_month(invoice.issue_date), part.category, part.rate)
+                target["base"] += sign * part.base
+                target["vat"] += sign * part.amount
+    received = (Payment.objects.filter(account=account, received_on__gte=start,
+                                       received_on__lte=end)
+                .select_related("invoice").order_by("received_on", "pk"))
+    for chunk in _chunks(received, 500):
+        invoice_ids = {p.invoice_id for p in chunk}
+        lines_of = {}
+        for line in InvoiceLine.objects.filter(invoice_id__in=invoice_ids):
+            lines_of.setdefault(line.invoice_id, []).append(line)
+        for payment in chunk:
+            invoice = payment.invoice
+            if invoice.operation_category == "goods" or invoice.vat_on_debits or not invoice.total:
+                continue  # goods, or the option for debits: VAT due on the invoice, not here
+            for part in totals.compute(lines_of.get(invoice.pk, [])).breakdown:
+                share = (payment.amount * part.amount / invoice.total).quantize(Decimal("0.01"))
+                row(_month(payment.received_on), part.category, part.rate)["vat_received"] += share
+    return [rows[key] for key in sorted(rows, key=lambda k: (k[0], k[1], k[2]))]
+
+
+def vat_summary_csv(account: Account, start: datetime.date, end: datetime.date,
+                    french: bool = True) -> str:
+    """The summary as a spreadsheet opens it in the reader's language."""
+    import csv
+    import io
+
+    from django.utils.translation import gettext as _
+
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";" if french else ",")
+    writer.writerow([_("Mois"), _("Catégorie"), _("Taux (%)"), _("Base HT facturée"),
+                     _("TVA facturée"), _("TVA encaissée (prestations)")])
+
+    def money(value: Decimal) -> str:
+        text = f"{value:.2f}"
+        return text.replace(".", ",") if french else text
+
+    for item in vat_summary(account, start, end):
+        rate = format(item["rate"], "f").rstrip("0").rstrip(".") or "0"
+        writer.writerow([item["month"], item["category"], rate.replace(".", ",") if french
+                         else rate, money(item["base"]), money(item["vat"]),
+                         money(item["vat_received"])])
+    return "\ufeff" + out.getvalue()

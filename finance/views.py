@@ -248,6 +248,14 @@ def books_export(request: HttpRequest) -> HttpResponse:
     initial = {"start": last_month_end.replace(day=1), "end": last_month_end}
     bound = bool(request.GET.get("start") or request.GET.get("end"))
     form = BooksForm(request.GET if bound else None, user=request.user, initial=initial)
+    if form.is_bound and form.is_valid() and request.GET.get("vat"):
+        data = form.cleaned_data
+        text = books.vat_summary_csv(data["account"], data["start"], data["end"],
+                                     french=(translation_language() or "fr").startswith("fr"))
+        response = HttpResponse(text, content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = (
+            f'attachment; filename="tva-{data["start"]:%Y%m%d}-{data["end"]:%Y%m%d}.csv"')
+        return response
     if form.is_bound and form.is_valid() and request.GET.get("download"):
         data = form.cleaned_data
         response = StreamingHttpResponse(

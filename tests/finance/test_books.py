@@ -113,3 +113,21 @@ def test_the_page_streams_the_file_named_as_the_law_says(period, client):
     wrong = client.get(reverse("finance:books"), {"account": account.pk, "start": "2026-12-01",
                                                   "end": "2026-01-01", "download": "1"})
     assert wrong.status_code == 422 and "précède" in wrong.content.decode()
+
+
+def test_the_vat_summary_per_month_and_rate(period, client):
+    account, today = period
+    summary = books.vat_summary(account, today.replace(day=1), today)
+    month = today.strftime("%Y-%m")
+    by_rate = {(r["category"], r["rate"]): r for r in summary if r["month"] == month}
+    ten = by_rate[("S", D("10.00"))]
+    assert (ten["base"], ten["vat"]) == (D("3375.00"), D("337.50"))
+    assert ten["vat_received"] == D("337.50")  # paid in full, services: due on receipt
+    twenty = by_rate[("S", D("20.00"))]
+    assert twenty["base"] == 0 and twenty["vat"] == 0  # invoiced, then credited whole
+    client.force_login(user_in("finance", account, username="dominique"))
+    response = client.get(reverse("finance:books"), {
+        "account": account.pk, "start": today.replace(day=1).isoformat(),
+        "end": today.isoformat(), "vat": "1"})
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))
+    assert rows[0][0] == "Mois" and [month, "S", "10", "3375,00", "337,50", "337,50"] in rows
