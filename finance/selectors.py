@@ -189,3 +189,87 @@ def ageing_balance(*, user, today, **filters) -> tuple[list[dict], dict]:
     totals = {name: sum((r[name] for r in ordered), ZERO) for name in (*AGEING_BUCKETS, "total")}
     totals["invoices"] = sum(r["invoices"] for r in ordered)
     return ordered, totals
+
+
+# -- the dashboard's money figures --------------------------------------------------------------
+def money_figures(*, user, today) -> dict:
+    """How money is doing on the user's accounts: invoiced (credit notes subtracted) and
+    received this month and this year, outstanding and overdue now, the average days from issue
+    to full payment over the last 12 months, and the last 12 months invoiced / received."""
+    from django.db.models.functions import TruncMonth
+
+    from finance.models import Payment
+
+    accounts = account_ids(user)
+    issued = (Invoice.objects.filter(account_id__in=accounts).exclude(number="")
+              .exclude(state__in=NOT_OWED))
+    signed = Case(When(kind=Invoice.Kind.CREDIT_NOTE, then=-F("total")), default=F("total"))
+    year_start = today.replace(month=1, day=1)
+    month_start = today.replace(day=1)
+    back = month_start.month - 11  # the 12 months up to this one
+    first_month = (month_start.replace(month=back) if back > 0
+                   else month_start.replace(year=month_start.year - 1, month=back + 12))
+    invoiced = dict(issued.filter(issue_date__gte=first_month, issue_date__lte=today)
+                    .annotate(month=TruncMonth("issue_date")).values("month")
+                    .annotate(sum=Sum(signed)).values_list("month", "sum"))
+    paid = Payment.objects.filter(account_id__in=accounts)
+    received = dict(paid.filter(received_on__gte=first_month, received_on__lte=today)
+                    .annotate(month=TruncMonth("received_on")).values("month")
+                    .annotate(sum=Sum("amount")).values_list("month", "sum"))
+    months = []
+    cursor = first_month
+    while cursor <= month_start:
+        months.append({"month": cursor, "invoiced": invoiced.get(cursor) or ZERO,
+                       "received": received.get(cursor) or ZERO})
+        cursor = (cursor.replace(year=cursor.year + 1, month=1) if cursor.month == 12
+                  else cursor.replace(month=cursor.month + 1))
+    outstanding = overdue = ZERO
+    for _buyer, due_date, remaining in open_amounts(user=user):
+        outstanding += remaining
+        if due_date and due_date < today:
+            overdue += remaining
+    return {
+        "invoiced_month": months[-1]["invoiced"],
+        "invoiced_year": sum((m["invoiced"] for m in months if m["month"] >= year_start), ZERO),
+        "received_month": months[-1]["received"],
+        "received_year": sum((m["received"] for m in months if m["month"] >= year_start),
+                             ZERO),
+        "outstanding": outstanding, "overdue": overdue,
+        "days_to_payment": _days_to_payment(issued, paid, first_month),
+        "months": months,
+    }
+
+
+def _days_to_payment(issued, paid, since) -> int | None:
+    """The average days from an invoice's issue to its last payment, over the invoices settled
+    since `since` (None when none is)."""
+    last = dict(paid.filter(received_on__gte=since).values("invoice_id")
+                .annotate(last=models_max("received_on"), total=Sum("amount"))
+                .filter(total__gt=0).values_list("invoice_id", "last"))
+    days = [(last[pk] - issue).days for pk, issue, payable in issued.filter(
+        pk__in=list(last)[:5000], kind=Invoice.Kind.INVOICE).values_list(
+        "pk", "issue_date", "payable_amount") if issue and payable]
+    return round(sum(days) / len(days)) if days else None
+
+
+def models_max(field):
+    from django.db.models import Max
+
+    return Max(field)
+
+
+def chart_bars(months: list[dict], *, height: int = 80, width: int = 24) -> list[dict]:
+    """Each month's two bars (invoiced, received) scaled to `height`, for a server-drawn SVG."""
+    top = max([m["invoiced"] for m in months] + [m["received"] for m in months] + [ZERO])
+    bars = []
+    for index, month in enumerate(months):
+        x = index * (width * 2 + 8)
+
+        def scaled(value):
+            return int(height * max(value, ZERO) / top) if top > 0 else 0
+
+        invoiced, received = scaled(month["invoiced"]), scaled(month["received"])
+        bars.append({**month, "x": x, "x2": x + width, "w": width,
+                     "h1": invoiced, "y1": height - invoiced,
+                     "h2": received, "y2": height - received})
+    return bars

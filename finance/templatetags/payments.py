@@ -13,3 +13,17 @@ def invoice_balance(context, invoice):
     shown = invoice.kind == "invoice" and bool(invoice.number)
     return {"invoice": invoice, "balance": balance(invoice) if shown else None,
             "request": context.get("request")}
+
+
+@register.inclusion_tag("finance/_figures.html", takes_context=True)
+def money_figures(context):
+    """The dashboard's money figures and their 12-month chart (server-drawn SVG)."""
+    from django.utils import timezone
+
+    from finance.selectors import chart_bars
+    from finance.selectors import money_figures as figures
+
+    request = context.get("request")
+    numbers = figures(user=request.user, today=timezone.localdate())
+    bars = chart_bars(numbers["months"])
+    return {"figures": numbers, "bars": bars, "chart_width": len(bars) * 56, "request": request}

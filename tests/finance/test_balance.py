@@ -83,3 +83,26 @@ def test_the_page_and_its_csv_say_the_same(db, client):
     wrong = client.get(reverse("finance:balance"), {"issued_from": "2026-12-01",
                                                      "issued_to": "2026-01-01"})
     assert wrong.status_code == 422 and "précède" in wrong.content.decode()
+
+
+def test_the_dashboard_says_how_money_is_doing(db, client):
+    from tests.factories import AccountFactory
+
+    account = AccountFactory()
+    buyer = BuyerFactory(account=account)
+    today = datetime.date.today()
+    this_month = set_state(InvoiceFactory(account=account, buyer=buyer, number="M-1",
+                                          issue_date=today, due_date=today), S.SENT)
+    late = set_state(InvoiceFactory(account=account, buyer=buyer, number="M-2",
+                                    issue_date=today - datetime.timedelta(days=400),
+                                    due_date=today - datetime.timedelta(days=370)), S.SENT)
+    payments.payment_record(invoice_id=this_month.pk, received_on=today, amount=D("712.50"))
+    user = user_in("finance", account, username="dominique")
+    figures = selectors.money_figures(user=user, today=today)
+    assert figures["invoiced_month"] == D("3712.50") and figures["received_month"] == D("712.50")
+    assert figures["outstanding"] == D("3000.00") + late.payable_amount
+    assert figures["overdue"] == late.payable_amount
+    assert len(figures["months"]) == 12 and figures["months"][-1]["invoiced"] == D("3712.50")
+    client.force_login(user)
+    home = client.get("/").content.decode()
+    assert 'id="money-figures"' in home and "<svg" in home
