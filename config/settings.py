@@ -199,6 +199,9 @@ SESSION_COOKIE_AGE = env.int("DJANGO_SESSION_COOKIE_AGE", default=8 * 3600)
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="factures@localhost")
+# The ECB's main refinancing rate (%) in force on the first day of the half-year: the base of the
+# legal late-payment interest (+10 points between companies, +8 for public buyers).
+ECB_MAIN_RATE = env.str("ECB_MAIN_RATE", default="2.15")
 
 # --- B2Brouter ------------------------------------------------------------------------------
 B2BROUTER_API_URL = env.str("B2BROUTER_API_URL", default="http://127.0.0.1:8765")

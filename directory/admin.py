@@ -203,7 +203,8 @@ class BuyerAdmin(CallsAfterTheTransaction, AccountScopedAdmin):
     actions = ["recheck_directory", "register_at_b2brouter"]
     fieldsets = [
         (None, {"fields": ["account", "siret", "name", "vat_number", "public_sector"]}),
-        (gettext_lazy("Adresse"), {"fields": ["address", "postalcode", "city", "country"]}),
+        (gettext_lazy("Adresse"), {"fields": ["address", "postalcode", "city", "country",
+                                              "billing_email"]}),
         (gettext_lazy("Règles Chorus Pro"), {
             "fields": ["service_code_required", "engagement_required",
                        "service_code_or_engagement_required", "payment_status_not_reported",

@@ -83,6 +83,8 @@ class Buyer(RegisteredContact):
     postalcode = models.CharField(_("code postal"), max_length=10, blank=True)
     country = models.CharField(_("pays"), max_length=2, default="fr")
     vat_number = models.CharField(_("n° TVA"), max_length=20, blank=True)
+    # Where reminders of late payment go (the buyer's accounts payable).
+    billing_email = models.EmailField(_("e-mail de facturation"), blank=True)
     public_sector = models.BooleanField(_("secteur public"), default=True)
     # Chorus Pro's per-structure flags, as the directory published them when last checked.
     service_code_required = models.BooleanField(_("code service obligatoire"), default=False)

@@ -131,3 +131,12 @@ class BooksForm(forms.Form):
         elif start and end and (end - start).days > 366:
             self.add_error("end", _("Une période d'au plus un an (un exercice)."))
         return cleaned
+
+
+class ReminderForm(forms.Form):
+    language = forms.ChoiceField(label=_("Langue du message"),
+                                 choices=[("fr", "Français"), ("en", "English")])
+    subject = forms.CharField(label=_("Objet"), max_length=200, validators=[xml_text])
+    body = forms.CharField(label=_("Message"), widget=forms.Textarea(attrs={"rows": 14}),
+                           max_length=5000)
+    request_key = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)

@@ -81,3 +81,33 @@ class PaymentReport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.invoice} — {self.get_status_display()}"
+
+
+class Reminder(models.Model):
+    """A reminder of late payment sent to the buyer, as it was sent (never changed)."""
+
+    invoice = models.ForeignKey("invoicing.Invoice", on_delete=models.PROTECT,
+                                related_name="reminders", verbose_name=_("facture"))
+    rank = models.PositiveSmallIntegerField(_("relance n°"))
+    to = models.EmailField(_("destinataire"))
+    language = models.CharField(_("langue"), max_length=8)
+    subject = models.CharField(_("objet"), max_length=200)
+    body = models.TextField(_("message"))
+    interest = models.DecimalField(_("intérêts de retard"), max_digits=14, decimal_places=2)
+    request_key = models.CharField(max_length=64, blank=True, editable=False)
+    sent_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
+                                related_name="+", verbose_name=_("envoyée par"))
+    sent_at = models.DateTimeField(_("envoyée le"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("relance")
+        verbose_name_plural = _("relances")
+        ordering = ["sent_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "rank"], name="reminder_rank_once"),
+            models.UniqueConstraint(fields=["invoice", "request_key"],
+                                    condition=~Q(request_key=""), name="reminder_once_per_form"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.invoice} — {self.rank}"

@@ -14,4 +14,5 @@ urlpatterns = [
     path("books/", views.books_export, name="books"),
     path("invoices/<int:pk>/payments/", views.invoice_payments, name="invoice_payments"),
     path("payments/<int:pk>/reverse/", views.payment_reverse, name="payment_reverse"),
+    path("invoices/<int:pk>/reminder/", views.invoice_reminder, name="invoice_reminder"),
 ]

@@ -23,9 +23,10 @@ from finance.forms import (
     BooksForm,
     PaymentForm,
     PaymentReverseForm,
+    ReminderForm,
 )
 from finance.models import Payment
-from finance.services import payments
+from finance.services import payments, reminders
 from invoicing.selectors import invoice_list
 from invoicing.views.common import invoice_or_404
 from invoicing.views.invoices import pdf_response
@@ -158,6 +159,8 @@ def invoice_payments(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "finance/invoice_payments.html", {
         "invoice": invoice, "balance": due, "form": form,
         "platform_paid": payments.platform_says_paid(invoice),
+        "overdue": reminders.overdue_today(invoice),
+        "reminders_sent": invoice.reminders.count(),
         "difference": payments.payment_difference(invoice, due),
         "payments": invoice.payments.select_related("recorded_by", "reverses")
         .prefetch_related("reversed_by"),
@@ -268,3 +271,42 @@ def books_export(request: HttpRequest) -> HttpResponse:
     if form.is_bound and not form.is_valid():
         return render(request, "finance/books.html", {"form": form}, status=422)
     return render(request, "finance/books.html", {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+@roles.role_required(roles.STAFF, *FINANCE)
+def invoice_reminder(request: HttpRequest, pk: int) -> HttpResponse:
+    """`/finance/invoices/<pk>/reminder/`: the reminder for a late invoice, from the template in
+    French or English (`?language=`), editable, then sent (POST) once."""
+    invoice = invoice_or_404(request, pk)
+    language = request.POST.get("language") or request.GET.get("language") or "fr"
+    language = language if language in ("fr", "en") else "fr"
+    try:
+        draft = reminders.reminder_draft(invoice, language=language)
+    except payments.PaymentRefused as exc:
+        messages.warning(request, str(exc))
+        return redirect("finance:invoice_payments", pk=invoice.pk)
+    form = ReminderForm(initial={"language": language, "subject": draft.subject,
+                                 "body": draft.body, "request_key": uuid.uuid4().hex})
+    status = 200
+    if request.method == "POST":
+        form = ReminderForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                sent = reminders.reminder_send(
+                    invoice_id=invoice.pk, subject=data["subject"], body=data["body"],
+                    language=data["language"], user=request.user,
+                    request_key=data["request_key"])
+            except payments.PaymentRefused as exc:
+                for field, texts in exc.problems.items():
+                    for text in texts:
+                        form.add_error(field if field in form.fields else None, text)
+            else:
+                messages.success(request, _("Relance n° %(rank)s envoyée à %(to)s.")
+                                 % {"rank": sent.rank, "to": sent.to})
+                return redirect("finance:invoice_payments", pk=invoice.pk)
+        status = 422
+    return render(request, "finance/reminder.html", {
+        "invoice": invoice, "draft": draft, "form": form,
+        "sent": invoice.reminders.select_related("sent_by")}, status=status)

@@ -64,6 +64,7 @@ TEXTS = {
     "payment_reversed": _("Paiement de %(amount)s € du %(date)s annulé (contre-passation)"),
     "payment_reported": _("Encaissement déclaré à B2Brouter (payée le %(date)s)"),
     "payment_report_refused": _("B2Brouter refuse la déclaration d'encaissement : %(error)s"),
+    "reminder_sent": _("Relance n° %(rank)s envoyée à %(to)s"),
     "account_not_registered": _(
         "Le compte « %(account)s » n'est pas encore enregistré chez B2Brouter : aucune facture "
         "ne peut en partir. Un administrateur l'enregistre (Administration → Comptes → action "

@@ -88,6 +88,7 @@ EXPECTED: dict[str, tuple] = {
     "finance:ageing": _readers(200),
     "finance:invoice_payments": _readers(),
     "finance:balance": _readers(200),
+    "finance:invoice_reminder": _readers(),
     "finance:books": (LOGIN, 403, 200, 200, 200),
     "finance:payment_reverse": ALL_405,
     "directory:lookup": _readers(200),
@@ -232,7 +233,7 @@ def _values(route: Route, world: dict) -> dict:
     """Real ids for the route's parameters."""
     key = route.key
     pk = world["invoice"].pk
-    if key == "finance:invoice_payments":
+    if key in ("finance:invoice_payments", "finance:invoice_reminder"):
         pk = world["invoice"].pk
     elif key == "finance:payment_reverse":
         pk = world["payment"].pk
@@ -333,6 +334,7 @@ POST_REFUSED: dict[str, dict[str, object]] = {
     # staff read an invoice's payments; finance records and reverses them
     "finance:invoice_payments": {"anonymous": LOGIN, "staff": 403, "other": 404},
     "finance:payment_reverse": {"anonymous": LOGIN, "staff": 403, "other": 404},
+    "finance:invoice_reminder": {"anonymous": LOGIN, "other": 404},
 }
 
 

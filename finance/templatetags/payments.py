@@ -26,4 +26,6 @@ def money_figures(context):
     request = context.get("request")
     numbers = figures(user=request.user, today=timezone.localdate())
     bars = chart_bars(numbers["months"])
-    return {"figures": numbers, "bars": bars, "chart_width": len(bars) * 56, "request": request}
+    has_activity = any(bar["invoiced"] or bar["received"] for bar in bars)
+    return {"figures": numbers, "bars": bars, "chart_width": len(bars) * 56,
+            "has_activity": has_activity, "request": request}

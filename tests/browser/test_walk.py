@@ -101,7 +101,8 @@ def _pages(world, role):
              "company": f"/directory/buyers/{world['company'].pk}/",
              "company-invoice": f"/invoices/{world['to_company'].pk}/",
              "company-print": f"/invoices/{world['to_company'].pk}/print/",
-             "payments": f"/finance/invoices/{sent.pk}/payments/", "balance": "/finance/balance/"}
+             "payments": f"/finance/invoices/{sent.pk}/payments/", "balance": "/finance/balance/",
+             "reminder": f"/finance/invoices/{world['refused'].pk}/reminder/"}
     if role in (roles.STAFF, roles.ADMINS):
         pages |= {"new-invoice": "/invoices/new/", "draft": f"/invoices/{world['draft'].pk}/edit/",
                   "fix": f"/invoices/{world['refused'].pk}/fix/", "lookup": "/directory/lookup/",
