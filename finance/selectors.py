@@ -142,7 +142,8 @@ def _bucket(due_date, today) -> str:
     return "d90_plus"
 
 
-def open_amounts(*, user, kind: str = "", buyer=None, issued_from=None, issued_to=None):
+def open_amounts(*, user, kind: str = "", buyer=None, issued_from=None, issued_to=None,
+                 fields=("buyer_id", "due_date", "remaining")):
     """(buyer id, due date, remaining) of each invoice with something still owed: what it
     asks (net à payer), less its issued credit notes (a refused one excepted), less the
     payments received. Read in one query, the sums by subqueries."""
@@ -168,7 +169,7 @@ def open_amounts(*, user, kind: str = "", buyer=None, issued_from=None, issued_t
     invoices = invoices.annotate(
         remaining=F("payable_amount") - Coalesce(Subquery(credited), Value(ZERO))
         - Coalesce(Subquery(received), Value(ZERO))).filter(remaining__gt=0)
-    return invoices.values_list("buyer_id", "due_date", "remaining").iterator(chunk_size=2000)
+    return invoices.values_list(*fields).iterator(chunk_size=2000)
 
 
 def ageing_balance(*, user, today, **filters) -> tuple[list[dict], dict]:

@@ -12,6 +12,7 @@ urlpatterns = [
     path("ageing/", views.ageing, name="ageing"),
     path("balance/", views.balance, name="balance"),
     path("books/", views.books_export, name="books"),
+    path("statements/", views.statements, name="statements"),
     path("invoices/<int:pk>/payments/", views.invoice_payments, name="invoice_payments"),
     path("payments/<int:pk>/reverse/", views.payment_reverse, name="payment_reverse"),
     path("invoices/<int:pk>/reminder/", views.invoice_reminder, name="invoice_reminder"),

@@ -27,6 +27,7 @@ from finance.forms import (
 )
 from finance.models import Payment
 from finance.services import payments, reminders
+from invoicing.models import Invoice
 from invoicing.selectors import invoice_list
 from invoicing.views.common import invoice_or_404
 from invoicing.views.invoices import pdf_response
@@ -310,3 +311,55 @@ def invoice_reminder(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "finance/reminder.html", {
         "invoice": invoice, "draft": draft, "form": form,
         "sent": invoice.reminders.select_related("sent_by")}, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@roles.role_required(*FINANCE)
+def statements(request: HttpRequest) -> HttpResponse:
+    """`/finance/statements/`: drop the bank's camt.053 statement; each credit is matched to
+    open invoices by number, else by amount, and proposed; the proposals a person ticks are
+    recorded (each once, whatever how often the statement is dropped)."""
+    from finance import statements as bank
+
+    context = {"proposals": None, "error": "", "done": None}
+    if request.method == "POST" and request.POST.get("action") == "confirm":
+        recorded, already, refused = 0, 0, []
+        visible = invoice_list(user=request.user)
+        for value in request.POST.getlist("confirm")[:500]:
+            try:
+                reference, booked, invoice_id, amount = value.split("|")
+                booked_on = datetime.date.fromisoformat(booked)
+                invoice = visible.get(pk=int(invoice_id))
+            except (ValueError, Invoice.DoesNotExist):
+                refused.append(_("Une ligne illisible a été ignorée."))
+                continue
+            key = bank.payment_key(reference, invoice.pk)
+            if Payment.objects.filter(invoice=invoice, request_key=key).exists():
+                already += 1
+                continue
+            try:
+                payments.payment_record(invoice_id=invoice.pk, received_on=booked_on,
+                                        amount=amount, reference=reference,
+                                        user=request.user, request_key=key)
+                recorded += 1
+            except payments.PaymentRefused as exc:
+                refused.append(f"{invoice.number} : {exc}")
+        context["done"] = {"recorded": recorded, "already": already, "refused": refused}
+    elif request.method == "POST":
+        upload = request.FILES.get("statement")
+        if upload is None:
+            context["error"] = _("Choisissez le relevé (fichier camt.053, XML).")
+        elif upload.size > 5 * 1024 * 1024:
+            context["error"] = _("Ce relevé dépasse 5 Mo : découpez-le par période.")
+        else:
+            try:
+                credits = bank.read_camt053(upload.read())
+            except bank.UnreadableStatement:
+                context["error"] = _("Ce fichier n'est pas un relevé camt.053 lisible : "
+                                     "demandez à votre banque l'export ISO 20022 (camt.053).")
+            else:
+                context["proposals"] = bank.propose(credits, user=request.user)
+                if not credits:
+                    context["error"] = _("Aucun crédit en euros dans ce relevé.")
+    status = 422 if context["error"] else 200
+    return render(request, "finance/statements.html", context, status=status)

@@ -89,6 +89,7 @@ EXPECTED: dict[str, tuple] = {
     "finance:invoice_payments": _readers(),
     "finance:balance": _readers(200),
     "finance:invoice_reminder": _readers(),
+    "finance:statements": (LOGIN, 403, 200, 200, 200),
     "finance:books": (LOGIN, 403, 200, 200, 200),
     "finance:payment_reverse": ALL_405,
     "directory:lookup": _readers(200),
@@ -335,6 +336,7 @@ POST_REFUSED: dict[str, dict[str, object]] = {
     "finance:invoice_payments": {"anonymous": LOGIN, "staff": 403, "other": 404},
     "finance:payment_reverse": {"anonymous": LOGIN, "staff": 403, "other": 404},
     "finance:invoice_reminder": {"anonymous": LOGIN, "other": 404},
+    "finance:statements": {"anonymous": LOGIN, "staff": 403},
 }
 
 

@@ -109,7 +109,8 @@ def _pages(world, role):
                   "credit-form": f"/invoices/{world['credit_draft'].credited_invoice_id}/credit-note/",
                   "credit-edit": f"/invoices/{world['credit_draft'].pk}/credited/"}
     if role in (roles.FINANCE, roles.ADMINS):
-        pages |= {"archive": "/finance/archive/", "books": "/finance/books/"}
+        pages |= {"archive": "/finance/archive/", "books": "/finance/books/",
+                  "statements": "/finance/statements/"}
     if role == roles.ADMINS:
         pages |= {"admin": "/admin/", "admin-invoices": "/admin/invoicing/invoice/",
                   "admin-invoice": f"/admin/invoicing/invoice/{sent.pk}/change/",
