@@ -40,6 +40,9 @@ PAGES = [
     ("worklist", ["finance:worklist", "invoicing:worklist"], "finance", ""),
     ("ageing", ["finance:ageing", "invoicing:ageing"], "finance", ""),
     ("ageing, 7 days", ["finance:ageing", "invoicing:ageing"], "finance", "days=7"),
+    ("aged balance", ["finance:balance"], "finance", ""),
+    ("accounting entries, a month (FEC)", ["finance:books"], "finance",
+     "account={account}&start={month_ago}&end={today}&download=1"),
 ]
 
 
@@ -116,7 +119,7 @@ def _query_values(account) -> dict:
     numbers = Invoice.objects.filter(account=account).order_by("pk").values_list("number", flat=True)
     number = list(numbers[:500])[-1]  # the 500th (the last of a smaller database)
     today = datetime.date.today()
-    return {"buyer": buyer.pk, "buyer_name": quote(buyer.name.split(" ")[-1]), "siret": buyer.siret,
+    return {"account": account.pk, "buyer": buyer.pk, "buyer_name": quote(buyer.name.split(" ")[-1]), "siret": buyer.siret,
             "number": number, "today": today.isoformat(),
             "month_ago": (today - datetime.timedelta(days=30)).isoformat()}
 

@@ -144,9 +144,17 @@ def _bucket(due_date, today) -> str:
 
 def open_amounts(*, user, kind: str = "", buyer=None, issued_from=None, issued_to=None,
                  fields=("buyer_id", "due_date", "remaining")):
-    """(buyer id, due date, remaining) of each invoice with something still owed: what it
-    asks (net à payer), less its issued credit notes (a refused one excepted), less the
-    payments received. Read in one query, the sums by subqueries."""
+    """(buyer id, due date, remaining) of each invoice with something still owed, read in
+    chunks (see `open_invoices`)."""
+    invoices = open_invoices(user=user, kind=kind, buyer=buyer, issued_from=issued_from,
+                             issued_to=issued_to)
+    return invoices.values_list(*fields).iterator(chunk_size=2000)
+
+
+def open_invoices(*, user, kind: str = "", buyer=None, issued_from=None, issued_to=None):
+    """The invoices with something still owed, each annotated with `remaining`: what it asks
+    (net à payer), less its issued credit notes (a refused one excepted), less the payments
+    received; the sums by subqueries, in one query."""
     from finance.models import Payment
 
     credited = (Invoice.objects.filter(credited_invoice=OuterRef("pk"),
@@ -169,7 +177,7 @@ def open_amounts(*, user, kind: str = "", buyer=None, issued_from=None, issued_t
     invoices = invoices.annotate(
         remaining=F("payable_amount") - Coalesce(Subquery(credited), Value(ZERO))
         - Coalesce(Subquery(received), Value(ZERO))).filter(remaining__gt=0)
-    return invoices.values_list(*fields).iterator(chunk_size=2000)
+    return invoices
 
 
 def ageing_balance(*, user, today, **filters) -> tuple[list[dict], dict]:
@@ -224,6 +232,7 @@ def money_figures(*, user, today) -> dict:
                        "received": received.get(cursor) or ZERO})
         cursor = (cursor.replace(year=cursor.year + 1, month=1) if cursor.month == 12
                   else cursor.replace(month=cursor.month + 1))
+    # Added up here: summing the correlated sums in the database is slower (bench/pages.py).
     outstanding = overdue = ZERO
     for _buyer, due_date, remaining in open_amounts(user=user):
         outstanding += remaining

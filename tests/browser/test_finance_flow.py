@@ -4,6 +4,7 @@ month's entries download, in French at desktop width and in English at phone wid
 
 import datetime
 import re
+from pathlib import Path
 
 import pytest
 from django.core import mail
@@ -56,7 +57,7 @@ def test_finance_records_a_payment_reminds_and_reads_the_books(live_server, page
     page.fill("#id_end", today.isoformat())
     with page.expect_download() as download_info:
         page.click("button[name=download]")
-    text = open(download_info.value.path(), encoding="utf-8").read()
+    text = Path(download_info.value.path()).read_text(encoding="utf-8")
     assert text.startswith("JournalCode\t") and "F-FIN-1" in text
 
     page.set_viewport_size({"width": 390, "height": 844})
