@@ -2,7 +2,19 @@
 
 import heapq
 
-from django.db.models import Case, Count, F, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 
 from core.selectors import account_ids
@@ -254,18 +266,12 @@ def _days_to_payment(issued, paid, since) -> int | None:
     """The average days from an invoice's issue to its last payment, over the invoices settled
     since `since` (None when none is)."""
     last = dict(paid.filter(received_on__gte=since).values("invoice_id")
-                .annotate(last=models_max("received_on"), total=Sum("amount"))
+                .annotate(last=Max("received_on"), total=Sum("amount"))
                 .filter(total__gt=0).values_list("invoice_id", "last"))
     days = [(last[pk] - issue).days for pk, issue, payable in issued.filter(
         pk__in=list(last)[:5000], kind=Invoice.Kind.INVOICE).values_list(
         "pk", "issue_date", "payable_amount") if issue and payable]
     return round(sum(days) / len(days)) if days else None
-
-
-def models_max(field):
-    from django.db.models import Max
-
-    return Max(field)
 
 
 def chart_bars(months: list[dict], *, height: int = 80, width: int = 24) -> list[dict]:

@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -216,7 +216,7 @@ def _balance_csv(rows, totals, today) -> HttpResponse:
 
     from core.text import csv_text
 
-    french = (translation_language() or "fr").startswith("fr")
+    french = (translation.get_language() or "fr").startswith("fr")
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";" if french else ",")
     labels = [_("Acheteur"), _("Type"), _("Factures"), _("Non échu"), _("1 à 30 jours"),
@@ -236,12 +236,6 @@ def _balance_csv(rows, totals, today) -> HttpResponse:
     return response
 
 
-def translation_language() -> str:
-    from django.utils import translation
-
-    return translation.get_language()
-
-
 @require_GET
 @roles.role_required(*FINANCE)
 def books_export(request: HttpRequest) -> HttpResponse:
@@ -255,7 +249,7 @@ def books_export(request: HttpRequest) -> HttpResponse:
     if form.is_bound and form.is_valid() and request.GET.get("vat"):
         data = form.cleaned_data
         text = books.vat_summary_csv(data["account"], data["start"], data["end"],
-                                     french=(translation_language() or "fr").startswith("fr"))
+                                     french=(translation.get_language() or "fr").startswith("fr"))
         response = HttpResponse(text, content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = (
             f'attachment; filename="tva-{data["start"]:%Y%m%d}-{data["end"]:%Y%m%d}.csv"')
