@@ -8,8 +8,9 @@ with a quarter of the invoices and the others fewer and fewer (Zipf): invoices o
 lines, mostly paid once old (but for the buyers that never report payment), half still waiting
 at one to three months, in flight when recent, some refused (routing returns and rejections), a
 few deposit errors and B2Brouter refusals, drafts among the newest; one or two
-history rows each; and for every deposited invoice its legal XML (a UBL invoice built by the
-sandbox's own builder, ~8 KB) with its SHA-256, acknowledged.
+history rows each; for every deposited invoice its legal XML (a UBL invoice built by the
+sandbox's own builder, ~8 KB) with its SHA-256, acknowledged; and for every paid one the payment
+finance recorded (the whole amount, by transfer, on the day it was reported paid).
 """
 
 import sys
@@ -102,6 +103,7 @@ class Generator:
         """Adds invoices until the account has `total`. Returns the seconds it took."""
         from django.db import connection, transaction
 
+        from finance.models import Payment
         from invoicing.models import Invoice, InvoiceEvent, InvoiceLine, LegalDocument
 
         started = time.monotonic()
@@ -109,23 +111,27 @@ class Generator:
             with connection.cursor() as cursor:  # the benchmark's own database: speed over safety
                 cursor.execute("SET synchronous_commit TO off")
         have = Invoice.objects.filter(account=self.account).count()
-        with common.timestamps_as_given(Invoice, InvoiceEvent, LegalDocument), _lines_unguarded():
+        with (common.timestamps_as_given(Invoice, InvoiceEvent, LegalDocument, Payment),
+              _lines_unguarded()):
             while have < total:
                 size = min(BATCH, total - have)
                 with transaction.atomic():
-                    self._batch(have, size, Invoice, InvoiceLine, InvoiceEvent, LegalDocument)
+                    self._batch(have, size, Invoice, InvoiceLine, InvoiceEvent, LegalDocument,
+                                Payment)
                 have += size
                 if connection.vendor == "postgresql" and (have % 100_000 < BATCH or have >= total):
                     with connection.cursor() as cursor:
                         # What autovacuum would have done by then: the planner's figures, the
                         # visibility map, and the trigram indexes' pending entries merged in.
                         cursor.execute("VACUUM ANALYZE invoicing_invoice, invoicing_invoiceevent")
-                        cursor.execute("ANALYZE invoicing_invoiceline, invoicing_legaldocument")
+                        cursor.execute("ANALYZE invoicing_invoiceline, invoicing_legaldocument, "
+                                       "finance_payment")
                 if progress:
                     progress(f"  {have:,} / {total:,} invoices")
         return time.monotonic() - started
 
-    def _batch(self, first: int, size: int, Invoice, InvoiceLine, InvoiceEvent, LegalDocument):
+    def _batch(self, first: int, size: int, Invoice, InvoiceLine, InvoiceEvent, LegalDocument,
+               Payment):
         rng = self.rng
         tz = datetime.UTC
         now = datetime.datetime.now(tz)
@@ -166,11 +172,12 @@ class Generator:
                 legal_xml_checked_at=changed if state in DEPOSITED else None,
                 subtotal=subtotal, tax_amount=tax, total=subtotal + tax,
                 payable_amount=subtotal + tax, created_by=self.user,
+                received_amount=subtotal + tax if state == "paid" else None,
                 created_at=created, updated_at=changed,
             ))
             specs.append(lines)
         _insert(Invoice, invoices)
-        rows_lines, rows_events, rows_docs = [], [], []
+        rows_lines, rows_events, rows_docs, rows_payments = [], [], [], []
         for invoice, lines in zip(invoices, specs, strict=True):
             for position, (q, p, r) in enumerate(lines, start=1):
                 rows_lines.append(InvoiceLine(
@@ -192,7 +199,14 @@ class Generator:
                     sha256=hashlib.sha256(content).hexdigest(), size=len(content),
                     content_type="application/xml", source_url=invoice.download_legal_url,
                     fetched_at=invoice.state_updated_at, acknowledged_at=invoice.state_updated_at))
+            if invoice.state == "paid":
+                rows_payments.append(Payment(
+                    invoice=invoice, account_id=invoice.account_id,
+                    received_on=invoice.state_updated_at.date(), amount=invoice.total,
+                    means="transfer", reference=f"VIR {invoice.number}",
+                    recorded_by=self.user, recorded_at=invoice.state_updated_at))
         _insert(InvoiceLine, rows_lines)
+        _insert(Payment, rows_payments)
         _insert(InvoiceEvent, rows_events)
         _insert(LegalDocument, rows_docs)
 

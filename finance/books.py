@@ -15,7 +15,7 @@ import datetime
 from collections.abc import Iterator
 from decimal import Decimal
 
-from django.db.models import Sum
+from django.db.models import Max, Q, Sum
 
 from core.models import Account
 from finance.models import Payment
@@ -53,19 +53,14 @@ def _customer(invoice: Invoice) -> tuple[str, str]:
 
 
 def _settled(invoice_ids) -> dict[int, datetime.date]:
-    """The invoices whose payments cover them, with the date of their last payment."""
+    """The invoices whose payments cover them, with the date of their last payment (a payment
+    reversed, and its counter-entry, aside): one query for a chunk of invoices."""
     paid = (Payment.objects.filter(invoice_id__in=invoice_ids).values("invoice_id")
-            .annotate(total=Sum("amount")))
-    received = {row["invoice_id"]: row["total"] for row in paid}
-    done = {}
-    for invoice in Invoice.objects.filter(pk__in=received).only("pk", "payable_amount"):
-        if received[invoice.pk] >= invoice.payable_amount > 0:
-            last = (Payment.objects.filter(invoice=invoice, reverses__isnull=True,
-                                           reversed_by__isnull=True)
-                    .order_by("-received_on").values_list("received_on", flat=True).first())
-            if last:
-                done[invoice.pk] = last
-    return done
+            .annotate(total=Sum("amount"), payable=Max("invoice__payable_amount"),
+                      last=Max("received_on", filter=Q(reverses__isnull=True,
+                                                       reversed_by__isnull=True))))
+    return {row["invoice_id"]: row["last"] for row in paid
+            if row["last"] and row["total"] >= row["payable"] > 0}
 
 
 def entries(account: Account, start: datetime.date, end: datetime.date) -> Iterator[list[str]]:

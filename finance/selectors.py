@@ -21,6 +21,9 @@ from core.selectors import account_ids
 from directory.models import Buyer
 from invoicing.models import (
     AWAITING_STATES,
+    LEFT_TO_PAY,
+    NOT_OWED,
+    REMAINING,
     WORKLIST_STATES,
     ZERO,
     Invoice,
@@ -137,21 +140,26 @@ def ageing(*, user, no_news_since):
 
 # -- the ageing balance: what each buyer owes, by how late --------------------------------------
 AGEING_BUCKETS = ("not_due", "d1_30", "d31_60", "d61_90", "d90_plus")
-# Not (or no longer) an invoice to be paid: never deposited, cancelled, or still a draft.
-NOT_OWED = (S.DRAFT, S.QUEUED, S.SUBMITTING, S.FAILED, S.CANCELLED, S.ANNULLED, S.DISCARDED)
 
 
-def _bucket(due_date, today) -> str:
-    if due_date is None or due_date >= today:
-        return "not_due"
-    late = (today - due_date).days
-    if late <= 30:
-        return "d1_30"
-    if late <= 60:
-        return "d31_60"
-    if late <= 90:
-        return "d61_90"
-    return "d90_plus"
+def _buckets(today) -> dict:
+    """Each column of the ageing as a sum over the open invoices, by days past the due date."""
+    import datetime
+
+    def days_ago(days):
+        return today - datetime.timedelta(days=days)
+
+    def part(condition):
+        return Coalesce(Sum(Case(When(condition, then=REMAINING), default=Value(ZERO))),
+                        Value(ZERO))
+
+    return {
+        "not_due": part(Q(due_date__isnull=True) | Q(due_date__gte=today)),
+        "d1_30": part(Q(due_date__lt=today, due_date__gte=days_ago(30))),
+        "d31_60": part(Q(due_date__lt=days_ago(30), due_date__gte=days_ago(60))),
+        "d61_90": part(Q(due_date__lt=days_ago(60), due_date__gte=days_ago(90))),
+        "d90_plus": part(Q(due_date__lt=days_ago(90))),
+    }
 
 
 def open_amounts(*, user, kind: str = "", buyer=None, issued_from=None, issued_to=None,
@@ -165,19 +173,12 @@ def open_amounts(*, user, kind: str = "", buyer=None, issued_from=None, issued_t
 
 def open_invoices(*, user, kind: str = "", buyer=None, issued_from=None, issued_to=None):
     """The invoices with something still owed, each annotated with `remaining`: what it asks
-    (net à payer), less its issued credit notes (a refused one excepted), less the payments
-    received; the sums by subqueries, in one query."""
-    from finance.models import Payment
-
-    credited = (Invoice.objects.filter(credited_invoice=OuterRef("pk"),
-                                       kind=Invoice.Kind.CREDIT_NOTE)
-                .exclude(state__in=(*NOT_OWED, S.REFUSED)).exclude(number="")
-                .values("credited_invoice").annotate(sum=Sum("total")).values("sum"))
-    received = (Payment.objects.filter(invoice=OuterRef("pk")).values("invoice")
-                .annotate(sum=Sum("amount")).values("sum"))
+    (net à payer), less what its issued credit notes take off (a refused one excepted), less
+    the payments received; both kept on the invoice as they change, so that only the open
+    invoices are read (the `invoice_open` index), however many are settled."""
     invoices = (Invoice.objects.filter(account_id__in=account_ids(user),
                                        kind=Invoice.Kind.INVOICE)
-                .exclude(state__in=NOT_OWED).exclude(number=""))
+                .filter(LEFT_TO_PAY).exclude(state__in=NOT_OWED).exclude(number=""))
     if kind in ("public", "company"):
         invoices = invoices.filter(buyer__public_sector=kind == "public")
     if buyer is not None:
@@ -186,27 +187,24 @@ def open_invoices(*, user, kind: str = "", buyer=None, issued_from=None, issued_
         invoices = invoices.filter(issue_date__gte=issued_from)
     if issued_to:
         invoices = invoices.filter(issue_date__lte=issued_to)
-    invoices = invoices.annotate(
-        remaining=F("payable_amount") - Coalesce(Subquery(credited), Value(ZERO))
-        - Coalesce(Subquery(received), Value(ZERO))).filter(remaining__gt=0)
-    return invoices
+    return invoices.annotate(remaining=REMAINING)
 
 
 def ageing_balance(*, user, today, **filters) -> tuple[list[dict], dict]:
     """Per buyer: the amounts not yet due, and overdue 1-30, 31-60, 61-90 and over 90 days past
-    their due date, with the total; and the totals of every column. Buyers by amount owed."""
-    rows: dict[int, dict] = {}
-    for buyer_id, due_date, remaining in open_amounts(user=user, **filters):
-        row = rows.setdefault(buyer_id, {name: ZERO for name in AGEING_BUCKETS}
-                              | {"total": ZERO, "invoices": 0, "buyer_id": buyer_id})
-        row[_bucket(due_date, today)] += remaining
-        row["total"] += remaining
-        row["invoices"] += 1
-    names = dict(Buyer.objects.filter(pk__in=rows).values_list("pk", "name"))
-    public = dict(Buyer.objects.filter(pk__in=rows).values_list("pk", "public_sector"))
-    for buyer_id, row in rows.items():
+    their due date, with the total; and the totals of every column. Buyers by amount owed.
+    Added up by the database, one row per buyer."""
+    buckets = _buckets(today)
+    rows = list(open_invoices(user=user, **filters).order_by().values("buyer_id")
+                .annotate(**buckets, total=Sum(REMAINING), invoices=Count("pk")))
+    names = dict(Buyer.objects.filter(pk__in=[r["buyer_id"] for r in rows])
+                 .values_list("pk", "name"))
+    public = dict(Buyer.objects.filter(pk__in=[r["buyer_id"] for r in rows])
+                  .values_list("pk", "public_sector"))
+    for row in rows:
+        buyer_id = row["buyer_id"]
         row["name"], row["public"] = names.get(buyer_id, "—"), public.get(buyer_id, True)
-    ordered = sorted(rows.values(), key=lambda r: (-r["total"], r["name"]))
+    ordered = sorted(rows, key=lambda r: (-r["total"], r["name"]))
     totals = {name: sum((r[name] for r in ordered), ZERO) for name in (*AGEING_BUCKETS, "total")}
     totals["invoices"] = sum(r["invoices"] for r in ordered)
     return ordered, totals
@@ -244,12 +242,11 @@ def money_figures(*, user, today) -> dict:
                        "received": received.get(cursor) or ZERO})
         cursor = (cursor.replace(year=cursor.year + 1, month=1) if cursor.month == 12
                   else cursor.replace(month=cursor.month + 1))
-    # Added up here: summing the correlated sums in the database is slower (bench/pages.py).
-    outstanding = overdue = ZERO
-    for _buyer, due_date, remaining in open_amounts(user=user):
-        outstanding += remaining
-        if due_date and due_date < today:
-            overdue += remaining
+    owed = open_invoices(user=user).aggregate(
+        outstanding=Coalesce(Sum(REMAINING), Value(ZERO)),
+        overdue=Coalesce(Sum(Case(When(due_date__lt=today, then=REMAINING),
+                                  default=Value(ZERO))), Value(ZERO)))
+    outstanding, overdue = owed["outstanding"], owed["overdue"]
     return {
         "invoiced_month": months[-1]["invoiced"],
         "invoiced_year": sum((m["invoiced"] for m in months if m["month"] >= year_start), ZERO),

@@ -9,11 +9,19 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
 from core.choices import ChoiceLabels
 
 ZERO = Decimal("0.00")
+# What remains to be paid of an invoice (see `Invoice.credited_amount`), and "something does".
+REMAINING = (models.F("payable_amount")
+             - Coalesce(models.F("credited_amount"), models.Value(ZERO))
+             - Coalesce(models.F("received_amount"), models.Value(ZERO)))
+LEFT_TO_PAY = Q(payable_amount__gt=Coalesce(models.F("credited_amount"),
+                                                             models.Value(ZERO))
+                + Coalesce(models.F("received_amount"), models.Value(ZERO)))
 
 
 class InvoiceState(models.TextChoices):
@@ -116,6 +124,9 @@ def refusal_kind(state: str, chorus_status: str, reason: str, final: bool = Fals
 
 
 # Invoices waiting on us (the worklist), and invoices waiting on Chorus Pro (the ageing view).
+# Not (or no longer) an invoice to be paid: never deposited, cancelled, or still a draft.
+NOT_OWED = (InvoiceState.DRAFT, InvoiceState.QUEUED, InvoiceState.SUBMITTING, InvoiceState.FAILED,
+            InvoiceState.CANCELLED, InvoiceState.ANNULLED, InvoiceState.DISCARDED)
 WORKLIST_STATES = [InvoiceState.REFUSED, InvoiceState.ERROR, InvoiceState.FAILED]
 AWAITING_STATES = [InvoiceState.SENDING, InvoiceState.SENT, InvoiceState.REGISTERED,
                    InvoiceState.ACCEPTED, InvoiceState.ALLEGEDLY_PAID]
@@ -216,6 +227,14 @@ class Invoice(ChoiceLabels, models.Model):
     total = models.DecimalField(_("total TTC"), max_digits=14, decimal_places=2, default=ZERO)
     payable_amount = models.DecimalField(_("net à payer"), max_digits=14, decimal_places=2,
                                          default=ZERO)
+    # What is left to be paid is payable_amount - credited_amount - received_amount, kept as
+    # they change (NULL reads as nothing): what its issued credit notes take off
+    # (`crediting.credited_amount_refresh`, on each of their state changes) and what finance
+    # received (`finance.services.payments`). Life, not content: never frozen.
+    credited_amount = models.DecimalField(_("crédité par avoirs"), max_digits=14,
+                                          decimal_places=2, null=True, blank=True, editable=False)
+    received_amount = models.DecimalField(_("reçu"), max_digits=14, decimal_places=2, null=True,
+                                          blank=True, editable=False)
 
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
                                    blank=True, related_name="+", verbose_name=_("créée par"))
@@ -255,6 +274,12 @@ class Invoice(ChoiceLabels, models.Model):
             models.Index(fields=["account", "number", "id"], name="invoice_account_number"),
             models.Index(fields=["account", "total", "id"], name="invoice_account_total",
                          include=["state", "kind"]),
+            # The invoices with something left to pay, and only they: what the aged balance and
+            # the dashboard read, however many settled invoices pile up behind them.
+            models.Index(fields=["account", "due_date"], name="invoice_open",
+                         include=["buyer", "payable_amount", "credited_amount",
+                                  "received_amount", "state", "number"],
+                         condition=Q(kind="invoice") & LEFT_TO_PAY),
         ]
 
     def __str__(self) -> str:

@@ -18,10 +18,12 @@ fails if any other code assigns the state).
 import contextvars
 from contextlib import contextmanager
 
+from django.db.models import OuterRef, Subquery, Sum
 from django.utils import timezone
 
 from core import bulk
 from invoicing.models import (  # noqa: F401 - what a refusal asks, read here too
+    NOT_OWED,
     REJECTED,
     REJECTION,
     ROUTING,
@@ -112,6 +114,11 @@ def invoice_transition(*, invoice: Invoice, to: str, source: str, actor=None,
         invoice.save(update_fields=["state", *fields, "updated_at"])
     if to == current:
         return False
+    if invoice.kind == Invoice.Kind.CREDIT_NOTE and invoice.credited_invoice_id:
+        if batch is not None:
+            batch.credited.add(invoice.credited_invoice_id)
+        else:
+            credited_amount_refresh([invoice.credited_invoice_id])
     event = events.state_changed_event(invoice=invoice, from_state=current, source=source,
                                        actor=actor, save=batch is None, **(history or {}))
     if batch is not None:
@@ -123,6 +130,7 @@ class _Batch:
     def __init__(self):
         self.invoices: dict[int, tuple[Invoice, set[str]]] = {}
         self.events: list = []
+        self.credited: set[int] = set()  # invoices whose credit notes changed state
 
     def add(self, invoice: Invoice, names) -> None:
         kept = self.invoices.setdefault(invoice.pk, (invoice, set()))
@@ -140,6 +148,18 @@ class _Batch:
             bulk.update_rows(Invoice, invoices, sorted(names | {"updated_at"}))
         if self.events:
             bulk.insert_rows(type(self.events[0]), self.events, batch_size=500)
+        if self.credited:
+            credited_amount_refresh(sorted(self.credited))
+
+
+def credited_amount_refresh(invoice_ids) -> None:
+    """Writes on each invoice what its issued credit notes take off what it asks (a credit note
+    refused, or not deposited, takes nothing off): after any state change of one of them, so
+    that what is left to pay (`models.REMAINING`) is read without adding them up."""
+    counted = (Invoice.objects.filter(credited_invoice=OuterRef("pk"), kind=Invoice.Kind.CREDIT_NOTE)
+               .exclude(state__in=(*NOT_OWED, S.REFUSED)).exclude(number="")
+               .order_by().values("credited_invoice").annotate(sum=Sum("total")).values("sum"))
+    Invoice.objects.filter(pk__in=invoice_ids).update(credited_amount=Subquery(counted))
 
 
 _batch: contextvars.ContextVar[_Batch | None] = contextvars.ContextVar("transitions", default=None)

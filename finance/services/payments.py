@@ -154,6 +154,7 @@ def payment_record(*, invoice_id: int, received_on: datetime.date | None, amount
             invoice=invoice, account=invoice.account, received_on=received_on, amount=value,
             means=means, reference=reference.strip()[:140], recorded_by=user,
             request_key=request_key)
+        _received_refresh(invoice.pk)
         events.user_note_event(invoice=invoice, actor=user, code="payment_recorded",
                                amount=str(value), date=received_on.isoformat(),
                                means=str(Payment.Means(means).label))
@@ -180,10 +181,19 @@ def payment_reverse(*, payment_id: int, user=None, note: str = "") -> Payment:
                     note=note.strip()[:200], recorded_by=user)
         except IntegrityError as exc:
             raise PaymentRefused({"__all__": [_("Ce paiement est déjà annulé.")]}) from exc
+        _received_refresh(payment.invoice_id)
         events.user_note_event(invoice=payment.invoice, actor=user, code="payment_reversed",
                                amount=str(payment.amount),
                                date=payment.received_on.isoformat())
     return reversal
+
+
+def _received_refresh(invoice_id: int) -> None:
+    """Writes on the invoice what was received on it (its payments, counter-entries included),
+    under its lock: what is left to pay is then read without adding them up (the aged balance,
+    the dashboard)."""
+    received = Payment.objects.filter(invoice_id=invoice_id).aggregate(sum=Sum("amount"))["sum"]
+    Invoice.objects.filter(pk=invoice_id).update(received_amount=received or ZERO)
 
 
 # -- the report to B2Brouter -------------------------------------------------------------------

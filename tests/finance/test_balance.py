@@ -106,3 +106,64 @@ def test_the_dashboard_says_how_money_is_doing(db, client):
     client.force_login(user)
     home = client.get("/").content.decode()
     assert 'id="money-figures"' in home and "<svg" in home
+
+
+def _from_scratch(invoice) -> Decimal:
+    """What is left to pay, added up again from the credit notes and payments."""
+    from invoicing.models import Invoice
+
+    invoice = Invoice.objects.get(pk=invoice.pk)
+    due = payments.balance(invoice)
+    credited = sum((note.total for note in invoice.credit_notes.exclude(number="")
+                    .exclude(state__in=(*selectors.NOT_OWED, S.REFUSED))), Decimal("0.00"))
+    return due.invoiced - credited - due.received
+
+
+def _kept(invoice) -> Decimal:
+    from invoicing.models import REMAINING, Invoice
+
+    return Invoice.objects.filter(pk=invoice.pk).annotate(left=REMAINING).get().left
+
+
+@pytest.mark.parametrize("batched", [False, True], ids=["one by one", "in a batch"])
+def test_what_is_left_to_pay_is_kept_as_credit_notes_and_payments_change(db, batched):
+    """The amount the aged balance and the dashboard read (kept on the invoice) is at every step
+    the one added up from scratch: a credit note deposited, then refused; a payment, then
+    reversed; through the one state setter, alone or in a batch (the status sync's)."""
+    import contextlib
+    import unittest.mock
+
+    from invoicing import states
+    from invoicing.models import Invoice
+    from invoicing.services import crediting
+    from tests.factories import AccountFactory
+
+    account = AccountFactory()
+    user = user_in("finance", account, username="dominique")
+    invoice = owed(account, BuyerFactory(account=account), 10, "K-1")
+    note = crediting.credit_note_create(invoice_id=invoice.pk, credit=crediting.Credit(
+        total=D("1000.00")))
+    Invoice.objects.filter(pk=note.pk).update(number="AV-K-1")
+    note = Invoice.objects.get(pk=note.pk)
+
+    def move(to):
+        with states.transitions_batched() if batched else contextlib.nullcontext():
+            states.invoice_transition(invoice=note, to=to, source="webhook")
+
+    assert _kept(invoice) == _from_scratch(invoice) == D("3712.50")
+    move(S.QUEUED)  # issued, not deposited: takes nothing off yet
+    assert _kept(invoice) == _from_scratch(invoice) == D("3712.50")
+    move(S.SENT)
+    assert _kept(invoice) == _from_scratch(invoice) == D("2712.50")
+    with unittest.mock.patch("django.utils.timezone.localdate", return_value=TODAY):
+        paid = payments.payment_record(invoice_id=invoice.pk, received_on=TODAY,
+                                       amount=D("712.50"))
+    assert _kept(invoice) == _from_scratch(invoice) == D("2000.00")
+    rows, totals = selectors.ageing_balance(user=user, today=TODAY)
+    assert totals["total"] == D("2000.00")
+    move(S.REFUSED)  # the buyer refused the credit note: it takes nothing off
+    assert _kept(invoice) == _from_scratch(invoice) == D("3000.00")
+    payments.payment_reverse(payment_id=paid.pk)
+    assert _kept(invoice) == _from_scratch(invoice) == D("3712.50")
+    figures = selectors.money_figures(user=user, today=TODAY)
+    assert figures["outstanding"] == figures["overdue"] == D("3712.50")
