@@ -30,13 +30,12 @@ DATE_FORMATS = {
     "ymd": ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d"),
     "mdy": ("%m/%d/%Y", "%m/%d/%y"),
 }
-ROLES = ("date", "amount", "credit", "debit", "label", "reference", "payer")
+ROLES = ("date", "amount", "credit", "label", "reference", "payer")
 # Header words that say what a column holds, for the first guess (lower case, no accents).
 GUESSES = {
     "date": ("date operation", "date de l'operation", "date comptable", "date", "booking date"),
     "amount": ("montant", "montant eur", "amount"),
     "credit": ("credit", "credit eur", "credits"),
-    "debit": ("debit", "debit eur", "debits"),
     "label": ("libelle", "libelle operation", "libelle de l'operation", "description", "detail"),
     "reference": ("reference", "ref", "reference banque", "reference de l'operation"),
     "payer": ("tiers", "emetteur", "donneur d'ordre", "contrepartie", "payer"),
@@ -49,8 +48,8 @@ class Table:
 
     header: list[str]
     rows: list[list[str]]
+    line_numbers: list[int]  # each row's line in the file (1 for the first)
     delimiter: str
-    first_line: int  # the header's line number in the file (1 for the first)
 
 
 def _plain(text: str) -> str:
@@ -71,12 +70,12 @@ def decode(data: bytes) -> str:
 
 
 def read_table(data: bytes) -> Table:
-    """The CSV's header and rows. The header is the first line with as many cells as most of
-    the lines below it (a bank writes a few lines about the account first). Raises
+    """The CSV's header and rows. The header is the first line with as many cells as most lines
+    and about as many filled (a bank writes a few lines about the account first). Raises
     UnreadableStatement."""
     text = decode(data)
-    lines = [line for line in text.splitlines() if line.strip()]
-    if not lines:
+    lines = text.splitlines()
+    if not any(line.strip() for line in lines):
         raise UnreadableStatement("empty")
     delimiter = max(";,\t|", key=lambda d: sum(line.count(d) for line in lines[:50]))
     rows = list(csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter))
@@ -84,13 +83,20 @@ def read_table(data: bytes) -> Table:
     if not widths:
         raise UnreadableStatement("one column")
     width = widths.most_common(1)[0][0]
-    if width < 2:
-        raise UnreadableStatement("one column")
-    start = next(index for index, row in enumerate(rows) if len(row) == width)
+    # Lines about the account may be padded to the same width: the header is the first line
+    # about as full as the fullest lines near the top.
+    def filled(row):
+        return sum(1 for cell in row if cell.strip())
+
+    fullest = max(filled(row) for row in rows[:30])
+    start = next(index for index, row in enumerate(rows)
+                 if len(row) == width and filled(row) >= max(2, fullest - 1))
     header = [cell.strip() for cell in rows[start]]
-    body = [[cell.strip() for cell in row] for row in rows[start + 1:] if len(row) == width
-            and any(cell.strip() for cell in row)]
-    return Table(header=header, rows=body, delimiter=delimiter, first_line=start + 1)
+    body = [(start + 2 + offset, [cell.strip() for cell in row])
+            for offset, row in enumerate(rows[start + 1:])
+            if len(row) == width and any(cell.strip() for cell in row)]
+    return Table(header=header, rows=[row for _n, row in body],
+                 line_numbers=[n for n, _row in body], delimiter=delimiter)
 
 
 def guess(header: list[str]) -> dict[str, str]:
@@ -164,7 +170,7 @@ def credits_of(table: Table, layout: dict) -> list[Credit]:
         return row[index[layout[role]]] if layout.get(role) else ""
 
     credits, seen = [], Counter()
-    for number, row in enumerate(table.rows, start=table.first_line + 1):
+    for number, row in zip(table.line_numbers, table.rows, strict=True):
         try:
             booked = parse_date(cell(row, "date"), layout.get("dates", "dmy"))
         except ValueError:
@@ -203,3 +209,43 @@ def layout_fits(table: Table, layout: dict | None) -> bool:
         return False
     names = set(table.header)
     return all(layout.get(role) in names for role in ROLES if layout.get(role))
+
+
+MAX_BYTES = 1_500_000  # a month of a busy account's statement is a few hundred KB
+
+
+def layout_of(account) -> dict | None:
+    from finance.models import BankCsvLayout
+
+    kept = BankCsvLayout.objects.filter(account=account).first()
+    return kept.as_layout() if kept else None
+
+
+def layout_save(*, account, layout: dict, user=None) -> None:
+    """Keeps the columns as said for the account's next statements."""
+    from finance.models import BankCsvLayout
+
+    BankCsvLayout.objects.update_or_create(account=account, defaults={
+        "date_column": layout["date"], "amount_column": layout.get("amount") or "",
+        "credit_column": layout.get("credit") or "", "label_column": layout.get("label") or "",
+        "reference_column": layout.get("reference") or "",
+        "payer_column": layout.get("payer") or "", "dates": layout.get("dates", "dmy"),
+        "decimal_comma": bool(layout.get("decimal_comma")), "updated_by": user})
+
+
+def guess_layout(table: Table) -> dict:
+    """The mapping form's first values: the columns guessed from the header, the formats from
+    the first rows (a comma before two final digits: decimal comma; 2026-12-31: ymd)."""
+    layout = {"dates": "dmy", "decimal_comma": True, **guess(table.header)}
+    index = {name: position for position, name in enumerate(table.header)}
+    sample = table.rows[:20]
+    if layout.get("date") in index:
+        dates = [row[index[layout["date"]]] for row in sample]
+        if dates and all(re.match(r"\d{4}[-/]?\d{2}", d) for d in dates if d):
+            layout["dates"] = "ymd"
+    money = layout.get("credit") or layout.get("amount")
+    if money in index:
+        amounts = [row[index[money]] for row in sample if row[index[money]]]
+        if amounts and all(re.search(r"\.\d{1,2}$", a.strip()) for a in amounts):
+            layout["decimal_comma"] = False
+    return layout

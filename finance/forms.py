@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from core.selectors import accounts_for
 from core.text import xml_text
 from directory.models import Buyer
-from finance.models import Payment
+from finance.models import BankCsvLayout, Payment
 from invoicing.forms import FiniteDecimalField
 from invoicing.models import InvoiceState
 
@@ -140,3 +140,57 @@ class ReminderForm(forms.Form):
     body = forms.CharField(label=_("Message"), widget=forms.Textarea(attrs={"rows": 14}),
                            max_length=5000)
     request_key = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
+
+
+class StatementColumnsForm(forms.Form):
+    """Which column of the bank's CSV holds what, said once per account (`finance.bank_csv`).
+    `header`: the file's column names, the choices of each select."""
+
+    file = forms.CharField(widget=forms.HiddenInput)  # the file as read, signed
+    account = forms.IntegerField(widget=forms.HiddenInput)
+    date = forms.ChoiceField(label=_("Date de l'opération"))
+    credit = forms.ChoiceField(label=_("Crédits (l'argent reçu)"), required=False,
+                               help_text=_("Si la banque sépare débits et crédits."))
+    amount = forms.ChoiceField(label=_("Montant"), required=False,
+                               help_text=_("Si la banque écrit un seul montant, négatif pour "
+                                           "les débits."))
+    label = forms.ChoiceField(label=_("Libellé"), required=False,
+                              help_text=_("Où le client écrit les numéros de facture."))
+    reference = forms.ChoiceField(label=_("Référence de l'opération"), required=False,
+                                  help_text=_("Si la banque en donne une."))
+    payer = forms.ChoiceField(label=_("Tiers, donneur d'ordre"), required=False)
+    dates = forms.ChoiceField(label=_("Format des dates"),
+                              choices=BankCsvLayout.Dates.choices)
+    decimal_comma = forms.BooleanField(label=_("Virgule décimale (1 234,56)"), required=False)
+
+    def __init__(self, *args, header: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        columns = [(name, name) for name in header if name]
+        for role in ("date", "credit", "amount", "label", "reference", "payer"):
+            empty = [("", _("— choisir —") if role == "date" else _("aucune"))]
+            self.fields[role].choices = empty + columns
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("credit") and not data.get("amount"):
+            self.add_error("amount", _("Choisissez la colonne du montant, ou celle des "
+                                       "crédits."))
+        return data
+
+    def layout(self) -> dict:
+        data = self.cleaned_data
+        return {role: data.get(role) or "" for role in
+                ("date", "credit", "amount", "label", "reference", "payer")} | {
+            "dates": data["dates"], "decimal_comma": data["decimal_comma"]}
+
+
+class BuyerPickForm(forms.Form):
+    """The buyer whose figures the dashboard shows on demand."""
+
+    buyer = IdChoiceField(queryset=Buyer.objects.none(), label=_("Acheteur"),
+                          empty_label=_("— choisir —"))
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["buyer"].queryset = Buyer.objects.filter(
+            account__in=accounts_for(user)).order_by("name")

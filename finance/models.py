@@ -111,3 +111,65 @@ class Reminder(models.Model):
 
     def __str__(self) -> str:
         return f"{self.invoice} — {self.rank}"
+
+
+class ReceivedMonth(models.Model):
+    """Per account, buyer and month: what was received (counter-entries subtracted). Kept by
+    the database itself (triggers on finance_payment, migration 0004), so that the dashboard
+    reads a few rows whatever the number of payments."""
+
+    account = models.ForeignKey("core.Account", on_delete=models.CASCADE, related_name="+",
+                                verbose_name=_("compte"))
+    buyer = models.ForeignKey("directory.Buyer", on_delete=models.DO_NOTHING, null=True,
+                              db_constraint=False, related_name="+",
+                              verbose_name=_("acheteur"))
+    month = models.DateField(_("mois"))
+    received = models.DecimalField(_("reçu"), max_digits=18, decimal_places=2, default=0)
+
+    class Meta:
+        verbose_name = _("reçu du mois")
+        verbose_name_plural = _("reçus par mois")
+        constraints = [models.UniqueConstraint(fields=["account", "buyer", "month"],
+                                               name="received_month_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.buyer_id} {self.month}: {self.received}"
+
+
+class BankCsvLayout(models.Model):
+    """How the account's bank writes its CSV statements, said once: which column holds what
+    (`finance.bank_csv`). A file whose header has these columns is read with it at once."""
+
+    class Dates(models.TextChoices):
+        DMY = "dmy", _("jj/mm/aaaa")
+        YMD = "ymd", _("aaaa-mm-jj")
+        MDY = "mdy", _("mm/jj/aaaa")
+
+    account = models.OneToOneField("core.Account", on_delete=models.CASCADE, related_name="+",
+                                   verbose_name=_("compte"))
+    date_column = models.CharField(_("colonne de la date"), max_length=100)
+    amount_column = models.CharField(_("colonne du montant"), max_length=100, blank=True)
+    credit_column = models.CharField(_("colonne des crédits"), max_length=100, blank=True)
+    label_column = models.CharField(_("colonne du libellé"), max_length=100, blank=True)
+    reference_column = models.CharField(_("colonne de la référence"), max_length=100,
+                                        blank=True)
+    payer_column = models.CharField(_("colonne du tiers"), max_length=100, blank=True)
+    dates = models.CharField(_("format des dates"), max_length=3, choices=Dates.choices,
+                             default=Dates.DMY)
+    decimal_comma = models.BooleanField(_("virgule décimale"), default=True)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                   null=True, related_name="+", verbose_name=_("dit par"))
+    updated_at = models.DateTimeField(_("dit le"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("colonnes du relevé bancaire CSV")
+        verbose_name_plural = _("colonnes des relevés bancaires CSV")
+
+    def __str__(self) -> str:
+        return f"{self.account}"
+
+    def as_layout(self) -> dict:
+        return {"date": self.date_column, "amount": self.amount_column,
+                "credit": self.credit_column, "label": self.label_column,
+                "reference": self.reference_column, "payer": self.payer_column,
+                "dates": self.dates, "decimal_comma": self.decimal_comma}

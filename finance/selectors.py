@@ -6,7 +6,6 @@ from django.db.models import (
     Case,
     Count,
     F,
-    Max,
     OuterRef,
     Q,
     QuerySet,
@@ -29,6 +28,8 @@ from invoicing.models import (
     Invoice,
     InvoicePdf,
     LegalDocument,
+    MonthTotal,
+    OpenAmount,
     TaxReport,
 )
 from invoicing.models import InvoiceState as S
@@ -142,15 +143,15 @@ def ageing(*, user, no_news_since):
 AGEING_BUCKETS = ("not_due", "d1_30", "d31_60", "d61_90", "d90_plus")
 
 
-def _buckets(today) -> dict:
-    """Each column of the ageing as a sum over the open invoices, by days past the due date."""
+def _buckets(today, amount=REMAINING) -> dict:
+    """Each column of the ageing as a sum of `amount`, by days past the due date."""
     import datetime
 
     def days_ago(days):
         return today - datetime.timedelta(days=days)
 
     def part(condition):
-        return Coalesce(Sum(Case(When(condition, then=REMAINING), default=Value(ZERO))),
+        return Coalesce(Sum(Case(When(condition, then=amount), default=Value(ZERO))),
                         Value(ZERO))
 
     return {
@@ -160,6 +161,16 @@ def _buckets(today) -> dict:
         "d61_90": part(Q(due_date__lt=days_ago(60), due_date__gte=days_ago(90))),
         "d90_plus": part(Q(due_date__lt=days_ago(90))),
     }
+
+
+def _open_by_due_date(*, user, kind: str = "", buyer=None):
+    """What is left to pay per buyer and due date (`OpenAmount`, kept by the database)."""
+    rows = OpenAmount.objects.filter(account_id__in=account_ids(user), invoices__gt=0)
+    if kind in ("public", "company"):
+        rows = rows.filter(buyer__public_sector=kind == "public")
+    if buyer is not None:
+        rows = rows.filter(buyer=buyer)
+    return rows
 
 
 def open_amounts(*, user, kind: str = "", buyer=None, issued_from=None, issued_to=None,
@@ -193,10 +204,17 @@ def open_invoices(*, user, kind: str = "", buyer=None, issued_from=None, issued_
 def ageing_balance(*, user, today, **filters) -> tuple[list[dict], dict]:
     """Per buyer: the amounts not yet due, and overdue 1-30, 31-60, 61-90 and over 90 days past
     their due date, with the total; and the totals of every column. Buyers by amount owed.
-    Added up by the database, one row per buyer."""
-    buckets = _buckets(today)
-    rows = list(open_invoices(user=user, **filters).order_by().values("buyer_id")
-                .annotate(**buckets, total=Sum(REMAINING), invoices=Count("pk")))
+    Read from what the database keeps per due date (a few rows per buyer, however many
+    invoices); a period of issue is added up from the open invoices themselves."""
+    if filters.get("issued_from") or filters.get("issued_to"):
+        rows = list(open_invoices(user=user, **filters).order_by().values("buyer_id")
+                    .annotate(**_buckets(today), total=Sum(REMAINING), invoices=Count("pk")))
+    else:
+        amount = F("amount")
+        rows = list(_open_by_due_date(user=user, kind=filters.get("kind", ""),
+                                      buyer=filters.get("buyer")).order_by().values("buyer_id")
+                    .annotate(**_buckets(today, amount), total=Sum(amount),
+                              invoices=Sum("invoices")))
     names = dict(Buyer.objects.filter(pk__in=[r["buyer_id"] for r in rows])
                  .values_list("pk", "name"))
     public = dict(Buyer.objects.filter(pk__in=[r["buyer_id"] for r in rows])
@@ -211,64 +229,52 @@ def ageing_balance(*, user, today, **filters) -> tuple[list[dict], dict]:
 
 
 # -- the dashboard's money figures --------------------------------------------------------------
-def money_figures(*, user, today) -> dict:
-    """How money is doing on the user's accounts: invoiced (credit notes subtracted) and
-    received this month and this year, outstanding and overdue now, the average days from issue
-    to full payment over the last 12 months, and the last 12 months invoiced / received."""
-    from django.db.models.functions import TruncMonth
-
-    from finance.models import Payment
+def money_figures(*, user, today, buyer=None) -> dict:
+    """How money is doing on the user's accounts (or with one buyer): invoiced (credit notes
+    subtracted) and received this month and this year, outstanding and overdue now, the
+    average days from issue to full payment over the last 12 months, and the last 12 months
+    invoiced / received. Read from what the database keeps per month and per due date
+    (`MonthTotal`, `ReceivedMonth`, `OpenAmount`): a few rows, however many invoices."""
+    from finance.models import ReceivedMonth
 
     accounts = account_ids(user)
-    issued = (Invoice.objects.filter(account_id__in=accounts).exclude(number="")
-              .exclude(state__in=NOT_OWED))
-    signed = Case(When(kind=Invoice.Kind.CREDIT_NOTE, then=-F("total")), default=F("total"))
     year_start = today.replace(month=1, day=1)
     month_start = today.replace(day=1)
     back = month_start.month - 11  # the 12 months up to this one
     first_month = (month_start.replace(month=back) if back > 0
                    else month_start.replace(year=month_start.year - 1, month=back + 12))
-    invoiced = dict(issued.filter(issue_date__gte=first_month, issue_date__lte=today)
-                    .annotate(month=TruncMonth("issue_date")).values("month")
-                    .annotate(sum=Sum(signed)).values_list("month", "sum"))
-    paid = Payment.objects.filter(account_id__in=accounts)
-    received = dict(paid.filter(received_on__gte=first_month, received_on__lte=today)
-                    .annotate(month=TruncMonth("received_on")).values("month")
-                    .annotate(sum=Sum("amount")).values_list("month", "sum"))
+    period = {"account_id__in": accounts, "month__gte": first_month, "month__lte": month_start}
+    if buyer is not None:
+        period["buyer"] = buyer
+    totals = {row["month"]: row for row in MonthTotal.objects.filter(**period).order_by()
+              .values("month").annotate(invoiced=Sum("invoiced"), settled=Sum("settled"),
+                                        days=Sum("settled_days"))}
+    received = dict(ReceivedMonth.objects.filter(**period).order_by().values("month")
+                    .annotate(sum=Sum("received")).values_list("month", "sum"))
     months = []
     cursor = first_month
     while cursor <= month_start:
-        months.append({"month": cursor, "invoiced": invoiced.get(cursor) or ZERO,
+        months.append({"month": cursor,
+                       "invoiced": (totals.get(cursor) or {}).get("invoiced") or ZERO,
                        "received": received.get(cursor) or ZERO})
         cursor = (cursor.replace(year=cursor.year + 1, month=1) if cursor.month == 12
                   else cursor.replace(month=cursor.month + 1))
-    owed = open_invoices(user=user).aggregate(
-        outstanding=Coalesce(Sum(REMAINING), Value(ZERO)),
-        overdue=Coalesce(Sum(Case(When(due_date__lt=today, then=REMAINING),
+    owed = _open_by_due_date(user=user, buyer=buyer).aggregate(
+        outstanding=Coalesce(Sum("amount"), Value(ZERO)),
+        overdue=Coalesce(Sum(Case(When(due_date__lt=today, then=F("amount")),
                                   default=Value(ZERO))), Value(ZERO)))
-    outstanding, overdue = owed["outstanding"], owed["overdue"]
+    settled = sum(row["settled"] or 0 for row in totals.values())
+    days = sum(row["days"] or 0 for row in totals.values())
     return {
         "invoiced_month": months[-1]["invoiced"],
         "invoiced_year": sum((m["invoiced"] for m in months if m["month"] >= year_start), ZERO),
         "received_month": months[-1]["received"],
         "received_year": sum((m["received"] for m in months if m["month"] >= year_start),
                              ZERO),
-        "outstanding": outstanding, "overdue": overdue,
-        "days_to_payment": _days_to_payment(issued, paid, first_month),
+        "outstanding": owed["outstanding"], "overdue": owed["overdue"],
+        "days_to_payment": round(days / settled) if settled else None,
         "months": months,
     }
-
-
-def _days_to_payment(issued, paid, since) -> int | None:
-    """The average days from an invoice's issue to its last payment, over the invoices settled
-    since `since` (None when none is)."""
-    last = dict(paid.filter(received_on__gte=since).values("invoice_id")
-                .annotate(last=Max("received_on"), total=Sum("amount"))
-                .filter(total__gt=0).values_list("invoice_id", "last"))
-    days = [(last[pk] - issue).days for pk, issue, payable in issued.filter(
-        pk__in=list(last)[:5000], kind=Invoice.Kind.INVOICE).values_list(
-        "pk", "issue_date", "payable_amount") if issue and payable]
-    return round(sum(days) / len(days)) if days else None
 
 
 def chart_bars(months: list[dict], *, height: int = 80, width: int = 24) -> list[dict]:

@@ -11,6 +11,7 @@ urlpatterns = [
     path("worklist/", views.worklist, name="worklist"),
     path("ageing/", views.ageing, name="ageing"),
     path("balance/", views.balance, name="balance"),
+    path("buyers/", views.buyer_figures, name="buyer_figures"),
     path("books/", views.books_export, name="books"),
     path("statements/", views.statements, name="statements"),
     path("invoices/<int:pk>/payments/", views.invoice_payments, name="invoice_payments"),

@@ -6,6 +6,7 @@ import uuid
 
 from django.conf import settings
 from django.contrib import messages
+from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -207,6 +208,34 @@ def balance(request: HttpRequest) -> HttpResponse:
     }, status=200 if not form.errors else 422)
 
 
+@require_GET
+@roles.role_required(roles.STAFF, *FINANCE)
+def buyer_figures(request: HttpRequest) -> HttpResponse:
+    """`/finance/buyers/?buyer=<id>`: how money is doing with one buyer: the dashboard's
+    figures and chart for it, its open invoices by due date, its last payments."""
+    from finance.forms import BuyerPickForm
+
+    form = BuyerPickForm(request.GET or None, user=request.user)
+    context = {"form": form, "buyer": None}
+    if form.is_bound and form.is_valid():
+        buyer = form.cleaned_data["buyer"]
+        today = timezone.localdate()
+        figures = selectors.money_figures(user=request.user, today=today, buyer=buyer)
+        bars = selectors.chart_bars(figures["months"])
+        context.update({
+            "buyer": buyer, "figures": figures, "bars": bars, "chart_width": len(bars) * 56,
+            "has_activity": any(b["invoiced"] or b["received"] for b in bars), "today": today,
+            "open": list(selectors.open_invoices(user=request.user, buyer=buyer)
+                         .order_by("due_date", "pk")
+                         .values("pk", "number", "issue_date", "due_date", "remaining")[:100]),
+            "payments": list(Payment.objects.filter(
+                invoice__buyer=buyer, account_id__in=selectors.account_ids(request.user))
+                .select_related("invoice").order_by("-received_on", "-pk")[:20]),
+        })
+    status = 422 if form.is_bound and form.errors else 200
+    return render(request, "finance/buyer_figures.html", context, status=status)
+
+
 def _balance_csv(rows, totals, today) -> HttpResponse:
     """The balance as a spreadsheet reads it in the reader's language (`core.text`)."""
     import csv
@@ -310,50 +339,155 @@ def invoice_reminder(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @roles.role_required(*FINANCE)
 def statements(request: HttpRequest) -> HttpResponse:
-    """`/finance/statements/`: drop the bank's camt.053 statement; each credit is matched to
-    open invoices by number, else by amount, and proposed; the proposals a person ticks are
-    recorded (each once, whatever how often the statement is dropped)."""
+    """`/finance/statements/`: drop the bank's statement, camt.053 or its CSV (its columns said
+    once per account); each credit is matched to open invoices by number, else by amount, and
+    proposed; the proposals a person ticks are recorded (each once, whatever how often the
+    statement is dropped)."""
+    from core.selectors import accounts_for
+
+    accounts = list(accounts_for(request.user).order_by("name"))
+    context = {"proposals": None, "error": "", "done": None, "columns": None,
+               "accounts": accounts}
+    action = request.POST.get("action") if request.method == "POST" else None
+    if action == "confirm":
+        context["done"] = _statement_confirm(request)
+    elif action == "columns":
+        _statement_columns(request, context, accounts)
+    elif request.method == "POST":
+        _statement_read(request, context, accounts)
+    status = 422 if context["error"] or (context["columns"] is not None
+                                         and context["columns"].errors) else 200
+    return render(request, "finance/statements.html", context, status=status)
+
+
+def _statement_account(request, accounts):
+    wanted = request.POST.get("account", "")
+    return next((a for a in accounts if str(a.pk) == wanted), accounts[0] if accounts else None)
+
+
+def _statement_read(request, context, accounts) -> None:
+    """A statement dropped: camt.053 proposed at once; a CSV proposed with the account's
+    columns when they fit, else its columns asked."""
+    from finance import bank_csv
     from finance import statements as bank
 
-    context = {"proposals": None, "error": "", "done": None}
-    if request.method == "POST" and request.POST.get("action") == "confirm":
-        recorded, already, refused = 0, 0, []
-        visible = invoice_list(user=request.user)
-        for value in request.POST.getlist("confirm")[:500]:
-            try:
-                reference, booked, invoice_id, amount = value.split("|")
-                booked_on = datetime.date.fromisoformat(booked)
-                invoice = visible.get(pk=int(invoice_id))
-            except (ValueError, Invoice.DoesNotExist):
-                refused.append(_("Une ligne illisible a été ignorée."))
-                continue
-            key = bank.payment_key(reference, invoice.pk)
-            if Payment.objects.filter(invoice=invoice, request_key=key).exists():
-                already += 1
-                continue
-            try:
-                payments.payment_record(invoice_id=invoice.pk, received_on=booked_on,
-                                        amount=amount, reference=reference,
-                                        user=request.user, request_key=key)
-                recorded += 1
-            except payments.PaymentRefused as exc:
-                refused.append(f"{invoice.number} : {exc}")
-        context["done"] = {"recorded": recorded, "already": already, "refused": refused}
-    elif request.method == "POST":
-        upload = request.FILES.get("statement")
-        if upload is None:
-            context["error"] = _("Choisissez le relevé (fichier camt.053, XML).")
-        elif upload.size > 5 * 1024 * 1024:
-            context["error"] = _("Ce relevé dépasse 5 Mo : découpez-le par période.")
+    upload = request.FILES.get("statement")
+    if upload is None:
+        context["error"] = _("Choisissez le relevé (camt.053 en XML, ou le CSV de la banque).")
+        return
+    if upload.size > 5 * 1024 * 1024:
+        context["error"] = _("Ce relevé dépasse 5 Mo : découpez-le par période.")
+        return
+    data = upload.read()
+    if data.lstrip(b"\xef\xbb\xbf \r\n\t").startswith(b"<"):
+        try:
+            credits = bank.read_camt053(data)
+        except bank.UnreadableStatement:
+            context["error"] = _("Ce fichier n'est pas un relevé camt.053 lisible : "
+                                 "demandez à votre banque l'export ISO 20022 (camt.053).")
+            return
+        _statement_proposed(request, context, credits)
+        return
+    if len(data) > bank_csv.MAX_BYTES:
+        context["error"] = _("Ce relevé CSV dépasse 1,5 Mo : exportez une période plus courte.")
+        return
+    try:
+        table = bank_csv.read_table(data)
+    except bank.UnreadableStatement:
+        context["error"] = _("Ce fichier n'est ni un relevé camt.053 ni un CSV lisible : "
+                             "exportez le relevé de votre banque au format CSV ou camt.053.")
+        return
+    account = _statement_account(request, accounts)
+    kept = bank_csv.layout_of(account)
+    signed = signing.dumps(bank_csv.decode(data), salt=STATEMENT_SALT, compress=True)
+    if bank_csv.layout_fits(table, kept):
+        try:
+            credits = bank_csv.credits_of(table, kept)
+        except bank_csv.LayoutProblems:
+            pass  # the bank changed its format: the columns are asked again
         else:
-            try:
-                credits = bank.read_camt053(upload.read())
-            except bank.UnreadableStatement:
-                context["error"] = _("Ce fichier n'est pas un relevé camt.053 lisible : "
-                                     "demandez à votre banque l'export ISO 20022 (camt.053).")
-            else:
-                context["proposals"] = bank.propose(credits, user=request.user)
-                if not credits:
-                    context["error"] = _("Aucun crédit en euros dans ce relevé.")
-    status = 422 if context["error"] else 200
-    return render(request, "finance/statements.html", context, status=status)
+            _statement_proposed(request, context, credits)
+            context["columns"] = _columns_form(table, account, signed, kept, bound=False)
+            context["columns_kept"] = True
+            return
+    context["columns"] = _columns_form(table, account, signed,
+                                       kept or bank_csv.guess_layout(table), bound=False)
+    context["table"] = table
+
+
+STATEMENT_SALT = "finance.statement"
+
+
+def _columns_form(table, account, signed, layout, *, bound, data=None):
+    from finance.forms import StatementColumnsForm
+
+    if bound:
+        return StatementColumnsForm(data, header=table.header)
+    initial = {**layout, "file": signed, "account": account.pk}
+    return StatementColumnsForm(initial=initial, header=table.header)
+
+
+def _statement_columns(request, context, accounts) -> None:
+    """The columns said: the file read with them, kept for the account, proposed."""
+    from finance import bank_csv
+    from finance import statements as bank
+
+    try:
+        text = signing.loads(request.POST.get("file", ""), salt=STATEMENT_SALT,
+                             max_age=24 * 3600)
+        table = bank_csv.read_table(text.encode())
+    except (signing.BadSignature, bank.UnreadableStatement):
+        context["error"] = _("Le relevé n'est plus disponible : déposez-le à nouveau.")
+        return
+    form = _columns_form(table, None, None, None, bound=True, data=request.POST)
+    context["columns"], context["table"] = form, table
+    if not form.is_valid():
+        return
+    account = _statement_account(request, accounts)
+    layout = form.layout()
+    try:
+        credits = bank_csv.credits_of(table, layout)
+    except bank_csv.LayoutProblems as exc:
+        for field, texts in exc.problems.items():
+            for text in texts:
+                form.add_error(field if field in form.fields else None, text)
+        return
+    bank_csv.layout_save(account=account, layout=layout, user=request.user)
+    context["columns_kept"] = True
+    _statement_proposed(request, context, credits)
+
+
+def _statement_proposed(request, context, credits) -> None:
+    from finance import statements as bank
+
+    context["proposals"] = bank.propose(credits, user=request.user)
+    if not credits:
+        context["error"] = _("Aucun crédit en euros dans ce relevé.")
+
+
+def _statement_confirm(request) -> dict:
+    """The ticked proposals recorded, each once (the bank's reference and the invoice)."""
+    from finance import statements as bank
+
+    recorded, already, refused = 0, 0, []
+    visible = invoice_list(user=request.user)
+    for value in request.POST.getlist("confirm")[:500]:
+        try:
+            reference, booked, invoice_id, amount = value.split("|")
+            booked_on = datetime.date.fromisoformat(booked)
+            invoice = visible.get(pk=int(invoice_id))
+        except (ValueError, Invoice.DoesNotExist):
+            refused.append(_("Une ligne illisible a été ignorée."))
+            continue
+        key = bank.payment_key(reference, invoice.pk)
+        if Payment.objects.filter(invoice=invoice, request_key=key).exists():
+            already += 1
+            continue
+        try:
+            payments.payment_record(invoice_id=invoice.pk, received_on=booked_on,
+                                    amount=amount, reference=reference,
+                                    user=request.user, request_key=key)
+            recorded += 1
+        except payments.PaymentRefused as exc:
+            refused.append(f"{invoice.number} : {exc}")
+    return {"recorded": recorded, "already": already, "refused": refused}

@@ -4,6 +4,7 @@ The models mirror B2Brouter's resources. They hold data and the rules that must 
 (database constraints); the actions live in `invoicing.services`.
 """
 
+import datetime
 from decimal import Decimal
 
 from django.conf import settings
@@ -235,6 +236,9 @@ class Invoice(ChoiceLabels, models.Model):
                                           decimal_places=2, null=True, blank=True, editable=False)
     received_amount = models.DecimalField(_("reçu"), max_digits=14, decimal_places=2, null=True,
                                           blank=True, editable=False)
+    # The date of its last payment (a reversed one aside), kept with received_amount.
+    last_paid_on = models.DateField(_("dernier paiement le"), null=True, blank=True,
+                                    editable=False)
 
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
                                    blank=True, related_name="+", verbose_name=_("créée par"))
@@ -758,3 +762,55 @@ class InvoiceStateTotal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.state}: {self.count}"
+
+
+class MonthTotal(models.Model):
+    """Per account, buyer and month: what was invoiced (credit notes subtracted, by issue date),
+    and how many invoices were settled by payments (by the date of their last payment) with the
+    days they took. Kept by the database itself (triggers on invoicing_invoice, migration
+    0026), so that the dashboard reads a few rows whatever the number of invoices."""
+
+    account = models.ForeignKey("core.Account", on_delete=models.CASCADE, related_name="+",
+                                verbose_name=_("compte"))
+    buyer = models.ForeignKey("directory.Buyer", on_delete=models.DO_NOTHING, null=True,
+                              db_constraint=False, related_name="+",
+                              verbose_name=_("acheteur"))
+    month = models.DateField(_("mois"))
+    invoiced = models.DecimalField(_("facturé"), max_digits=18, decimal_places=2, default=ZERO)
+    settled = models.BigIntegerField(_("factures réglées"), default=0)
+    settled_days = models.BigIntegerField(_("jours jusqu'au règlement"), default=0)
+
+    class Meta:
+        verbose_name = _("total du mois")
+        verbose_name_plural = _("totaux par mois")
+        constraints = [models.UniqueConstraint(fields=["account", "buyer", "month"],
+                                               name="month_total_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.buyer_id} {self.month}: {self.invoiced}"
+
+
+class OpenAmount(models.Model):
+    """Per account, buyer and due date: what is left to pay of the invoices owed, and how many
+    (`open_invoices`' rows, added up). Kept by the database itself (migration 0026): the aged
+    balance and the dashboard read it, not the invoices. No due date is kept as 9999-12-31."""
+
+    NO_DUE_DATE = datetime.date(9999, 12, 31)
+
+    account = models.ForeignKey("core.Account", on_delete=models.CASCADE, related_name="+",
+                                verbose_name=_("compte"))
+    buyer = models.ForeignKey("directory.Buyer", on_delete=models.DO_NOTHING, null=True,
+                              db_constraint=False, related_name="+",
+                              verbose_name=_("acheteur"))
+    due_date = models.DateField(_("échéance"))
+    amount = models.DecimalField(_("reste dû"), max_digits=18, decimal_places=2, default=ZERO)
+    invoices = models.BigIntegerField(_("factures"), default=0)
+
+    class Meta:
+        verbose_name = _("reste dû par échéance")
+        verbose_name_plural = _("restes dus par échéance")
+        constraints = [models.UniqueConstraint(fields=["account", "buyer", "due_date"],
+                                               name="open_amount_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.buyer_id} {self.due_date}: {self.amount}"

@@ -88,6 +88,7 @@ EXPECTED: dict[str, tuple] = {
     "finance:ageing": _readers(200),
     "finance:invoice_payments": _readers(),
     "finance:balance": _readers(200),
+    "finance:buyer_figures": _readers(200),
     "finance:invoice_reminder": _readers(),
     "finance:statements": (LOGIN, 403, 200, 200, 200),
     "finance:books": (LOGIN, 403, 200, 200, 200),
@@ -366,6 +367,7 @@ def test_every_url_that_takes_a_post_is_in_the_post_table():
                 "invoicing:attachment", "finance:archive", "finance:archive_download",
                 "finance:archive_pdf", "finance:archive_zip",
                 "finance:worklist", "finance:ageing", "finance:balance", "finance:books",
+                "finance:buyer_figures",
                 "directory:lookup", "directory:buyer_detail",
                 "core:export_list", "core:export_detail", "core:export_download"}
     post_only = {key for key, answers in EXPECTED.items() if answers == ALL_405} - {

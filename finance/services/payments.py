@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import Max, Sum
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
@@ -25,7 +25,7 @@ from finance.models import Payment, PaymentReport
 from invoicing import channels, states
 from invoicing.models import Invoice, InvoiceEvent
 from invoicing.models import InvoiceState as S
-from invoicing.services import crediting, events
+from invoicing.services import events
 from invoicing.services.errors import locked_invoice
 from invoicing.services.remote import invoice_apply_remote
 
@@ -61,11 +61,13 @@ class Balance:
 
 
 def balance(invoice: Invoice) -> Balance:
-    received = invoice.payments.aggregate(total=Sum("amount"))["total"] or ZERO
-    credited = ZERO
-    if invoice.kind == Invoice.Kind.INVOICE:
-        credited = crediting.credit_status(invoice).issued_total_credited
-    return Balance(invoiced=invoice.payable_amount, credited=credited, received=received)
+    """The invoice's balance as kept on it: what its issued credit notes take off (a refused
+    one, or one not deposited, takes nothing off) and what was received; the figures the aged
+    balance and the dashboard add up."""
+    if invoice.kind != Invoice.Kind.INVOICE:
+        return Balance(invoiced=invoice.payable_amount, credited=ZERO, received=ZERO)
+    return Balance(invoiced=invoice.payable_amount, credited=invoice.credited_amount or ZERO,
+                   received=invoice.received_amount or ZERO)
 
 
 def platform_says_paid(invoice: Invoice) -> bool:
@@ -189,11 +191,15 @@ def payment_reverse(*, payment_id: int, user=None, note: str = "") -> Payment:
 
 
 def _received_refresh(invoice_id: int) -> None:
-    """Writes on the invoice what was received on it (its payments, counter-entries included),
-    under its lock: what is left to pay is then read without adding them up (the aged balance,
+    """Writes on the invoice what was received on it (its payments, counter-entries included)
+    and the date of its last payment (a reversed one aside), under its lock: what is left to pay is then read without adding them up (the aged balance,
     the dashboard)."""
-    received = Payment.objects.filter(invoice_id=invoice_id).aggregate(sum=Sum("amount"))["sum"]
-    Invoice.objects.filter(pk=invoice_id).update(received_amount=received or ZERO)
+    payments = Payment.objects.filter(invoice_id=invoice_id)
+    received = payments.aggregate(sum=Sum("amount"))["sum"]
+    last = (payments.filter(reverses__isnull=True, reversed_by__isnull=True)
+            .aggregate(last=Max("received_on"))["last"])
+    Invoice.objects.filter(pk=invoice_id).update(received_amount=received or ZERO,
+                                                 last_paid_on=last)
 
 
 # -- the report to B2Brouter -------------------------------------------------------------------

@@ -27,5 +27,11 @@ def money_figures(context):
     numbers = figures(user=request.user, today=timezone.localdate())
     bars = chart_bars(numbers["months"])
     has_activity = any(bar["invoiced"] or bar["received"] for bar in bars)
+    from core.selectors import account_ids
+    from directory.models import Buyer
+
+    # The buyers invoiced, to see one's figures on demand (those the user may see).
+    buyers = (Buyer.objects.filter(account_id__in=account_ids(request.user))
+              .order_by("name").only("pk", "name")[:500])
     return {"figures": numbers, "bars": bars, "chart_width": len(bars) * 56,
-            "has_activity": has_activity, "request": request}
+            "has_activity": has_activity, "request": request, "buyers": buyers}

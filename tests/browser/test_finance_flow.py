@@ -51,6 +51,29 @@ def test_finance_records_a_payment_reminds_and_reads_the_books(live_server, page
     page.goto(live_server.url + "/")
     expect(page.locator("#money-figures")).to_contain_text(re.compile(r"1\s000,00"))
     shot(page, "finance-dashboard")
+    page.select_option("#figures-buyer-id", str(buyer.pk))
+    page.click("#figures-buyer button[type=submit]")
+    expect(page.locator("#buyer-open")).to_contain_text("F-FIN-1")
+    expect(page.locator("#buyer-payments")).to_contain_text(re.compile(r"1\s000,00"))
+    shot(page, "finance-buyer")
+
+    # The bank's CSV: its columns said once (the guesses are right), the credit proposed for
+    # the invoice it names, recorded once confirmed.
+    day = today.strftime("%d/%m/%Y")
+    statement = (f"Compte 00012345678;;;\r\nDate opération;Libellé;Débit;Crédit\r\n"
+                 f"{day};VIR UNIV AMU F-FIN-1;;500,00\r\n{day};FRAIS;12,00;\r\n")
+    page.goto(live_server.url + "/finance/statements/")
+    page.set_input_files("#statement-file", files=[{
+        "name": "releve.csv", "mimeType": "text/csv", "buffer": statement.encode("cp1252")}])
+    page.click("form[enctype] button[type=submit]")
+    expect(page.locator("#statement-columns")).to_contain_text("Quelle colonne")
+    expect(page.locator("#statement-preview")).to_contain_text("VIR UNIV AMU F-FIN-1")
+    shot(page, "finance-statement-columns")
+    page.click("#statement-columns button[type=submit]")
+    expect(page.locator("#proposals")).to_contain_text("F-FIN-1")
+    shot(page, "finance-statement-proposals")
+    page.click("#proposals ~ button[type=submit]")
+    expect(page.locator("#statement-done")).to_contain_text("1 paiement enregistré")
 
     page.goto(live_server.url + "/finance/books/")
     page.fill("#id_start", (today - datetime.timedelta(days=60)).isoformat())

@@ -102,6 +102,7 @@ def _pages(world, role):
              "company-invoice": f"/invoices/{world['to_company'].pk}/",
              "company-print": f"/invoices/{world['to_company'].pk}/print/",
              "payments": f"/finance/invoices/{sent.pk}/payments/", "balance": "/finance/balance/",
+             "buyer-figures": f"/finance/buyers/?buyer={buyer.pk}",
              "reminder": f"/finance/invoices/{world['refused'].pk}/reminder/"}
     if role in (roles.STAFF, roles.ADMINS):
         pages |= {"new-invoice": "/invoices/new/", "draft": f"/invoices/{world['draft'].pk}/edit/",

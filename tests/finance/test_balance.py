@@ -119,6 +119,54 @@ def _from_scratch(invoice) -> Decimal:
     return due.invoiced - credited - due.received
 
 
+def _figures_as_kept(account) -> tuple[dict, dict, dict]:
+    """What the database keeps (triggers): per (buyer, due date) open, per (buyer, month)
+    invoiced and settled, per (buyer, month) received; zero rows left out."""
+    from finance.models import ReceivedMonth
+    from invoicing.models import MonthTotal, OpenAmount
+
+    open_ = {(r.buyer_id, r.due_date): (r.amount, r.invoices)
+             for r in OpenAmount.objects.filter(account=account) if r.invoices}
+    months = {(r.buyer_id, r.month): (r.invoiced, r.settled, r.settled_days)
+              for r in MonthTotal.objects.filter(account=account)
+              if r.invoiced or r.settled or r.settled_days}
+    received = {(r.buyer_id, r.month): r.received
+                for r in ReceivedMonth.objects.filter(account=account) if r.received}
+    return open_, months, received
+
+
+def _figures_from_scratch(account) -> tuple[dict, dict, dict]:
+    """The same, added up again from the invoices and payments."""
+    from finance.models import Payment
+    from invoicing.models import REMAINING, Invoice, OpenAmount
+
+    open_, months, received = {}, {}, {}
+    issued = (Invoice.objects.filter(account=account).exclude(number="")
+              .exclude(state__in=selectors.NOT_OWED).annotate(left=REMAINING))
+    for invoice in issued:
+        key = (invoice.buyer_id, invoice.issue_date.replace(day=1))
+        signed = -invoice.total if invoice.kind == "credit_note" else invoice.total
+        invoiced, settled, days = months.get(key, (D(0), 0, 0))
+        months[key] = (invoiced + signed, settled, days)
+        if invoice.kind != "invoice":
+            continue
+        if invoice.left > 0:
+            key = (invoice.buyer_id, invoice.due_date or OpenAmount.NO_DUE_DATE)
+            amount, count = open_.get(key, (D(0), 0))
+            open_[key] = (amount + invoice.left, count + 1)
+        elif (invoice.received_amount or 0) > 0:
+            last = max(p.received_on for p in invoice.payments.all()
+                       if not p.is_reversal and not hasattr(p, "reversed_by"))
+            key = (invoice.buyer_id, last.replace(day=1))
+            invoiced, settled, days = months.get(key, (D(0), 0, 0))
+            months[key] = (invoiced, settled + 1, days + (last - invoice.issue_date).days)
+    for payment in Payment.objects.filter(account=account).select_related("invoice"):
+        key = (payment.invoice.buyer_id, payment.received_on.replace(day=1))
+        received[key] = received.get(key, D(0)) + payment.amount
+    months = {k: v for k, v in months.items() if any(v)}
+    return open_, months, {k: v for k, v in received.items() if v}
+
+
 def _kept(invoice) -> Decimal:
     from invoicing.models import REMAINING, Invoice
 
@@ -149,6 +197,7 @@ def test_what_is_left_to_pay_is_kept_as_credit_notes_and_payments_change(db, bat
     def move(to):
         with states.transitions_batched() if batched else contextlib.nullcontext():
             states.invoice_transition(invoice=note, to=to, source="webhook")
+        assert _figures_as_kept(account) == _figures_from_scratch(account)
 
     assert _kept(invoice) == _from_scratch(invoice) == D("3712.50")
     move(S.QUEUED)  # issued, not deposited: takes nothing off yet
@@ -163,7 +212,61 @@ def test_what_is_left_to_pay_is_kept_as_credit_notes_and_payments_change(db, bat
     assert totals["total"] == D("2000.00")
     move(S.REFUSED)  # the buyer refused the credit note: it takes nothing off
     assert _kept(invoice) == _from_scratch(invoice) == D("3000.00")
+    assert _figures_as_kept(account) == _figures_from_scratch(account)
     payments.payment_reverse(payment_id=paid.pk)
     assert _kept(invoice) == _from_scratch(invoice) == D("3712.50")
+    assert _figures_as_kept(account) == _figures_from_scratch(account)
     figures = selectors.money_figures(user=user, today=TODAY)
     assert figures["outstanding"] == figures["overdue"] == D("3712.50")
+    assert figures["days_to_payment"] is None  # nothing settled
+    with unittest.mock.patch("django.utils.timezone.localdate", return_value=TODAY):
+        payments.payment_record(invoice_id=invoice.pk, received_on=TODAY, amount=D("3000.00"))
+    assert _figures_as_kept(account) == _figures_from_scratch(account)
+    figures = selectors.money_figures(user=user, today=TODAY)
+    assert figures["outstanding"] == D("712.50")  # the refused credit note takes nothing off
+    with unittest.mock.patch("django.utils.timezone.localdate", return_value=TODAY):
+        payments.payment_record(invoice_id=invoice.pk, received_on=TODAY, amount=D("712.50"))
+    assert _figures_as_kept(account) == _figures_from_scratch(account)
+    figures = selectors.money_figures(user=user, today=TODAY)
+    assert figures["outstanding"] == 0 and figures["days_to_payment"] == 40  # issued 40 days ago
+    assert selectors.ageing_balance(user=user, today=TODAY) == ([], {
+        **{name: 0 for name in selectors.AGEING_BUCKETS}, "total": 0, "invoices": 0})
+
+
+def test_one_buyers_figures_on_demand_and_never_another_accounts(db, client):
+    import unittest.mock
+
+    from tests.factories import AccountFactory
+
+    account = AccountFactory()
+    amu = BuyerFactory(account=account)
+    company = BuyerFactory(account=account, siret="51234567900017", name="ATELIERS DUPONT SAS",
+                           public_sector=False)
+    owed(account, amu, 10, "P-1")
+    paid = owed(account, amu, 5, "P-2")
+    owed(account, company, 40, "P-3", service=None)
+    with unittest.mock.patch("django.utils.timezone.localdate", return_value=TODAY):
+        payments.payment_record(invoice_id=paid.pk, received_on=TODAY, amount=D("3712.50"))
+        user = user_in("finance", account, username="dominique")
+        amu_figures = selectors.money_figures(user=user, today=TODAY, buyer=amu)
+        everyone = selectors.money_figures(user=user, today=TODAY)
+    assert amu_figures["outstanding"] == D("3712.50") and amu_figures["received_month"] == D(
+        "3712.50")
+    assert everyone["outstanding"] == D("7425.00")
+    assert amu_figures["days_to_payment"] == 35  # issued 35 days before it was paid
+
+    client.force_login(user)
+    page = client.get(reverse("finance:buyer_figures"), {"buyer": amu.pk})
+    text = page.content.decode()
+    assert page.status_code == 200 and "P-1" in text and "P-3" not in text
+    assert page.context["figures"]["outstanding"] == D("3712.50")
+    assert [row["number"] for row in page.context["open"]] == ["P-1"]
+    assert [p.invoice.number for p in page.context["payments"]] == ["P-2"]
+    home = client.get("/").content.decode()
+    assert 'id="figures-buyer"' in home and "ATELIERS DUPONT SAS" in home
+    balance = client.get(reverse("finance:balance")).content.decode()
+    assert f'{reverse("finance:buyer_figures")}?buyer={amu.pk}' in balance
+
+    stranger = BuyerFactory(account=AccountFactory(), siret="13002526500013")
+    refused = client.get(reverse("finance:buyer_figures"), {"buyer": stranger.pk})
+    assert refused.status_code == 422 and refused.context["buyer"] is None

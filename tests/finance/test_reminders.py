@@ -71,6 +71,7 @@ def test_nothing_to_a_buyer_without_an_address_nor_for_an_invoice_not_late(late)
     with pytest.raises(payments.PaymentRefused):
         reminders.reminder_draft(on_time)
     payments.payment_record(invoice_id=late.pk, received_on=TODAY, amount=D("3712.50"))
+    late.refresh_from_db()
     with pytest.raises(payments.PaymentRefused):
         reminders.reminder_draft(late)
     assert not mail.outbox and not Reminder.objects.exists()
