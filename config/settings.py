@@ -263,7 +263,7 @@ CELERY_TASK_QUEUES = [Queue(name, Exchange(name), routing_key=name)
 CELERY_TASK_ROUTES = {name: {"queue": CELERY_HOUSEKEEPING_QUEUE} for name in (
     "invoicing.invoice_fetch_legal", "invoicing.invoice_fetch_pdf",
     "invoicing.invoice_acknowledge", "core.export_build", "core.exports_clean",
-    "invoicing.tax_reports_follow")}
+    "invoicing.tax_reports_follow", "finance.payment_reports_resume")}
 # What the reconciler enqueues again per run and per kind of housekeeping (the oldest first),
 # and how long it leaves each one before asking again: a backlog drains, it never floods.
 HOUSEKEEPING_BATCH = env.int("HOUSEKEEPING_BATCH", default=50)
@@ -285,6 +285,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "invoicing.tax_reports_follow",
         "schedule": env.float("TAX_REPORTS_FOLLOW_EVERY", default=60.0),
     },
+    # Payments to report to B2Brouter whose task gave up waiting for the deposit.
+    "finance.payment_reports_resume": {"task": "finance.payment_reports_resume",
+                                       "schedule": 300.0},
 }
 # Exports: at most this many rows (the invoice list) or files (the archive's ZIP) are made while
 # the page waits; more are made by a worker, kept EXPORT_KEEP_HOURS for the person to download.

@@ -71,6 +71,8 @@ class PaymentReport(models.Model):
     status = models.CharField(_("état"), max_length=10, choices=Status.choices,
                               default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(_("essais"), default=0)
+    # When a worker last took it (or it was handed to one again): see `payment_reports_resume`.
+    tried_at = models.DateTimeField(_("tenté le"), null=True, blank=True)
     answer = models.TextField(_("réponse de B2Brouter"), blank=True)
     created_at = models.DateTimeField(_("demandé le"), auto_now_add=True)
     done_at = models.DateTimeField(_("transmis le"), null=True, blank=True)

@@ -226,7 +226,8 @@ def payment_report(*, invoice_id: int) -> str:
     invoice = report.invoice
     if not invoice.remote_id or invoice.state not in states.DEPOSITED_STATES:
         raise NotDepositedYet(f"invoice {invoice.number} not deposited yet")
-    PaymentReport.objects.filter(pk=report.pk).update(attempts=report.attempts + 1)
+    PaymentReport.objects.filter(pk=report.pk).update(attempts=report.attempts + 1,
+                                                      tried_at=timezone.now())
     client = b2brouter_client()
     try:
         current = client.get_invoice(invoice.remote_id)
@@ -255,3 +256,29 @@ def payment_report(*, invoice_id: int) -> str:
         invoice_apply_remote(remote={**answer, "id": invoice.remote_id},
                              source=InvoiceEvent.Source.WORKER)
     return "done"
+
+
+def payment_reports_resume() -> int:
+    """Hands again to a worker the reports still pending whose invoice is now deposited and
+    that no worker took for a while: their task gave up waiting for the deposit (its retries
+    run out in about an hour) or was lost with a worker. At most `HOUSEKEEPING_BATCH` per run,
+    the oldest first; each then left alone for `HOUSEKEEPING_RETRY_AFTER`. Returns how many."""
+    from django.conf import settings
+    from django.db.models import Q
+
+    from core.enqueue import enqueue
+
+    quiet_since = timezone.now() - datetime.timedelta(seconds=settings.HOUSEKEEPING_RETRY_AFTER)
+    waiting = list(PaymentReport.objects.filter(
+        Q(tried_at__isnull=True) | Q(tried_at__lt=quiet_since),
+        status=PaymentReport.Status.PENDING, created_at__lt=quiet_since,
+        invoice__remote_id__isnull=False, invoice__state__in=states.DEPOSITED_STATES)
+        .order_by("created_at", "pk").values_list("pk", "invoice_id")[
+            :settings.HOUSEKEEPING_BATCH])
+    if not waiting:
+        return 0
+    PaymentReport.objects.filter(pk__in=[pk for pk, _i in waiting]).update(
+        tried_at=timezone.now())
+    for _pk, invoice_id in waiting:
+        enqueue(REPORT_TASK, invoice_id)
+    return len(waiting)

@@ -196,3 +196,33 @@ def test_the_platforms_word_and_ours_side_by_side(issued, client):
 def test_settled_here_before_chorus_pro_says_so(issued):
     record(issued, "3712.50")
     assert payments.payment_difference(issued, payments.balance(Invoice.objects.get(pk=issued.pk))) == "unreported"
+
+
+def test_a_report_whose_task_gave_up_is_handed_to_a_worker_again(issued, enqueued, settings):
+    """The report's task waits for the deposit by retrying, and its retries run out; or it is
+    lost with a worker. Once the invoice is deposited, the beat hands it over again, once per
+    window, never an invoice not deposited, never a report done."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    settings.HOUSEKEEPING_RETRY_AFTER = 900
+    old = timezone.now() - dt.timedelta(hours=2)
+    waiting = PaymentReport.objects.create(invoice=issued, paid_on=TODAY)
+    not_deposited = PaymentReport.objects.create(
+        invoice=set_state(InvoiceFactory(account=issued.account, number="F-PAY-Q"), S.QUEUED),
+        paid_on=TODAY)
+    done = PaymentReport.objects.create(
+        invoice=set_state(InvoiceFactory(account=issued.account, number="F-PAY-D"), S.SENT),
+        paid_on=TODAY, status=PaymentReport.Status.DONE)
+    fresh = PaymentReport.objects.create(  # its own task is still on it
+        invoice=set_state(InvoiceFactory(account=issued.account, number="F-PAY-F"), S.SENT),
+        paid_on=TODAY)
+    PaymentReport.objects.filter(pk__in=[waiting.pk, not_deposited.pk, done.pk]).update(
+        created_at=old, tried_at=old)
+    for remote_id, pk in enumerate([issued.pk, done.invoice_id, fresh.invoice_id], start=4242):
+        Invoice.objects.filter(pk=pk).update(remote_id=remote_id)
+    assert payments.payment_reports_resume() == 1
+    enqueued[payments.REPORT_TASK].assert_called_once_with(issued.pk)
+    assert payments.payment_reports_resume() == 0  # not again within the window
+    assert fresh.pk and not_deposited.pk and done.pk
