@@ -41,6 +41,8 @@ PAGES = [
     ("ageing", ["finance:ageing", "invoicing:ageing"], "finance", ""),
     ("ageing, 7 days", ["finance:ageing", "invoicing:ageing"], "finance", "days=7"),
     ("aged balance", ["finance:balance"], "finance", ""),
+    ("aged balance, companies", ["finance:balance"], "finance", "kind=company"),
+    ("one buyer's figures", ["finance:buyer_figures"], "finance", "buyer={buyer}"),
     ("accounting entries, a month (FEC)", ["finance:books"], "finance",
      "account={account}&start={month_ago}&end={today}&download=1"),
 ]
@@ -59,6 +61,8 @@ def main() -> None:
     p.add_argument("--keep", action="store_true",
                    help="reuse the databases a previous run filled (bench_pages_<size>), adding "
                         "only what a size lacks")
+    p.add_argument("--pages", default="",
+                   help="only the pages whose label contains one of these words, comma-separated")
     args = p.parse_args()
     common.main_guard(lambda: run(args))
 
@@ -163,7 +167,10 @@ def run(args) -> None:
                        "values": _query_values(account)}
 
     pages, notes = [], []
+    wanted = [word.strip() for word in args.pages.split(",") if word.strip()]
     for label, names, role, query in PAGES:
+        if wanted and not any(word in label for word in wanted):
+            continue
         url = _resolve(names)
         if url is None:
             notes.append(f"{label}: no URL named {' / '.join(names)} yet, skipped")

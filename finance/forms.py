@@ -1,5 +1,7 @@
 """The archive's filters, and a payment received."""
 
+from decimal import Decimal
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -194,3 +196,19 @@ class BuyerPickForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["buyer"].queryset = Buyer.objects.filter(
             account__in=accounts_for(user)).order_by("name")
+
+
+class TransferForm(forms.Form):
+    """One transfer received for several invoices of a buyer: its date, amount, means and
+    reference; the share of each invoice is typed beside it (`amount-<invoice id>`)."""
+
+    received_on = forms.DateField(
+        label=_("Reçu le"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    total = FiniteDecimalField(label=_("Montant du virement (€)"), localize=True,
+                               min_value=Decimal("0.01"), max_digits=14, decimal_places=2,
+                               widget=forms.TextInput(attrs={"inputmode": "decimal",
+                                                             "autocomplete": "off"}))
+    means = forms.ChoiceField(label=_("Moyen de paiement"), choices=Payment.Means.choices)
+    reference = forms.CharField(label=_("Référence bancaire"), required=False, max_length=140,
+                                validators=[xml_text])
+    request_key = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)

@@ -30,6 +30,7 @@ from invoicing.models import (
     LegalDocument,
     MonthTotal,
     OpenAmount,
+    OpenMonth,
     TaxReport,
 )
 from invoicing.models import InvoiceState as S
@@ -163,13 +164,44 @@ def _buckets(today, amount=REMAINING) -> dict:
     }
 
 
-def _open_by_due_date(*, user, kind: str = "", buyer=None):
-    """What is left to pay per buyer and due date (`OpenAmount`, kept by the database)."""
-    rows = OpenAmount.objects.filter(account_id__in=account_ids(user), invoices__gt=0)
+def _open_by_due_date(model=None, *, user, kind: str = "", buyer=None):
+    """What is left to pay per buyer and due date (`OpenAmount`), or per due month
+    (`OpenMonth`), kept by the database."""
+    rows = (model or OpenAmount).objects.filter(account_id__in=account_ids(user),
+                                                invoices__gt=0)
     if kind in ("public", "company"):
         rows = rows.filter(buyer__public_sector=kind == "public")
     if buyer is not None:
         rows = rows.filter(buyer=buyer)
+    return rows
+
+
+def _owed_by_buyer(*, user, today, kind: str = "", buyer=None) -> dict[int, dict]:
+    """Per buyer, the ageing's columns, total and invoices, from what the database keeps: the
+    exact due dates from the month where "over 90 days" begins, and one row per buyer and month
+    for the months wholly before it (all over 90 days late). A few thousand rows at most,
+    however many invoices and however old the unpaid ones."""
+    import datetime
+
+    split = (today - datetime.timedelta(days=90)).replace(day=1)
+    amount = F("amount")
+    rows: dict[int, dict] = {}
+    recent = (_open_by_due_date(user=user, kind=kind, buyer=buyer)
+              .filter(due_date__gte=split).order_by().values("buyer_id")
+              .annotate(**_buckets(today, amount), total=Sum(amount),
+                        invoices=Sum("invoices")))
+    for row in recent:
+        rows[row["buyer_id"]] = row
+    older = (_open_by_due_date(OpenMonth, user=user, kind=kind, buyer=buyer)
+             .filter(due_month__lt=split).order_by().values("buyer_id")
+             .annotate(total=Sum(amount), invoices=Sum("invoices")))
+    for row in older:
+        kept = rows.setdefault(row["buyer_id"], {"buyer_id": row["buyer_id"], "total": ZERO,
+                                                 "invoices": 0,
+                                                 **{name: ZERO for name in AGEING_BUCKETS}})
+        kept["d90_plus"] += row["total"]
+        kept["total"] += row["total"]
+        kept["invoices"] += row["invoices"]
     return rows
 
 
@@ -210,11 +242,8 @@ def ageing_balance(*, user, today, **filters) -> tuple[list[dict], dict]:
         rows = list(open_invoices(user=user, **filters).order_by().values("buyer_id")
                     .annotate(**_buckets(today), total=Sum(REMAINING), invoices=Count("pk")))
     else:
-        amount = F("amount")
-        rows = list(_open_by_due_date(user=user, kind=filters.get("kind", ""),
-                                      buyer=filters.get("buyer")).order_by().values("buyer_id")
-                    .annotate(**_buckets(today, amount), total=Sum(amount),
-                              invoices=Sum("invoices")))
+        rows = list(_owed_by_buyer(user=user, today=today, kind=filters.get("kind", ""),
+                                   buyer=filters.get("buyer")).values())
     names = dict(Buyer.objects.filter(pk__in=[r["buyer_id"] for r in rows])
                  .values_list("pk", "name"))
     public = dict(Buyer.objects.filter(pk__in=[r["buyer_id"] for r in rows])
@@ -259,10 +288,9 @@ def money_figures(*, user, today, buyer=None) -> dict:
                        "received": received.get(cursor) or ZERO})
         cursor = (cursor.replace(year=cursor.year + 1, month=1) if cursor.month == 12
                   else cursor.replace(month=cursor.month + 1))
-    owed = _open_by_due_date(user=user, buyer=buyer).aggregate(
-        outstanding=Coalesce(Sum("amount"), Value(ZERO)),
-        overdue=Coalesce(Sum(Case(When(due_date__lt=today, then=F("amount")),
-                                  default=Value(ZERO))), Value(ZERO)))
+    owed = _owed_by_buyer(user=user, today=today, buyer=buyer).values()
+    outstanding = sum((row["total"] for row in owed), ZERO)
+    overdue = outstanding - sum((row["not_due"] for row in owed), ZERO)
     settled = sum(row["settled"] or 0 for row in totals.values())
     days = sum(row["days"] or 0 for row in totals.values())
     return {
@@ -271,7 +299,7 @@ def money_figures(*, user, today, buyer=None) -> dict:
         "received_month": months[-1]["received"],
         "received_year": sum((m["received"] for m in months if m["month"] >= year_start),
                              ZERO),
-        "outstanding": owed["outstanding"], "overdue": owed["overdue"],
+        "outstanding": outstanding, "overdue": overdue,
         "days_to_payment": round(days / settled) if settled else None,
         "months": months,
     }

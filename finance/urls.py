@@ -12,6 +12,7 @@ urlpatterns = [
     path("ageing/", views.ageing, name="ageing"),
     path("balance/", views.balance, name="balance"),
     path("buyers/", views.buyer_figures, name="buyer_figures"),
+    path("buyers/<int:pk>/transfer/", views.buyer_transfer, name="buyer_transfer"),
     path("books/", views.books_export, name="books"),
     path("statements/", views.statements, name="statements"),
     path("invoices/<int:pk>/payments/", views.invoice_payments, name="invoice_payments"),

@@ -8,10 +8,12 @@ from django.conf import settings
 from django.contrib import messages
 from django.core import signing
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core import roles
@@ -212,28 +214,91 @@ def balance(request: HttpRequest) -> HttpResponse:
 @roles.role_required(roles.STAFF, *FINANCE)
 def buyer_figures(request: HttpRequest) -> HttpResponse:
     """`/finance/buyers/?buyer=<id>`: how money is doing with one buyer: the dashboard's
-    figures and chart for it, its open invoices by due date, its last payments."""
+    figures and chart for it, its open invoices by due date (finance records one transfer for
+    several of them there), its last payments."""
     from finance.forms import BuyerPickForm
 
     form = BuyerPickForm(request.GET or None, user=request.user)
     context = {"form": form, "buyer": None}
     if form.is_bound and form.is_valid():
-        buyer = form.cleaned_data["buyer"]
-        today = timezone.localdate()
-        figures = selectors.money_figures(user=request.user, today=today, buyer=buyer)
-        bars = selectors.chart_bars(figures["months"])
-        context.update({
-            "buyer": buyer, "figures": figures, "bars": bars, "chart_width": len(bars) * 56,
-            "has_activity": any(b["invoiced"] or b["received"] for b in bars), "today": today,
-            "open": list(selectors.open_invoices(user=request.user, buyer=buyer)
-                         .order_by("due_date", "pk")
-                         .values("pk", "number", "issue_date", "due_date", "remaining")[:100]),
-            "payments": list(Payment.objects.filter(
-                invoice__buyer=buyer, account_id__in=selectors.account_ids(request.user))
-                .select_related("invoice").order_by("-received_on", "-pk")[:20]),
-        })
+        context.update(_buyer_context(request, form.cleaned_data["buyer"]))
     status = 422 if form.is_bound and form.errors else 200
     return render(request, "finance/buyer_figures.html", context, status=status)
+
+
+@require_POST
+@roles.role_required(*FINANCE)
+def buyer_transfer(request: HttpRequest, pk: int) -> HttpResponse:
+    """`/finance/buyers/<pk>/transfer/`: one transfer for several of the buyer's invoices, each
+    share typed beside its invoice, recorded all or none."""
+    from finance.forms import BuyerPickForm, TransferForm
+
+    picked = BuyerPickForm({"buyer": pk}, user=request.user)
+    if not picked.is_valid():
+        raise Http404
+    buyer = picked.cleaned_data["buyer"]
+    context = _buyer_context(request, buyer)
+    transfer = TransferForm(request.POST)
+    shares = {}
+    for name, value in request.POST.items():
+        number = name.removeprefix("amount-")
+        if name.startswith("amount-") and number.isdigit() and value.strip() and len(number) < 19:
+            shares[int(number)] = value.strip()
+    for row in context["open"]:
+        row["typed"] = shares.get(row["pk"], "")[:30]
+    # Only the buyer's invoices the person may see (a settled one too: a form sent twice).
+    mine = set(invoice_list(user=request.user).filter(buyer=buyer, pk__in=list(shares))
+               .values_list("pk", flat=True))
+    if transfer.is_valid():
+        data = transfer.cleaned_data
+        try:
+            recorded = payments.payments_record_many(
+                allocations=[(pk, amount) for pk, amount in shares.items() if pk in mine],
+                received_on=data["received_on"], total=data["total"], means=data["means"],
+                reference=data["reference"], user=request.user,
+                request_key=data["request_key"])
+        except payments.PaymentRefused as exc:
+            for field, texts in exc.problems.items():
+                if field.startswith("amount-"):
+                    row = next((r for r in context["open"] if f"amount-{r['pk']}" == field), None)
+                    if row is not None:
+                        row["errors"] = texts
+                        continue
+                for text in texts:
+                    transfer.add_error(field if field in transfer.fields else None, text)
+        else:
+            messages.success(request, ngettext(
+                "%(count)s paiement enregistré sous la référence « %(reference)s ».",
+                "%(count)s paiements enregistrés sous la référence « %(reference)s ».",
+                len(recorded)) % {"count": len(recorded),
+                                  "reference": data["reference"] or "—"})
+            return redirect(f"{reverse('finance:buyer_figures')}?buyer={buyer.pk}")
+    context.update({"form": BuyerPickForm(initial={"buyer": buyer.pk}, user=request.user),
+                    "transfer": transfer})
+    return render(request, "finance/buyer_figures.html", context, status=422)
+
+
+def _buyer_context(request, buyer) -> dict:
+    from finance.forms import TransferForm
+
+    today = timezone.localdate()
+    figures = selectors.money_figures(user=request.user, today=today, buyer=buyer)
+    bars = selectors.chart_bars(figures["months"])
+    can_record = roles.has_role(request.user, *FINANCE)
+    return {
+        "buyer": buyer, "figures": figures, "bars": bars, "chart_width": len(bars) * 56,
+        "has_activity": any(b["invoiced"] or b["received"] for b in bars), "today": today,
+        "open": list(selectors.open_invoices(user=request.user, buyer=buyer)
+                     .order_by("due_date", "pk")
+                     .values("pk", "number", "issue_date", "due_date", "remaining")[:100]),
+        "payments": list(Payment.objects.filter(
+            invoice__buyer=buyer, account_id__in=selectors.account_ids(request.user))
+            .select_related("invoice").order_by("-received_on", "-pk")[:20]),
+        "can_record": can_record,
+        "transfer": TransferForm(initial={"received_on": today, "means": "transfer",
+                                          "request_key": uuid.uuid4().hex})
+        if can_record else None,
+    }
 
 
 def _balance_csv(rows, totals, today) -> HttpResponse:

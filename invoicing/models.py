@@ -811,6 +811,35 @@ class OpenAmount(models.Model):
         verbose_name_plural = _("restes dus par échéance")
         constraints = [models.UniqueConstraint(fields=["account", "buyer", "due_date"],
                                                name="open_amount_unique")]
+        # The recent due dates (the ageing's exact columns) read as a range.
+        indexes = [models.Index(fields=["account", "due_date"], name="open_amount_due",
+                                include=["buyer", "amount", "invoices"])]
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.buyer_id} {self.due_date}: {self.amount}"
+
+
+class OpenMonth(models.Model):
+    """`OpenAmount` added up per month of the due date: what the ageing's "over 90 days" column
+    reads for the months wholly behind it, a row per buyer and month however many invoices (or
+    due dates) those months hold. Kept by the same triggers (migration 0027)."""
+
+    account = models.ForeignKey("core.Account", on_delete=models.CASCADE, related_name="+",
+                                verbose_name=_("compte"))
+    buyer = models.ForeignKey("directory.Buyer", on_delete=models.DO_NOTHING, null=True,
+                              db_constraint=False, related_name="+",
+                              verbose_name=_("acheteur"))
+    due_month = models.DateField(_("mois d'échéance"))
+    amount = models.DecimalField(_("reste dû"), max_digits=18, decimal_places=2, default=ZERO)
+    invoices = models.BigIntegerField(_("factures"), default=0)
+
+    class Meta:
+        verbose_name = _("reste dû par mois d'échéance")
+        verbose_name_plural = _("restes dus par mois d'échéance")
+        constraints = [models.UniqueConstraint(fields=["account", "buyer", "due_month"],
+                                               name="open_month_unique")]
+        indexes = [models.Index(fields=["account", "due_month"], name="open_month_due",
+                                include=["buyer", "amount", "invoices"])]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.buyer_id} {self.due_month}: {self.amount}"

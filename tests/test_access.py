@@ -89,6 +89,7 @@ EXPECTED: dict[str, tuple] = {
     "finance:invoice_payments": _readers(),
     "finance:balance": _readers(200),
     "finance:buyer_figures": _readers(200),
+    "finance:buyer_transfer": ALL_405,
     "finance:invoice_reminder": _readers(),
     "finance:statements": (LOGIN, 403, 200, 200, 200),
     "finance:books": (LOGIN, 403, 200, 200, 200),
@@ -338,6 +339,7 @@ POST_REFUSED: dict[str, dict[str, object]] = {
     "finance:payment_reverse": {"anonymous": LOGIN, "staff": 403, "other": 404},
     "finance:invoice_reminder": {"anonymous": LOGIN, "other": 404},
     "finance:statements": {"anonymous": LOGIN, "staff": 403},
+    "finance:buyer_transfer": {"anonymous": LOGIN, "staff": 403, "other": 404},
 }
 
 

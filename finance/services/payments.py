@@ -165,6 +165,47 @@ def payment_record(*, invoice_id: int, received_on: datetime.date | None, amount
     return payment
 
 
+def payments_record_many(*, allocations: list[tuple[int, object]], received_on, total,
+                         means: str = Payment.Means.TRANSFER, reference: str = "", user=None,
+                         request_key: str = "") -> list[Payment]:
+    """One transfer for several invoices: each share recorded as a payment under the same
+    date, means and reference, all or none. `total` is the transfer's amount: the shares must
+    make it. Raises PaymentRefused keyed `amount-<invoice id>` beside each share, `total`, or
+    `__all__` (nothing written). The same `request_key` twice records each share once."""
+    shares = [(invoice_id, _money(amount) if not isinstance(amount, Decimal) else amount)
+              for invoice_id, amount in allocations]
+    problems: dict[str, list[str]] = {}
+    for invoice_id, amount in shares:
+        if amount is None:
+            problems[f"amount-{invoice_id}"] = [_("Saisissez un montant, par exemple "
+                                                  "1 250,00.")]
+    if not shares:
+        problems["__all__"] = [_("Répartissez le virement sur au moins une facture.")]
+    elif not problems and total is not None and sum(a for _i, a in shares) != total:
+        problems["total"] = [_("Les parts (%(shares)s €) ne font pas le montant du virement.")
+                             % {"shares": formats.number_format(sum(a for _i, a in shares), 2,
+                                                                use_l10n=True,
+                                                                force_grouping=True)}]
+    if problems:
+        raise PaymentRefused(problems)
+    recorded = []
+    with transaction.atomic():
+        for invoice_id, amount in sorted(shares):  # locks taken in one order: no deadlock
+            try:
+                recorded.append(payment_record(
+                    invoice_id=invoice_id, received_on=received_on, amount=amount, means=means,
+                    reference=reference, user=user,
+                    request_key=f"{request_key[:40]}:{invoice_id}" if request_key else ""))
+            except PaymentRefused as exc:
+                for field, texts in exc.problems.items():
+                    key = field if field == "received_on" else f"amount-{invoice_id}"
+                    problems.setdefault(key, []).extend(t for t in texts
+                                                        if t not in problems.get(key, []))
+        if problems:
+            raise PaymentRefused(problems)  # every share undone with it
+    return recorded
+
+
 def payment_reverse(*, payment_id: int, user=None, note: str = "") -> Payment:
     """A payment recorded by mistake, cancelled by a counter-entry (never deleted). Raises
     PaymentRefused for a reversal, or a payment already reversed."""

@@ -75,6 +75,16 @@ def test_finance_records_a_payment_reminds_and_reads_the_books(live_server, page
     page.click("#proposals ~ button[type=submit]")
     expect(page.locator("#statement-done")).to_contain_text("1 paiement enregistré")
 
+    # One transfer shared among the buyer's open invoices, from its page.
+    page.goto(live_server.url + f"/finance/buyers/?buyer={buyer.pk}")
+    page.fill("#id_total", "200,00")
+    page.fill("#id_reference", "VIR AMU LOT 7")
+    page.fill(f"#amount-{invoice.pk}", "200,00")
+    shot(page, "finance-transfer")
+    page.click("#transfer-form button[type=submit]")
+    expect(page.locator(".message")).to_contain_text("1 paiement enregistré")
+    expect(page.locator("#buyer-open")).to_contain_text(re.compile(r"2\s012,50"))
+
     page.goto(live_server.url + "/finance/books/")
     page.fill("#id_start", (today - datetime.timedelta(days=60)).isoformat())
     page.fill("#id_end", today.isoformat())

@@ -119,7 +119,7 @@ def _from_scratch(invoice) -> Decimal:
     return due.invoiced - credited - due.received
 
 
-def _figures_as_kept(account) -> tuple[dict, dict, dict]:
+def _figures_as_kept(account) -> tuple[dict, dict, dict, dict]:
     """What the database keeps (triggers): per (buyer, due date) open, per (buyer, month)
     invoiced and settled, per (buyer, month) received; zero rows left out."""
     from finance.models import ReceivedMonth
@@ -132,10 +132,14 @@ def _figures_as_kept(account) -> tuple[dict, dict, dict]:
               if r.invoiced or r.settled or r.settled_days}
     received = {(r.buyer_id, r.month): r.received
                 for r in ReceivedMonth.objects.filter(account=account) if r.received}
-    return open_, months, received
+    from invoicing.models import OpenMonth
+
+    by_month = {(r.buyer_id, r.due_month): (r.amount, r.invoices)
+                for r in OpenMonth.objects.filter(account=account) if r.invoices}
+    return open_, months, received, by_month
 
 
-def _figures_from_scratch(account) -> tuple[dict, dict, dict]:
+def _figures_from_scratch(account) -> tuple[dict, dict, dict, dict]:
     """The same, added up again from the invoices and payments."""
     from finance.models import Payment
     from invoicing.models import REMAINING, Invoice, OpenAmount
@@ -164,7 +168,11 @@ def _figures_from_scratch(account) -> tuple[dict, dict, dict]:
         key = (payment.invoice.buyer_id, payment.received_on.replace(day=1))
         received[key] = received.get(key, D(0)) + payment.amount
     months = {k: v for k, v in months.items() if any(v)}
-    return open_, months, {k: v for k, v in received.items() if v}
+    by_month = {}
+    for (buyer, due), (amount, count) in open_.items():
+        total, invoices = by_month.get((buyer, due.replace(day=1)), (D(0), 0))
+        by_month[(buyer, due.replace(day=1))] = (total + amount, invoices + count)
+    return open_, months, {k: v for k, v in received.items() if v}, by_month
 
 
 def _kept(invoice) -> Decimal:

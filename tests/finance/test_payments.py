@@ -226,3 +226,51 @@ def test_a_report_whose_task_gave_up_is_handed_to_a_worker_again(issued, enqueue
     enqueued[payments.REPORT_TASK].assert_called_once_with(issued.pk)
     assert payments.payment_reports_resume() == 0  # not again within the window
     assert fresh.pk and not_deposited.pk and done.pk
+
+
+def test_one_transfer_for_several_invoices_all_or_nothing(issued, client):
+    """From the buyer's page, one transfer shared among its invoices: recorded together under
+    one reference; a share too large, or shares that do not make the transfer, each said where
+    it was typed and nothing recorded; the same form twice records once."""
+    from core.roles import FINANCE
+    from tests.invoicing.helpers import user_in
+
+    second = set_state(InvoiceFactory(account=issued.account, buyer=issued.buyer,
+                                      service=issued.service, number="F-PAY-2"), S.SENT)
+    client.force_login(user_in(FINANCE, issued.account, username="dominique"))
+    url = reverse("finance:buyer_transfer", args=[issued.buyer_id])
+    form = {"received_on": TODAY.isoformat(), "total": "5 000,00", "means": "transfer",
+            "reference": "VIR AMU LOT 12", "request_key": "t" * 32}
+    too_much = client.post(url, {**form, f"amount-{issued.pk}": "3 712,50",
+                                 f"amount-{second.pk}": "3 800,00", "total": "7 512,50"})
+    assert too_much.status_code == 422 and not Payment.objects.exists()
+    row = next(r for r in too_much.context["open"] if r["pk"] == second.pk)
+    assert "Plus que ce qui reste dû" in row["errors"][0] and row["typed"] == "3 800,00"
+    wrong_total = client.post(url, {**form, f"amount-{issued.pk}": "3 712,50",
+                                    f"amount-{second.pk}": "1 000,00"})
+    assert "ne font pas le montant du virement" in wrong_total.context["transfer"].errors[
+        "total"][0]
+    assert not Payment.objects.exists()
+    shares = {**form, "total": "4 712,50", f"amount-{issued.pk}": "3 712,50",
+              f"amount-{second.pk}": "1 000,00"}
+    done = client.post(url, shares)
+    assert done.status_code == 302
+    assert sorted(Payment.objects.values_list("invoice__number", "amount", "reference")) == [
+        ("F-PAY-1", D("3712.50"), "VIR AMU LOT 12"), ("F-PAY-2", D("1000.00"), "VIR AMU LOT 12")]
+    assert client.post(url, shares).status_code == 302  # a double click: the same, once
+    assert Payment.objects.count() == 2
+    page = client.get(done["Location"])
+    assert "2 paiements enregistrés sous la référence « VIR AMU LOT 12 »" in plain(page)
+    assert [r["number"] for r in page.context["open"]] == ["F-PAY-2"]  # settled: gone
+
+
+def test_staff_cannot_record_a_transfer(issued, client):
+    from tests.invoicing.helpers import user_in
+
+    client.force_login(user_in("staff", issued.account, username="camille"))
+    url = reverse("finance:buyer_transfer", args=[issued.buyer_id])
+    response = client.post(url, {"received_on": TODAY.isoformat(), "total": "10",
+                                  "means": "transfer", f"amount-{issued.pk}": "10"})
+    assert response.status_code == 403 and not Payment.objects.exists()
+    page = client.get(reverse("finance:buyer_figures"), {"buyer": issued.buyer_id})
+    assert 'id="transfer-form"' not in page.content.decode()
