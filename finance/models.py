@@ -47,6 +47,9 @@ class Payment(models.Model):
             models.CheckConstraint(condition=Q(reverses__isnull=True) | Q(amount__lt=0),
                                    name="payment_reversal_negative"),
         ]
+        # The latest payments first (a buyer's page, the books' period), walked in order.
+        indexes = [models.Index(fields=["account", "-received_on", "-id"],
+                                name="payment_account_received")]
 
     def __str__(self) -> str:
         return f"{self.invoice} {self.amount} ({self.received_on})"
