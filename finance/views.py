@@ -169,6 +169,7 @@ def invoice_payments(request: HttpRequest, pk: int) -> HttpResponse:
         "payments": invoice.payments.select_related("recorded_by", "reverses")
         .prefetch_related("reversed_by"),
         "can_record": can_record, "report": getattr(invoice, "payment_report", None),
+        "why_not": payments.cannot_receive(invoice, due),
     }, status=status)
 
 

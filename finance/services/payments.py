@@ -99,23 +99,32 @@ def _money(text) -> Decimal | None:
     return value if value.is_finite() else None
 
 
+def cannot_receive(invoice: Invoice, due: Balance) -> str:
+    """Why no payment can be recorded on this invoice now, for the user ("" when one can)."""
+    if invoice.kind != Invoice.Kind.INVOICE:
+        return _("Un avoir ne reçoit pas de paiement : enregistrez le paiement sur la facture.")
+    if invoice.state == S.DRAFT or not invoice.number:
+        return _("Un brouillon ne reçoit pas de paiement : la facture doit d'abord être émise.")
+    if invoice.state in (S.FAILED, S.CANCELLED, S.ANNULLED, S.DISCARDED):
+        return _("Cette facture n'a pas été déposée : il n'y a rien à recevoir.")
+    if invoice.state in (S.QUEUED, S.SUBMITTING):
+        return _("Cette facture est en cours d'envoi : un paiement s'enregistre une fois "
+                 "qu'elle est déposée.")
+    if due.invoiced - due.credited <= 0:
+        return _("Cette facture est entièrement créditée par ses avoirs : il n'y a plus rien à "
+                 "recevoir.")
+    return ""
+
+
 def _problems(invoice: Invoice, received_on, amount: Decimal | None, due: Balance) -> dict:
     problems: dict[str, list[str]] = {}
 
     def add(key, message):
         problems.setdefault(key, []).append(message)
 
-    if invoice.kind != Invoice.Kind.INVOICE:
-        add("__all__", _("Un avoir ne reçoit pas de paiement : enregistrez le paiement sur la "
-                         "facture."))
-    elif invoice.state == S.DRAFT or not invoice.number:
-        add("__all__", _("Un brouillon ne reçoit pas de paiement : la facture doit d'abord être "
-                         "émise."))
-    elif invoice.state in (S.FAILED, S.CANCELLED, S.ANNULLED, S.DISCARDED):
-        add("__all__", _("Cette facture n'a pas été déposée : il n'y a rien à recevoir."))
-    elif due.invoiced - due.credited <= 0:
-        add("__all__", _("Cette facture est entièrement créditée par ses avoirs : il n'y a plus "
-                         "rien à recevoir."))
+    why_not = cannot_receive(invoice, due)
+    if why_not:
+        add("__all__", why_not)
     if received_on is None:
         add("received_on", _("La date de réception est obligatoire."))
     elif received_on > timezone.localdate():

@@ -10,7 +10,11 @@ register = template.Library()
 
 @register.inclusion_tag("finance/_balance.html", takes_context=True)
 def invoice_balance(context, invoice):
-    shown = invoice.kind == "invoice" and bool(invoice.number)
+    from invoicing.models import NOT_OWED
+
+    # Not on a draft, nor on an invoice never deposited or cancelled: nothing is owed on them.
+    shown = (invoice.kind == "invoice" and bool(invoice.number)
+             and invoice.state not in NOT_OWED)
     return {"invoice": invoice, "balance": balance(invoice) if shown else None,
             "request": context.get("request")}
 

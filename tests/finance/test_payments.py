@@ -274,3 +274,18 @@ def test_staff_cannot_record_a_transfer(issued, client):
     assert response.status_code == 403 and not Payment.objects.exists()
     page = client.get(reverse("finance:buyer_figures"), {"buyer": issued.buyer_id})
     assert 'id="transfer-form"' not in page.content.decode()
+
+
+def test_no_payment_card_on_a_draft_nor_an_invoice_not_yet_deposited(issued, client):
+    from core.roles import FINANCE
+    from tests.invoicing.helpers import user_in
+
+    client.force_login(user_in(FINANCE, issued.account, username="dominique"))
+    assert 'id="invoice-balance"' in client.get(f"/invoices/{issued.pk}/").content.decode()
+    queued = set_state(InvoiceFactory(account=issued.account, number="F-PAY-Q1"), S.QUEUED)
+    draft = InvoiceFactory(account=issued.account, number="")
+    for invoice in (queued, draft):
+        assert 'id="invoice-balance"' not in client.get(
+            f"/invoices/{invoice.pk}/").content.decode()
+        page = client.get(reverse("finance:invoice_payments", args=[invoice.pk])).content.decode()
+        assert 'id="payment-not-yet"' in page and 'id="payment-form"' not in page
