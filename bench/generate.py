@@ -173,6 +173,7 @@ class Generator:
                 subtotal=subtotal, tax_amount=tax, total=subtotal + tax,
                 payable_amount=subtotal + tax, created_by=self.user,
                 received_amount=subtotal + tax if state == "paid" else None,
+                last_paid_on=changed.date() if state == "paid" else None,
                 created_at=created, updated_at=changed,
             ))
             specs.append(lines)

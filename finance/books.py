@@ -209,26 +209,24 @@ def vat_summary(account: Account, start: datetime.date, end: datetime.date) -> l
     return [rows[key] for key in sorted(rows, key=lambda k: (k[0], k[1], k[2]))]
 
 
-def vat_summary_csv(account: Account, start: datetime.date, end: datetime.date,
-                    french: bool = True) -> str:
-    """The summary as a spreadsheet opens it in the reader's language."""
-    import csv
+def vat_summary_csv(account: Account, start: datetime.date, end: datetime.date) -> str:
+    """The summary as a spreadsheet opens it in the reader's language (the invoice list's CSV
+    conventions: `invoicing.exports`)."""
     import io
 
+    from django.utils.formats import get_format
     from django.utils.translation import gettext as _
 
+    from invoicing.exports import amount_text, spreadsheet_writer
+
     out = io.StringIO()
-    writer = csv.writer(out, delimiter=";" if french else ",")
+    writer = spreadsheet_writer(out)
     writer.writerow([_("Mois"), _("Catégorie"), _("Taux (%)"), _("Base HT facturée"),
                      _("TVA facturée"), _("TVA encaissée (prestations)")])
-
-    def money(value: Decimal) -> str:
-        text = f"{value:.2f}"
-        return text.replace(".", ",") if french else text
-
     for item in vat_summary(account, start, end):
         rate = format(item["rate"], "f").rstrip("0").rstrip(".") or "0"
-        writer.writerow([item["month"], item["category"], rate.replace(".", ",") if french
-                         else rate, money(item["base"]), money(item["vat"]),
-                         money(item["vat_received"])])
+        writer.writerow([item["month"], item["category"],
+                         rate.replace(".", get_format("DECIMAL_SEPARATOR")),
+                         amount_text(item["base"]), amount_text(item["vat"]),
+                         amount_text(item["vat_received"])])
     return "\ufeff" + out.getvalue()

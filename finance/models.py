@@ -7,6 +7,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from invoicing.models import PerBuyer
+
 
 class Payment(models.Model):
     class Means(models.TextChoices):
@@ -118,16 +120,11 @@ class Reminder(models.Model):
         return f"{self.invoice} — {self.rank}"
 
 
-class ReceivedMonth(models.Model):
+class ReceivedMonth(PerBuyer):
     """Per account, buyer and month: what was received (counter-entries subtracted). Kept by
     the database itself (triggers on finance_payment, migration 0004), so that the dashboard
     reads a few rows whatever the number of payments."""
 
-    account = models.ForeignKey("core.Account", on_delete=models.CASCADE, related_name="+",
-                                verbose_name=_("compte"))
-    buyer = models.ForeignKey("directory.Buyer", on_delete=models.DO_NOTHING, null=True,
-                              db_constraint=False, related_name="+",
-                              verbose_name=_("acheteur"))
     month = models.DateField(_("mois"))
     received = models.DecimalField(_("reçu"), max_digits=18, decimal_places=2, default=0)
 

@@ -1,4 +1,5 @@
-"""Reads for finance's pages: the archive, the worklist, the ageing."""
+"""Reads for finance's pages: the archive, the worklist, the ageing ("Sans nouvelles"), the
+aged balance and the money figures (the dashboard's and one buyer's)."""
 
 import heapq
 
@@ -303,6 +304,15 @@ def money_figures(*, user, today, buyer=None) -> dict:
         "days_to_payment": round(days / settled) if settled else None,
         "months": months,
     }
+
+
+def money_panel(*, user, today, buyer=None) -> dict:
+    """What `finance/_figures.html` shows: the figures, their chart's bars and width, and
+    whether the 12 months hold anything (the dashboard's, or one buyer's)."""
+    figures = money_figures(user=user, today=today, buyer=buyer)
+    bars = chart_bars(figures["months"])
+    return {"figures": figures, "bars": bars, "chart_width": len(bars) * 56,
+            "has_activity": any(bar["invoiced"] or bar["received"] for bar in bars)}
 
 
 def chart_bars(months: list[dict], *, height: int = 80, width: int = 24) -> list[dict]:

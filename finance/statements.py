@@ -6,6 +6,7 @@ the open invoices whose numbers it names (several invoices paid by one transfer:
 add up to its amount), else to the one open invoice whose remainder is its amount. Nothing is
 recorded here: a person confirms each proposal, and each is then recorded under a key made of the
 bank's reference and the invoice, so that a statement dropped twice records nothing twice.
+The bank's own CSV is read into the same credits by `finance.bank_csv`.
 """
 
 import hashlib

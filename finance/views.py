@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -30,7 +30,6 @@ from finance.forms import (
 )
 from finance.models import Payment
 from finance.services import payments, reminders
-from invoicing.models import Invoice
 from invoicing.selectors import invoice_list
 from invoicing.views.common import invoice_or_404
 from invoicing.views.invoices import pdf_response
@@ -283,12 +282,10 @@ def _buyer_context(request, buyer) -> dict:
     from finance.forms import TransferForm
 
     today = timezone.localdate()
-    figures = selectors.money_figures(user=request.user, today=today, buyer=buyer)
-    bars = selectors.chart_bars(figures["months"])
     can_record = roles.has_role(request.user, *FINANCE)
     return {
-        "buyer": buyer, "figures": figures, "bars": bars, "chart_width": len(bars) * 56,
-        "has_activity": any(b["invoiced"] or b["received"] for b in bars), "today": today,
+        **selectors.money_panel(user=request.user, today=today, buyer=buyer),
+        "buyer": buyer, "today": today,
         "open": list(selectors.open_invoices(user=request.user, buyer=buyer)
                      .order_by("due_date", "pk")
                      .values("pk", "number", "issue_date", "due_date", "remaining")[:100]),
@@ -303,29 +300,23 @@ def _buyer_context(request, buyer) -> dict:
 
 
 def _balance_csv(rows, totals, today) -> HttpResponse:
-    """The balance as a spreadsheet reads it in the reader's language (`core.text`)."""
-    import csv
+    """The balance as a spreadsheet reads it in the reader's language (the invoice list's CSV
+    conventions: `invoicing.exports`)."""
     import io
 
-    from django.utils import formats
-
     from core.text import csv_text
+    from invoicing.exports import amount_text, spreadsheet_writer
 
-    french = (translation.get_language() or "fr").startswith("fr")
     out = io.StringIO()
-    writer = csv.writer(out, delimiter=";" if french else ",")
-    labels = [_("Acheteur"), _("Type"), _("Factures"), _("Non échu"), _("1 à 30 jours"),
-              _("31 à 60 jours"), _("61 à 90 jours"), _("Plus de 90 jours"), _("Total dû")]
-    writer.writerow(labels)
-
-    def amount(value):
-        return formats.number_format(value, 2, use_l10n=True)
-
+    writer = spreadsheet_writer(out)
+    writer.writerow([_("Acheteur"), _("Type"), _("Factures"), _("Non échu"), _("1 à 30 jours"),
+                     _("31 à 60 jours"), _("61 à 90 jours"), _("Plus de 90 jours"),
+                     _("Total dû")])
     for row in [*rows, {**totals, "name": _("Total"), "public": None}]:
         kind = "" if row["public"] is None else (
             _("entité publique") if row["public"] else _("entreprise"))
         writer.writerow([csv_text(row["name"]), kind, row["invoices"],
-                         *[amount(row[c]) for c in BALANCE_COLUMNS]])
+                         *[amount_text(row[c]) for c in BALANCE_COLUMNS]])
     response = HttpResponse("\ufeff" + out.getvalue(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="balance-agee-{today}.csv"'
     return response
@@ -343,8 +334,7 @@ def books_export(request: HttpRequest) -> HttpResponse:
     form = BooksForm(request.GET if bound else None, user=request.user, initial=initial)
     if form.is_bound and form.is_valid() and request.GET.get("vat"):
         data = form.cleaned_data
-        text = books.vat_summary_csv(data["account"], data["start"], data["end"],
-                                     french=(translation.get_language() or "fr").startswith("fr"))
+        text = books.vat_summary_csv(data["account"], data["start"], data["end"])
         response = HttpResponse(text, content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = (
             f'attachment; filename="tva-{data["start"]:%Y%m%d}-{data["end"]:%Y%m%d}.csv"')
@@ -533,27 +523,5 @@ def _statement_proposed(request, context, credits) -> None:
 
 def _statement_confirm(request) -> dict:
     """The ticked proposals recorded, each once (the bank's reference and the invoice)."""
-    from finance import statements as bank
-
-    recorded, already, refused = 0, 0, []
-    visible = invoice_list(user=request.user)
-    for value in request.POST.getlist("confirm")[:500]:
-        try:
-            reference, booked, invoice_id, amount = value.split("|")
-            booked_on = datetime.date.fromisoformat(booked)
-            invoice = visible.get(pk=int(invoice_id))
-        except (ValueError, Invoice.DoesNotExist):
-            refused.append(_("Une ligne illisible a été ignorée."))
-            continue
-        key = bank.payment_key(reference, invoice.pk)
-        if Payment.objects.filter(invoice=invoice, request_key=key).exists():
-            already += 1
-            continue
-        try:
-            payments.payment_record(invoice_id=invoice.pk, received_on=booked_on,
-                                    amount=amount, reference=reference,
-                                    user=request.user, request_key=key)
-            recorded += 1
-        except payments.PaymentRefused as exc:
-            refused.append(f"{invoice.number} : {exc}")
-    return {"recorded": recorded, "already": already, "refused": refused}
+    return payments.statement_lines_record(user=request.user,
+                                           lines=request.POST.getlist("confirm")[:500])

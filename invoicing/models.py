@@ -230,7 +230,7 @@ class Invoice(ChoiceLabels, models.Model):
                                          default=ZERO)
     # What is left to be paid is payable_amount - credited_amount - received_amount, kept as
     # they change (NULL reads as nothing): what its issued credit notes take off
-    # (`crediting.credited_amount_refresh`, on each of their state changes) and what finance
+    # (`states.credited_amount_refresh`, on each of their state changes) and what finance
     # received (`finance.services.payments`). Life, not content: never frozen.
     credited_amount = models.DecimalField(_("crédité par avoirs"), max_digits=14,
                                           decimal_places=2, null=True, blank=True, editable=False)
@@ -764,17 +764,26 @@ class InvoiceStateTotal(models.Model):
         return f"{self.account_id} {self.state}: {self.count}"
 
 
-class MonthTotal(models.Model):
-    """Per account, buyer and month: what was invoiced (credit notes subtracted, by issue date),
-    and how many invoices were settled by payments (by the date of their last payment) with the
-    days they took. Kept by the database itself (triggers on invoicing_invoice, migration
-    0026), so that the dashboard reads a few rows whatever the number of invoices."""
+class PerBuyer(models.Model):
+    """A row of figures kept by the database per account and buyer (the buyer without a
+    constraint: the triggers write its id as the invoice has it)."""
 
     account = models.ForeignKey("core.Account", on_delete=models.CASCADE, related_name="+",
                                 verbose_name=_("compte"))
     buyer = models.ForeignKey("directory.Buyer", on_delete=models.DO_NOTHING, null=True,
                               db_constraint=False, related_name="+",
                               verbose_name=_("acheteur"))
+
+    class Meta:
+        abstract = True
+
+
+class MonthTotal(PerBuyer):
+    """Per account, buyer and month: what was invoiced (credit notes subtracted, by issue date),
+    and how many invoices were settled by payments (by the date of their last payment) with the
+    days they took. Kept by the database itself (triggers on invoicing_invoice, migration
+    0026), so that the dashboard reads a few rows whatever the number of invoices."""
+
     month = models.DateField(_("mois"))
     invoiced = models.DecimalField(_("facturé"), max_digits=18, decimal_places=2, default=ZERO)
     settled = models.BigIntegerField(_("factures réglées"), default=0)
@@ -790,18 +799,13 @@ class MonthTotal(models.Model):
         return f"{self.account_id} {self.buyer_id} {self.month}: {self.invoiced}"
 
 
-class OpenAmount(models.Model):
+class OpenAmount(PerBuyer):
     """Per account, buyer and due date: what is left to pay of the invoices owed, and how many
     (`open_invoices`' rows, added up). Kept by the database itself (migration 0026): the aged
     balance and the dashboard read it, not the invoices. No due date is kept as 9999-12-31."""
 
     NO_DUE_DATE = datetime.date(9999, 12, 31)
 
-    account = models.ForeignKey("core.Account", on_delete=models.CASCADE, related_name="+",
-                                verbose_name=_("compte"))
-    buyer = models.ForeignKey("directory.Buyer", on_delete=models.DO_NOTHING, null=True,
-                              db_constraint=False, related_name="+",
-                              verbose_name=_("acheteur"))
     due_date = models.DateField(_("échéance"))
     amount = models.DecimalField(_("reste dû"), max_digits=18, decimal_places=2, default=ZERO)
     invoices = models.BigIntegerField(_("factures"), default=0)
@@ -819,16 +823,11 @@ class OpenAmount(models.Model):
         return f"{self.account_id} {self.buyer_id} {self.due_date}: {self.amount}"
 
 
-class OpenMonth(models.Model):
+class OpenMonth(PerBuyer):
     """`OpenAmount` added up per month of the due date: what the ageing's "over 90 days" column
     reads for the months wholly behind it, a row per buyer and month however many invoices (or
     due dates) those months hold. Kept by the same triggers (migration 0027)."""
 
-    account = models.ForeignKey("core.Account", on_delete=models.CASCADE, related_name="+",
-                                verbose_name=_("compte"))
-    buyer = models.ForeignKey("directory.Buyer", on_delete=models.DO_NOTHING, null=True,
-                              db_constraint=False, related_name="+",
-                              verbose_name=_("acheteur"))
     due_month = models.DateField(_("mois d'échéance"))
     amount = models.DecimalField(_("reste dû"), max_digits=18, decimal_places=2, default=ZERO)
     invoices = models.BigIntegerField(_("factures"), default=0)

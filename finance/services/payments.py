@@ -215,6 +215,37 @@ def payments_record_many(*, allocations: list[tuple[int, object]], received_on, 
     return recorded
 
 
+def statement_lines_record(*, user, lines: list[str]) -> dict:
+    """The lines of a bank statement a person confirmed ("reference|date|invoice id|amount"),
+    each recorded once on an invoice the person may see, under a key made of the bank's
+    reference and the invoice: a statement confirmed twice records nothing twice. Returns how
+    many were recorded, already recorded, and the refusals in words."""
+    from finance.statements import payment_key
+    from invoicing.selectors import invoice_list
+
+    recorded, already, refused = 0, 0, []
+    visible = invoice_list(user=user)
+    for value in lines:
+        try:
+            reference, booked, invoice_id, amount = value.split("|")
+            booked_on = datetime.date.fromisoformat(booked)
+            invoice = visible.get(pk=int(invoice_id))
+        except (ValueError, Invoice.DoesNotExist):
+            refused.append(_("Une ligne illisible a été ignorée."))
+            continue
+        key = payment_key(reference, invoice.pk)
+        if Payment.objects.filter(invoice=invoice, request_key=key).exists():
+            already += 1
+            continue
+        try:
+            payment_record(invoice_id=invoice.pk, received_on=booked_on, amount=amount,
+                           reference=reference, user=user, request_key=key)
+            recorded += 1
+        except PaymentRefused as exc:
+            refused.append(f"{invoice.number} : {exc}")
+    return {"recorded": recorded, "already": already, "refused": refused}
+
+
 def payment_reverse(*, payment_id: int, user=None, note: str = "") -> Payment:
     """A payment recorded by mistake, cancelled by a counter-entry (never deleted). Raises
     PaymentRefused for a reversal, or a payment already reversed."""

@@ -24,18 +24,13 @@ def money_figures(context):
     """The dashboard's money figures and their 12-month chart (server-drawn SVG)."""
     from django.utils import timezone
 
-    from finance.selectors import chart_bars
-    from finance.selectors import money_figures as figures
-
-    request = context.get("request")
-    numbers = figures(user=request.user, today=timezone.localdate())
-    bars = chart_bars(numbers["months"])
-    has_activity = any(bar["invoiced"] or bar["received"] for bar in bars)
     from core.selectors import account_ids
     from directory.models import Buyer
+    from finance.selectors import money_panel
 
-    # The buyers invoiced, to see one's figures on demand (those the user may see).
+    request = context.get("request")
+    # The buyers the user may see, to show one's figures on demand (the first 500 by name).
     buyers = (Buyer.objects.filter(account_id__in=account_ids(request.user))
               .order_by("name").only("pk", "name")[:500])
-    return {"figures": numbers, "bars": bars, "chart_width": len(bars) * 56,
-            "has_activity": has_activity, "request": request, "buyers": buyers}
+    return {**money_panel(user=request.user, today=timezone.localdate()), "request": request,
+            "buyers": buyers}

@@ -73,18 +73,20 @@ def _differs(pg: bool) -> str:
     return " OR ".join(parts)
 
 
-def _pg_body(row: str, sign: str) -> str:
-    return ";\n    ".join(_sql(row, sign, True)) + ";"
+def pg_forward(sql) -> str:
+    """The trigger function and its trigger, each part's statements from `sql(row, sign, pg)`
+    (migration 0027 makes them again with one more part)."""
+    def body(row: str, sign: str) -> str:
+        return ";\n    ".join(sql(row, sign, True)) + ";"
 
-
-PG_FORWARD = f"""
+    return f"""
 CREATE OR REPLACE FUNCTION invoicing_money_figures() RETURNS trigger AS $$
 BEGIN
   IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND ({_differs(True)})) THEN
-    {_pg_body("OLD", "-1")}
+    {body("OLD", "-1")}
   END IF;
   IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND ({_differs(True)})) THEN
-    {_pg_body("NEW", "1")}
+    {body("NEW", "1")}
   END IF;
   RETURN NULL;
 END;
@@ -94,32 +96,39 @@ CREATE TRIGGER invoice_money_figures
   AFTER INSERT OR DELETE OR UPDATE OF state, {", ".join(WATCHED)} ON invoicing_invoice
   FOR EACH ROW EXECUTE FUNCTION invoicing_money_figures();
 """
+
+
+PG_FORWARD = pg_forward(_sql)
 PG_BACKWARD = """DROP TRIGGER IF EXISTS invoice_money_figures ON invoicing_invoice;
 DROP FUNCTION IF EXISTS invoicing_money_figures();"""
 
 
-def _sqlite_trigger(name: str, event: str, parts: list[tuple[str, str]], when: str = "") -> str:
-    body = "; ".join(stmt for row, sign in parts for stmt in _sql(row, sign, False))
-    return (f"CREATE TRIGGER {name} AFTER {event} ON invoicing_invoice "
-            f"{'WHEN ' + when if when else ''} BEGIN {body}; END")
+def sqlite_forward(sql) -> list[str]:
+    """SQLite's three triggers (no functions there), each part's statements from `sql`."""
+    def trigger(name: str, event: str, parts: list[tuple[str, str]], when: str = "") -> str:
+        body = "; ".join(stmt for row, sign in parts for stmt in sql(row, sign, False))
+        return (f"CREATE TRIGGER {name} AFTER {event} ON invoicing_invoice "
+                f"{'WHEN ' + when if when else ''} BEGIN {body}; END")
+
+    return [
+        trigger("invoice_money_figures_insert", "INSERT", [("NEW", "1")]),
+        trigger("invoice_money_figures_delete", "DELETE", [("OLD", "-1")]),
+        trigger("invoice_money_figures_update", "UPDATE", [("OLD", "-1"), ("NEW", "1")],
+                when=_differs(False)),
+    ]
 
 
-SQLITE_FORWARD = [
-    _sqlite_trigger("invoice_money_figures_insert", "INSERT", [("NEW", "1")]),
-    _sqlite_trigger("invoice_money_figures_delete", "DELETE", [("OLD", "-1")]),
-    _sqlite_trigger("invoice_money_figures_update", "UPDATE", [("OLD", "-1"), ("NEW", "1")],
-                    when=_differs(False)),
-]
+SQLITE_FORWARD = sqlite_forward(_sql)
 SQLITE_BACKWARD = [f"DROP TRIGGER IF EXISTS invoice_money_figures_{e}"
                    for e in ("insert", "delete", "update")]
 
 
-def triggers(apps, schema_editor):
+def triggers(apps, schema_editor, pg=PG_FORWARD, sqlite=SQLITE_FORWARD):
     vendor = schema_editor.connection.vendor
     if vendor == "postgresql":
-        schema_editor.execute(PG_FORWARD, params=None)
+        schema_editor.execute(pg, params=None)
     elif vendor == "sqlite":
-        for statement in SQLITE_BACKWARD + SQLITE_FORWARD:
+        for statement in SQLITE_BACKWARD + sqlite:
             schema_editor.execute(statement, params=None)
 
 

@@ -37,46 +37,12 @@ def _sql(row: str, sign: str, pg: bool) -> list[str]:
     return M26._sql(row, sign, pg) + _month_sql(row, sign, pg)
 
 
-def _pg_body(row: str, sign: str) -> str:
-    return ";\n    ".join(_sql(row, sign, True)) + ";"
-
-
-PG_FORWARD = f"""
-CREATE OR REPLACE FUNCTION invoicing_money_figures() RETURNS trigger AS $$
-BEGIN
-  IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND ({M26._differs(True)})) THEN
-    {_pg_body("OLD", "-1")}
-  END IF;
-  IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND ({M26._differs(True)})) THEN
-    {_pg_body("NEW", "1")}
-  END IF;
-  RETURN NULL;
-END;
-$$ LANGUAGE plpgsql;
-"""
-
-
-def _sqlite_trigger(name: str, event: str, parts: list[tuple[str, str]], when: str = "") -> str:
-    body = "; ".join(stmt for row, sign in parts for stmt in _sql(row, sign, False))
-    return (f"CREATE TRIGGER {name} AFTER {event} ON invoicing_invoice "
-            f"{'WHEN ' + when if when else ''} BEGIN {body}; END")
-
-
-SQLITE_FORWARD = [
-    _sqlite_trigger("invoice_money_figures_insert", "INSERT", [("NEW", "1")]),
-    _sqlite_trigger("invoice_money_figures_delete", "DELETE", [("OLD", "-1")]),
-    _sqlite_trigger("invoice_money_figures_update", "UPDATE", [("OLD", "-1"), ("NEW", "1")],
-                    when=M26._differs(False)),
-]
+PG_FORWARD = M26.pg_forward(_sql)
+SQLITE_FORWARD = M26.sqlite_forward(_sql)
 
 
 def triggers(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
-    if vendor == "postgresql":
-        schema_editor.execute(PG_FORWARD, params=None)
-    elif vendor == "sqlite":
-        for statement in M26.SQLITE_BACKWARD + SQLITE_FORWARD:
-            schema_editor.execute(statement, params=None)
+    M26.triggers(apps, schema_editor, pg=PG_FORWARD, sqlite=SQLITE_FORWARD)
 
 
 def triggers_back(apps, schema_editor):

@@ -72,10 +72,6 @@ class CreditStatus:
     def fully_credited(self) -> bool:
         return self.total_remaining == 0 or all(c.remaining == 0 for c in self.lines)
 
-    @property
-    def issued_total_credited(self) -> Decimal:
-        return sum((c.total for c in self.credit_notes if c.is_issued), ZERO)
-
 
 def _credit_notes(invoice: Invoice, *, exclude_pk=None) -> list[Invoice]:
     """The credit notes that count: all but a rejected one (dead at Chorus Pro)."""
